@@ -1,0 +1,1 @@
+"""Command-line tools: intar-opt and the intar driver."""

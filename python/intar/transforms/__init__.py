@@ -1,0 +1,1 @@
+"""Task-level transformations of the intar dialect, one pass per module."""
