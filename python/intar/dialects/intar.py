@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from circt import ir
 
 from . import _intar_ops_gen as _gen
+from . import shapes
 from ._intar_ops_gen import _Dialect
 from ._ods_common import _cext
 
@@ -26,7 +27,11 @@ PLACEMENTS = ("onchip", "offchip")
 
 
 class VerifyError(Exception):
-    """A rule an op breaks; the driver reports it as a diagnostic at the op's location."""
+    """A rule an op breaks; reported at the op's location, or at `at` (a nested op) if given."""
+
+    def __init__(self, message: str, at: ir.OpView | None = None) -> None:
+        super().__init__(message)
+        self.at = at
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,7 +196,10 @@ class IntarOp(abc.ABC):  # noqa: B024 (mixin, not an interface)
         self.verify_semantics()
 
     def verify_semantics(self) -> None:
-        """Op-specific rules; raises VerifyError."""
+        """Op-specific rules on the op itself; raises VerifyError."""
+
+    def verify_regions(self) -> None:
+        """Rules that need the nested ops, run after they verified; raises VerifyError."""
 
 
 _SKIP = {"__dict__", "__weakref__", "__module__", "__abstractmethods__", "_abc_impl", "__orig_bases__"}
@@ -301,7 +309,7 @@ class GraphOp(IntarOp):
     def output(self) -> OutputOp:
         return self.ops()[-1]
 
-    def verify_semantics(self) -> None:
+    def verify_regions(self) -> None:
         ops = self.ops()
         if not ops or ops[-1].operation.name != "intar.output":
             raise VerifyError("body must end with an 'intar.output'")
@@ -317,13 +325,19 @@ class GraphOp(IntarOp):
         # Operands must come from earlier ops of this graph: the graph is a DAG in
         # topological order and isolated from values defined outside it.
         defined: set[ir.Operation] = set()
+        members = {o.operation for o in ops}
         for o in ops:
-            for v in o.operation.operands:
+            for i, v in enumerate(o.operation.operands):
                 owner = defining_op(v)
+                if owner is not None and owner.operation in members - defined:
+                    raise VerifyError(
+                        f"operand #{i} comes from '{owner.task_name}', which depends on this "
+                        "op: the graph has a cycle (or is not in topological order)",
+                        at=o,
+                    )
                 if owner is None or owner.operation not in defined:
                     raise VerifyError(
-                        f"'{getattr(o, 'task_name', o.name)}' uses a value that is not defined "
-                        "earlier in this graph (graphs are acyclic and isolated)"
+                        f"operand #{i} is defined outside the graph (graphs are isolated)", at=o
                     )
             defined.add(o.operation)
 
@@ -404,12 +418,7 @@ class MatmulOp(ShiftedOp):
                 f"contraction mismatch: lhs {_fmt(lhs)} has K = {lhs[-1]}, but the {which} "
                 f"matrix dimension of rhs {_fmt(rhs)} is {rk}"
             )
-        b, m, _, n = self.dims()
-        self._expect_shape(((b,) if len(lhs) == 3 else ()) + (m, n))
-
-
-def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
-    return (size + 2 * padding - kernel) // stride + 1
+        self._expect_shape(shapes.matmul(lhs, rhs, transposed))
 
 
 class ConvLikeOp(ShiftedOp):
@@ -436,7 +445,7 @@ class Conv2dOp(ConvLikeOp):
         stride, pad = self.window()
         if h + 2 * pad < kh or w + 2 * pad < kw:
             raise VerifyError(f"kernel {kh}x{kw} is larger than the padded input {h}x{w}")
-        self._expect_shape((o, _conv_out(h, kh, stride, pad), _conv_out(w, kw, stride, pad)))
+        self._expect_shape(shapes.conv2d((c, h, w), (o, fc, kh, kw), stride, pad))
 
 
 @_extends(_gen.ConvTranspose2dOp)
@@ -449,10 +458,10 @@ class ConvTranspose2dOp(ConvLikeOp):
         if fc != c:
             raise VerifyError(f"filter has {fc} input channels, but the input has {c}")
         stride, pad = self.window()
-        oh, ow = (h - 1) * stride - 2 * pad + kh, (w - 1) * stride - 2 * pad + kw
-        if oh < 1 or ow < 1:
+        expected = shapes.conv_transpose2d((c, h, w), (fc, o, kh, kw), stride, pad)
+        if min(expected[1:]) < 1:
             raise VerifyError(f"padding {pad} leaves an empty output")
-        self._expect_shape((o, oh, ow))
+        self._expect_shape(expected)
 
 
 class BinaryOp(ShiftedOp):
@@ -561,8 +570,7 @@ class UpsampleOp(TaskLevelOp):
     SIGNATURE = _SPATIAL
 
     def verify_semantics(self) -> None:
-        c, h, w = self._expect_rank(0, (3,), "input")
-        self._expect_shape((c, 2 * h, 2 * w))
+        self._expect_shape(shapes.upsample(self._expect_rank(0, (3,), "input")))
 
 
 @_extends(_gen.MaxpoolOp)
@@ -573,7 +581,7 @@ class MaxpoolOp(TaskLevelOp):
         c, h, w = self._expect_rank(0, (3,), "input")
         if h < 2 or w < 2:
             raise VerifyError(f"input {_fmt((c, h, w))} is smaller than the 2x2 window")
-        self._expect_shape((c, h // 2, w // 2))
+        self._expect_shape(shapes.maxpool((c, h, w)))
 
 
 @_extends(_gen.RequantizeOp)
@@ -626,7 +634,7 @@ class TransposeOp(ViewOp):
         src, perm = self.operand_shape(0), self.permutation
         if sorted(perm) != list(range(len(src))):
             raise VerifyError(f"'perm' {perm} is not a permutation of the {len(src)} dimensions")
-        self._expect_shape(tuple(src[p] for p in perm))
+        self._expect_shape(shapes.transpose(src, perm))
 
 
 TASK_KINDS: dict[str, type] = {
@@ -743,6 +751,8 @@ class DesignOp(IntarOp):
                 raise VerifyError(f"'{name}' must be positive, got {int_attr(self, name)}")
         if self.graph() is None:
             raise VerifyError(f"names graph @{ref_attr(self, 'graph')}, which does not exist")
+
+    def verify_regions(self) -> None:
         names: set[str] = set()
         schedules = 0
         for o in self.ops():
@@ -928,7 +938,7 @@ class ScheduleOp(DesignLevelOp):
     def switches(self) -> list[SwitchOp]:
         return [o for o in body_ops(self) if isinstance(o, SwitchOp)]
 
-    def verify_semantics(self) -> None:
+    def verify_regions(self) -> None:
         ops = body_ops(self)
         if not ops:
             raise VerifyError("requires at least one phase")
@@ -983,6 +993,8 @@ class PhaseOp(DesignLevelOp):
             raise VerifyError(f"'pattern' must be one of {', '.join(PATTERNS)}, got '{self.pattern}'")
         if self.cycles < 0:
             raise VerifyError("'cycles' must be non-negative")
+
+    def verify_regions(self) -> None:
         ops = body_ops(self)
         if not ops:
             raise VerifyError("requires at least one 'intar.assign'")

@@ -1,0 +1,375 @@
+"""The scheduling problem: a task graph over integer tensors, and its analyses.
+
+Pure Python, no MLIR. The `intar-schedule` pass builds a `TaskGraph` from the task-level IR;
+everything the scheduler needs to know about a task is computed here from shapes and widths
+(`gemm_dims`, `macs`, the byte counts and `volume_profile`), never stored by hand.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+Shape = tuple[int, ...]
+Role = Literal["input", "weight", "task"]
+
+PE_KINDS = frozenset({"matmul", "conv2d", "conv_transpose2d"})
+"""Kinds that run on a compute core's PE array."""
+VIEW_KINDS = frozenset({"reshape", "transpose"})
+"""Kinds that move no data: a re-indexing applied by the reader's address generator."""
+SFU_KINDS = frozenset(
+    {
+        "add",
+        "mul",
+        "relu",
+        "gelu",
+        "silu",
+        "exp",
+        "softmax",
+        "layernorm",
+        "upsample",
+        "maxpool",
+        "requantize",
+    }
+)
+"""Kinds that run on a streaming special-function unit."""
+ROW_KINDS = frozenset({"softmax", "layernorm"})
+"""SFU kinds that need a whole row (the last dimension) before emitting it."""
+KINDS = PE_KINDS | VIEW_KINDS | SFU_KINDS
+
+
+class ScheduleError(Exception):
+    """No schedule exists: `resource` is short, `needed` > `available` (same unit)."""
+
+    def __init__(self, resource: str, needed: int, available: int, message: str) -> None:
+        self.resource = resource
+        self.needed = needed
+        self.available = available
+        self.message = message
+        super().__init__(
+            f"{resource}: need {needed}, have {available} (short by {needed - available}): "
+            f"{message}"
+        )
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A named tensor of the graph. `bits` is the stored element width."""
+
+    name: str
+    shape: Shape
+    bits: int
+    role: Role
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task: `kind` applied to `operands` (tensor names), producing `shape` at `bits`."""
+
+    name: str
+    kind: str
+    operands: tuple[str, ...]
+    shape: Shape
+    bits: int
+    attrs: Mapping[str, Any] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
+
+    def attr(self, key: str, default: Any = None) -> Any:
+        return self.attrs.get(key, default)
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """The matrix-product view of a PE task: `batch` independent [m,k]x[k,n] products."""
+
+    batch: int
+    m: int
+    n: int
+    k: int
+
+    @property
+    def macs(self) -> int:
+        return self.batch * self.m * self.n * self.k
+
+
+def elements(shape: Shape) -> int:
+    return math.prod(shape)
+
+
+def nbytes(shape: Shape, bits: int) -> int:
+    return (elements(shape) * bits + 7) // 8
+
+
+@dataclass(frozen=True, eq=False)
+class TaskGraph:
+    """A DAG of tasks in topological order; `tensors` holds leaves and task results alike."""
+
+    name: str
+    tensors: dict[str, Tensor]
+    tasks: tuple[Task, ...]
+    outputs: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for t in self.tensors.values():
+            if t.role != "task":
+                seen.add(t.name)
+        names = set()
+        for task in self.tasks:
+            if task.kind not in KINDS:
+                raise ValueError(f"task {task.name}: unknown kind {task.kind!r}")
+            if task.name in names or task.name in seen:
+                raise ValueError(f"task {task.name}: duplicate name")
+            for op in task.operands:
+                if op not in seen:
+                    raise ValueError(f"task {task.name}: operand {op} undefined or not earlier")
+            tensor = self.tensors.get(task.name)
+            if tensor is None or tensor.role != "task" or tensor.shape != task.shape:
+                raise ValueError(f"task {task.name}: missing or mismatched result tensor")
+            if any(d <= 0 for d in task.shape):
+                raise ValueError(f"task {task.name}: empty shape {task.shape}")
+            expected = infer_shape(self, task)
+            if expected != task.shape:
+                raise ValueError(f"task {task.name}: shape {task.shape}, expected {expected}")
+            names.add(task.name)
+            seen.add(task.name)
+        for out in self.outputs:
+            if out not in seen:
+                raise ValueError(f"output {out} undefined")
+
+    def task(self, name: str) -> Task:
+        return self._task_index()[name]
+
+    def _task_index(self) -> dict[str, Task]:
+        cache = self.__dict__.get("_tasks_by_name")
+        if cache is None:
+            cache = {t.name: t for t in self.tasks}
+            object.__setattr__(self, "_tasks_by_name", cache)
+        return cache
+
+    def shape(self, tensor: str) -> Shape:
+        return self.tensors[tensor].shape
+
+    def bytes(self, tensor: str) -> int:
+        t = self.tensors[tensor]
+        return nbytes(t.shape, t.bits)
+
+    def producer(self, tensor: str) -> Task | None:
+        """The task that computes `tensor`, or None for an input or weight."""
+        return self._task_index().get(tensor)
+
+    def producers(self, task: Task) -> tuple[Task, ...]:
+        return tuple(p for op in task.operands if (p := self.producer(op)) is not None)
+
+    def consumers(self, tensor: str) -> tuple[Task, ...]:
+        """Tasks reading `tensor`, in topological order (each once)."""
+        cache = self.__dict__.get("_consumers")
+        if cache is None:
+            cache = {}
+            for t in self.tasks:
+                for op in dict.fromkeys(t.operands):
+                    cache.setdefault(op, []).append(t)
+            cache = {k: tuple(v) for k, v in cache.items()}
+            object.__setattr__(self, "_consumers", cache)
+        return cache.get(tensor, ())
+
+
+def infer_shape(graph: TaskGraph, task: Task) -> Shape:
+    """The result shape `task` must have, given its operands (raises ValueError if ill-formed)."""
+    shapes = [graph.shape(op) for op in task.operands]
+    k = task.kind
+    arity = {"conv2d": 2, "conv_transpose2d": 2, "matmul": 2, "add": 2, "mul": 2, "layernorm": 3}
+    if len(shapes) != arity.get(k, 1):
+        raise ValueError(f"task {task.name}: {k} takes {arity.get(k, 1)} operands")
+    if k == "matmul":
+        lhs, rhs = shapes
+        if len(lhs) not in (2, 3) or len(rhs) not in (2, len(lhs)):
+            raise ValueError(f"task {task.name}: matmul ranks {lhs} x {rhs}")
+        tr = bool(task.attr("transpose_rhs", False))
+        kk, n = (rhs[-1], rhs[-2]) if tr else (rhs[-2], rhs[-1])
+        if kk != lhs[-1] or (len(rhs) == 3 and rhs[0] != lhs[0]):
+            raise ValueError(f"task {task.name}: matmul shapes {lhs} x {rhs}")
+        return (*lhs[:-1], n)
+    if k in ("conv2d", "conv_transpose2d"):
+        x, w = shapes
+        if len(x) != 3 or len(w) != 4:
+            raise ValueError(f"task {task.name}: {k} wants CHW input and 4-D filter")
+        s, p = int(task.attr("stride", 1)), int(task.attr("padding", 0))
+        c, h, wd = x
+        if k == "conv2d":
+            o, ci, kh, kw = w
+            out = (o, (h + 2 * p - kh) // s + 1, (wd + 2 * p - kw) // s + 1)
+        else:
+            ci, o, kh, kw = w
+            out = (o, (h - 1) * s - 2 * p + kh, (wd - 1) * s - 2 * p + kw)
+        if ci != c or s < 1 or p < 0 or min(out) < 1:
+            raise ValueError(f"task {task.name}: {k} shapes {x} * {w}")
+        return out
+    if k in ("add", "mul"):
+        lhs, rhs = shapes
+        if len(rhs) > len(lhs) or tuple(lhs[len(lhs) - len(rhs) :]) != tuple(rhs):
+            raise ValueError(f"task {task.name}: rhs {rhs} is not a suffix of {lhs}")
+        return lhs
+    if k == "layernorm":
+        x, g, b = shapes
+        if g != (x[-1],) or b != (x[-1],):
+            raise ValueError(f"task {task.name}: layernorm gamma/beta must be [{x[-1]}]")
+        return x
+    (x,) = shapes
+    if k in ("upsample", "maxpool"):
+        if len(x) != 3:
+            raise ValueError(f"task {task.name}: {k} wants CHW")
+        c, h, w = x
+        out = (c, 2 * h, 2 * w) if k == "upsample" else (c, h // 2, w // 2)
+        if min(out) < 1:
+            raise ValueError(f"task {task.name}: {k} of {x}")
+        return out
+    if k == "reshape":
+        if elements(task.shape) != elements(x):
+            raise ValueError(f"task {task.name}: reshape {x} -> {task.shape}")
+        return task.shape
+    if k == "transpose":
+        perm = tuple(task.attr("perm", ()))
+        if sorted(perm) != list(range(len(x))):
+            raise ValueError(f"task {task.name}: bad perm {perm}")
+        return tuple(x[p] for p in perm)
+    return x
+
+
+def gemm_dims(graph: TaskGraph, task: Task) -> Gemm:
+    """The PE-array view of a PE task.
+
+    matmul: [B,]M,K x K,N (or N,K transposed); a weight shared across the batch folds B into M.
+    conv2d: im2col, M = output pixels, K = C*KH*KW, N = output channels.
+    conv_transpose2d: the equivalent direct convolution (stride 1 over the zero-inserted,
+    KH-1-padding padded input), so M = output pixels and K = C*KH*KW as for conv2d.
+    """
+    if task.kind == "matmul":
+        lhs, rhs = (graph.shape(op) for op in task.operands)
+        tr = bool(task.attr("transpose_rhs", False))
+        n = rhs[-2] if tr else rhs[-1]
+        if len(lhs) == 3 and len(rhs) == 3:
+            return Gemm(lhs[0], lhs[1], n, lhs[2])
+        return Gemm(1, elements(lhs[:-1]), n, lhs[-1])
+    if task.kind in ("conv2d", "conv_transpose2d"):
+        x, w = (graph.shape(op) for op in task.operands)
+        o, oh, ow = task.shape
+        return Gemm(1, oh * ow, o, x[0] * w[2] * w[3])
+    raise ValueError(f"task {task.name}: {task.kind} is not PE-array work")
+
+
+def slice_gemm(graph: TaskGraph, task: Task, dim: int, length: int) -> Gemm:
+    """The GEMM a core runs for `length` entries of result dimension `dim` of a PE task."""
+    g = gemm_dims(graph, task)
+    shape = task.shape
+    if task.kind == "matmul":
+        if dim == len(shape) - 1:
+            return Gemm(g.batch, g.m, length, g.k)
+        if len(shape) == 2:
+            return Gemm(1, length, g.n, g.k)
+        if g.batch > 1:  # batched rhs: dim 0 batches, dim 1 rows
+            return Gemm(length, g.m, g.n, g.k) if dim == 0 else Gemm(g.batch, length, g.n, g.k)
+        rows = length * shape[1] if dim == 0 else shape[0] * length
+        return Gemm(1, rows, g.n, g.k)
+    if dim == 0:
+        return Gemm(1, g.m, length, g.k)
+    if dim == 1:
+        return Gemm(1, length * shape[2], g.n, g.k)
+    return Gemm(1, shape[1] * length, g.n, g.k)
+
+
+def macs(graph: TaskGraph, task: Task) -> int:
+    """Useful multiply-accumulates (0 for non-PE tasks).
+
+    For conv_transpose2d this is C*H*W*O*KH*KW (each input pixel scatters into KH*KW
+    outputs), fewer than the equivalent direct convolution the PE array executes.
+    """
+    if task.kind == "matmul":
+        return gemm_dims(graph, task).macs
+    if task.kind == "conv2d":
+        return gemm_dims(graph, task).macs
+    if task.kind == "conv_transpose2d":
+        x, w = (graph.shape(op) for op in task.operands)
+        return elements(x) * w[1] * w[2] * w[3]
+    return 0
+
+
+def total_macs(graph: TaskGraph) -> int:
+    return sum(macs(graph, t) for t in graph.tasks)
+
+
+def input_bytes(graph: TaskGraph, task: Task) -> int:
+    """Bytes of activations (inputs and task results) the task reads, each operand once."""
+    return sum(
+        graph.bytes(op)
+        for op in dict.fromkeys(task.operands)
+        if graph.tensors[op].role != "weight"
+    )
+
+
+def weight_bytes(graph: TaskGraph, task: Task) -> int:
+    """Bytes of weights the task reads."""
+    return sum(
+        graph.bytes(op)
+        for op in dict.fromkeys(task.operands)
+        if graph.tensors[op].role == "weight"
+    )
+
+
+def output_bytes(graph: TaskGraph, task: Task) -> int:
+    return graph.bytes(task.name)
+
+
+@dataclass(frozen=True)
+class Volume:
+    """One row of the data-volume profile."""
+
+    task: str
+    kind: str
+    consumed_bytes: int
+    weight_bytes: int
+    produced_bytes: int
+    macs: int
+
+    @property
+    def ratio(self) -> float:
+        """Produced over consumed activation bytes: > 1 means the task expands data."""
+        return self.produced_bytes / max(1, self.consumed_bytes)
+
+
+def volume_profile(graph: TaskGraph) -> tuple[Volume, ...]:
+    """The paper's high-data-volume-variation profile, one row per task in order."""
+    return tuple(
+        Volume(
+            t.name,
+            t.kind,
+            input_bytes(graph, t),
+            weight_bytes(graph, t),
+            output_bytes(graph, t),
+            macs(graph, t),
+        )
+        for t in graph.tasks
+    )
+
+
+def make_graph(
+    name: str,
+    leaves: list[Tensor],
+    tasks: list[Task],
+    outputs: list[str] | tuple[str, ...],
+) -> TaskGraph:
+    """Build a TaskGraph, deriving the result tensors from the tasks."""
+    tensors = {t.name: t for t in leaves}
+    for task in tasks:
+        tensors[task.name] = Tensor(task.name, task.shape, task.bits, "task")
+    return TaskGraph(name, tensors, tuple(tasks), tuple(outputs))
+
+
+def task(name: str, kind: str, operands: tuple[str, ...] | list[str], shape: Shape,
+         bits: int = 16, **attrs: Any) -> Task:
+    """Convenience constructor with keyword attributes (frozen into a read-only mapping)."""
+    return Task(name, kind, tuple(operands), tuple(shape), bits, MappingProxyType(dict(attrs)))
