@@ -1,7 +1,7 @@
 """Writes examples/<kernel>.mlir and examples/small/<kernel>.mlir from intar.kernels.
 
-    python examples/generate.py            # rewrite the files
-    python examples/generate.py --check    # exit 1 if a committed file is stale
+python examples/generate.py            # rewrite the files
+python examples/generate.py --check    # exit 1 if a committed file is stale
 """
 
 from __future__ import annotations

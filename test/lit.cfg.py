@@ -1,4 +1,5 @@
 """lit configuration: IR tests of the intar dialect, its passes and intar-opt."""
+# ruff: noqa: F821  (lit injects config and lit_config)
 
 import os
 import shutil

@@ -144,8 +144,12 @@ def build_pass_manager(elements: list[PipelineElement]) -> PassManager:
         if e.info is None:
             pm.add(e.text)
         else:
-            pm.add(_as_external(e), name=e.info.argument, argument=e.info.argument,
-                   description=e.info.summary)
+            pm.add(
+                _as_external(e),
+                name=e.info.argument,
+                argument=e.info.argument,
+                description=e.info.summary,
+            )
     return pm
 
 

@@ -53,7 +53,7 @@ def numel(shape: tuple[int, ...]) -> int:
 
 def _attr(op: ir.OpView, name: str) -> ir.Attribute | None:
     attrs = op.operation.attributes
-    return attrs[name] if name in attrs else None
+    return attrs[name] if name in attrs else None  # noqa: SIM401 (no .get on attribute maps)
 
 
 def int_attr(op: ir.OpView, name: str, default: int | None = None) -> int:
@@ -111,8 +111,9 @@ _KIND_CHECKS = {
     "unit": lambda a: isinstance(a, ir.UnitAttr),
     "symref": lambda a: isinstance(a, ir.FlatSymbolRefAttr),
     "i64array": lambda a: isinstance(a, ir.DenseI64ArrayAttr),
-    "symrefs": lambda a: isinstance(a, ir.ArrayAttr)
-    and all(isinstance(e, ir.FlatSymbolRefAttr) for e in a),
+    "symrefs": lambda a: (
+        isinstance(a, ir.ArrayAttr) and all(isinstance(e, ir.FlatSymbolRefAttr) for e in a)
+    ),
     "elements": lambda a: isinstance(a, ir.DenseIntElementsAttr),
 }
 _KIND_NAMES = {
@@ -186,7 +187,7 @@ UNIT = Attr("unit", required=False)
 SYMREF = Attr("symref")
 
 
-class IntarOp(abc.ABC):  # noqa: B024 (mixin, not an interface)
+class IntarOp(abc.ABC):
     """Mixin for every intar op: signature check plus the op's own rules."""
 
     SIGNATURE: Signature
@@ -195,14 +196,21 @@ class IntarOp(abc.ABC):  # noqa: B024 (mixin, not an interface)
         _check_signature(self, self.SIGNATURE)
         self.verify_semantics()
 
-    def verify_semantics(self) -> None:
+    def verify_semantics(self) -> None:  # noqa: B027 (optional hook)
         """Op-specific rules on the op itself; raises VerifyError."""
 
-    def verify_regions(self) -> None:
+    def verify_regions(self) -> None:  # noqa: B027 (optional hook)
         """Rules that need the nested ops, run after they verified; raises VerifyError."""
 
 
-_SKIP = {"__dict__", "__weakref__", "__module__", "__abstractmethods__", "_abc_impl", "__orig_bases__"}
+_SKIP = {
+    "__dict__",
+    "__weakref__",
+    "__module__",
+    "__abstractmethods__",
+    "_abc_impl",
+    "__orig_bases__",
+}
 
 
 def _extends(generated: type):
@@ -262,9 +270,8 @@ class TaskLevelOp(IntarOp):
 
     def _expect_shape(self, expected: tuple[int, ...]) -> None:
         if self.result_shape != tuple(expected):
-            raise VerifyError(
-                f"result shape {_fmt(self.result_shape)} does not match the expected {_fmt(expected)}"
-            )
+            actual = _fmt(self.result_shape)
+            raise VerifyError(f"result shape {actual} does not match the expected {_fmt(expected)}")
 
     def _expect_rank(self, i: int, ranks: tuple[int, ...], what: str) -> tuple[int, ...]:
         shape = self.operand_shape(i)
@@ -846,9 +853,7 @@ SFU_KINDS = tuple(k for k in TASK_KINDS if k not in PE_KINDS + VIEW_KINDS)
 
 @_extends(_gen.SfuOp)
 class SfuOp(UnitOp):
-    SIGNATURE = Signature(
-        attrs={"sym_name": STR, "kind": STR, "lanes": INT}, parent="intar.design"
-    )
+    SIGNATURE = Signature(attrs={"sym_name": STR, "kind": STR, "lanes": INT}, parent="intar.design")
 
     def verify_semantics(self) -> None:
         kind = str_attr(self, "kind")
@@ -990,7 +995,9 @@ class PhaseOp(DesignLevelOp):
 
     def verify_semantics(self) -> None:
         if self.pattern not in PATTERNS:
-            raise VerifyError(f"'pattern' must be one of {', '.join(PATTERNS)}, got '{self.pattern}'")
+            raise VerifyError(
+                f"'pattern' must be one of {', '.join(PATTERNS)}, got '{self.pattern}'"
+            )
         if self.cycles < 0:
             raise VerifyError("'cycles' must be non-negative")
 

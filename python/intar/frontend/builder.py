@@ -94,14 +94,26 @@ class Graph:
             if value.size and (value.min() < lo or value.max() > hi):
                 raise GraphError(f"weight values fall outside the range of {dtype}")
             return self._add("weight", name, (), shape, dtype, {"value": value.astype(np.int64)})
-        return self._add("weight", name, (), shape, dtype, {"seed": len(self.nodes) if seed is None else seed})
+        return self._add(
+            "weight", name, (), shape, dtype, {"seed": len(self.nodes) if seed is None else seed}
+        )
 
     # -- compute tasks -----------------------------------------------------------------------
 
-    def matmul(self, lhs: Tensor, rhs: Tensor, *, transpose_rhs: bool = False, shift: int = 0,
-               out: str | None = None, name: str | None = None) -> Tensor:
+    def matmul(
+        self,
+        lhs: Tensor,
+        rhs: Tensor,
+        *,
+        transpose_rhs: bool = False,
+        shift: int = 0,
+        out: str | None = None,
+        name: str | None = None,
+    ) -> Tensor:
         if len(lhs.shape) not in (2, 3) or len(rhs.shape) not in (2, 3):
-            raise GraphError(f"matmul takes rank-2 or rank-3 operands, got {lhs.shape}, {rhs.shape}")
+            raise GraphError(
+                f"matmul takes rank-2 or rank-3 operands, got {lhs.shape}, {rhs.shape}"
+            )
         k = rhs.shape[-1] if transpose_rhs else rhs.shape[-2]
         if k != lhs.shape[-1]:
             raise GraphError(f"matmul contraction mismatch: {lhs.shape} x {rhs.shape}")
@@ -109,16 +121,33 @@ class Graph:
         attrs = {"transpose_rhs": transpose_rhs, "shift": shift}
         return self._task("matmul", name, (lhs, rhs), shape, out or _acc(shift, lhs), attrs)
 
-    def conv2d(self, x: Tensor, w: Tensor, *, stride: int = 1, padding: int = 0, shift: int = 0,
-               out: str | None = None, name: str | None = None) -> Tensor:
+    def conv2d(
+        self,
+        x: Tensor,
+        w: Tensor,
+        *,
+        stride: int = 1,
+        padding: int = 0,
+        shift: int = 0,
+        out: str | None = None,
+        name: str | None = None,
+    ) -> Tensor:
         self._check_conv(x, w, w.shape[1])
         shape = shapes.conv2d(x.shape, w.shape, stride, padding)
         attrs = {"stride": stride, "padding": padding, "shift": shift}
         return self._task("conv2d", name, (x, w), shape, out or _acc(shift, x), attrs)
 
-    def conv_transpose2d(self, x: Tensor, w: Tensor, *, stride: int = 1, padding: int = 0,
-                         shift: int = 0, out: str | None = None,
-                         name: str | None = None) -> Tensor:
+    def conv_transpose2d(
+        self,
+        x: Tensor,
+        w: Tensor,
+        *,
+        stride: int = 1,
+        padding: int = 0,
+        shift: int = 0,
+        out: str | None = None,
+        name: str | None = None,
+    ) -> Tensor:
         self._check_conv(x, w, w.shape[0])
         shape = shapes.conv_transpose2d(x.shape, w.shape, stride, padding)
         attrs = {"stride": stride, "padding": padding, "shift": shift}
@@ -126,12 +155,26 @@ class Graph:
 
     # -- element-wise and special functions --------------------------------------------------
 
-    def add(self, a: Tensor, b: Tensor, *, shift: int = 0, out: str | None = None,
-            name: str | None = None) -> Tensor:
+    def add(
+        self,
+        a: Tensor,
+        b: Tensor,
+        *,
+        shift: int = 0,
+        out: str | None = None,
+        name: str | None = None,
+    ) -> Tensor:
         return self._binary("add", a, b, shift, out, name)
 
-    def mul(self, a: Tensor, b: Tensor, *, shift: int = 0, out: str | None = None,
-            name: str | None = None) -> Tensor:
+    def mul(
+        self,
+        a: Tensor,
+        b: Tensor,
+        *,
+        shift: int = 0,
+        out: str | None = None,
+        name: str | None = None,
+    ) -> Tensor:
         return self._binary("mul", a, b, shift, out, name)
 
     def relu(self, x: Tensor, *, name: str | None = None) -> Tensor:
@@ -146,9 +189,16 @@ class Graph:
     def exp(self, x: Tensor, *, frac_bits: int, name: str | None = None) -> Tensor:
         return self._task("exp", name, (x,), x.shape, x.dtype, {"frac_bits": frac_bits})
 
-    def softmax(self, x: Tensor, *, frac_bits: int, out_frac_bits: int | None = None,
-                causal: bool = False, out: str | None = None,
-                name: str | None = None) -> Tensor:
+    def softmax(
+        self,
+        x: Tensor,
+        *,
+        frac_bits: int,
+        out_frac_bits: int | None = None,
+        causal: bool = False,
+        out: str | None = None,
+        name: str | None = None,
+    ) -> Tensor:
         dtype = out or x.dtype
         attrs = {
             "frac_bits": frac_bits,
@@ -157,13 +207,15 @@ class Graph:
         }
         return self._task("softmax", name, (x,), x.shape, dtype, attrs)
 
-    def layernorm(self, x: Tensor, gamma: Tensor, beta: Tensor, *, frac_bits: int,
-                  name: str | None = None) -> Tensor:
+    def layernorm(
+        self, x: Tensor, gamma: Tensor, beta: Tensor, *, frac_bits: int, name: str | None = None
+    ) -> Tensor:
         for t, what in ((gamma, "gamma"), (beta, "beta")):
             if t.shape != x.shape[-1:]:
                 raise GraphError(f"layernorm {what} must have shape {x.shape[-1:]}, got {t.shape}")
-        return self._task("layernorm", name, (x, gamma, beta), x.shape, x.dtype,
-                          {"frac_bits": frac_bits})
+        return self._task(
+            "layernorm", name, (x, gamma, beta), x.shape, x.dtype, {"frac_bits": frac_bits}
+        )
 
     def upsample(self, x: Tensor, *, name: str | None = None) -> Tensor:
         self._check_chw(x, "upsample")
@@ -203,7 +255,8 @@ class Graph:
             module = ir.Module.create()
             with ir.InsertionPoint(module.body):
                 graph = ir.Operation.create(
-                    "intar.graph", attributes={"sym_name": ir.StringAttr.get(self.name)},
+                    "intar.graph",
+                    attributes={"sym_name": ir.StringAttr.get(self.name)},
                     regions=1,
                 )
                 block = graph.regions[0].blocks.append()
@@ -228,8 +281,15 @@ class Graph:
         if not isinstance(t, Tensor) or t.graph is not self:
             raise GraphError(f"{t!r} is not a tensor of graph '{self.name}'")
 
-    def _add(self, kind: str, name: str | None, operands: tuple[Tensor, ...],
-             shape: tuple[int, ...], dtype: str, attrs: dict[str, Any]) -> Tensor:
+    def _add(
+        self,
+        kind: str,
+        name: str | None,
+        operands: tuple[Tensor, ...],
+        shape: tuple[int, ...],
+        dtype: str,
+        attrs: dict[str, Any],
+    ) -> Tensor:
         _bits(dtype)
         for t in operands:
             self._own(t)
@@ -250,15 +310,18 @@ class Graph:
 
     _task = _add
 
-    def _binary(self, kind: str, a: Tensor, b: Tensor, shift: int, out: str | None,
-                name: str | None) -> Tensor:
-        if len(b.shape) > len(a.shape) or a.shape[len(a.shape) - len(b.shape):] != b.shape:
+    def _binary(
+        self, kind: str, a: Tensor, b: Tensor, shift: int, out: str | None, name: str | None
+    ) -> Tensor:
+        if len(b.shape) > len(a.shape) or a.shape[len(a.shape) - len(b.shape) :] != b.shape:
             raise GraphError(f"{kind}: shape {b.shape} is not a suffix of {a.shape}")
         return self._task(kind, name, (a, b), a.shape, out or a.dtype, {"shift": shift})
 
     def _check_conv(self, x: Tensor, w: Tensor, in_channels: int) -> None:
         if len(x.shape) != 3 or len(w.shape) != 4:
-            raise GraphError(f"convolutions take CHW inputs and 4-D filters, got {x.shape}, {w.shape}")
+            raise GraphError(
+                f"convolutions take CHW inputs and 4-D filters, got {x.shape}, {w.shape}"
+            )
         if in_channels != x.shape[0]:
             raise GraphError(f"filter {w.shape} does not match {x.shape[0]} input channels")
 
@@ -288,8 +351,9 @@ def _attribute(name: str, value: Any, node: Node) -> ir.Attribute | None:
     if name == "perm":
         return ir.DenseI64ArrayAttr.get(value)
     if name == "value":
-        text = np.array2string(value, separator=",", threshold=value.size + 1,
-                               max_line_width=1 << 30).replace("\n", "")
+        text = np.array2string(
+            value, separator=",", threshold=value.size + 1, max_line_width=1 << 30
+        ).replace("\n", "")
         return ir.Attribute.parse(f"dense<{text}> : {_tensor_type(node.shape, node.dtype)}")
     raise TypeError(f"unexpected attribute {name}={value!r}")
 
@@ -301,7 +365,7 @@ _DEFAULTS = {"shift": 0, "stride": 1, "padding": 0}
 def _emit(node: Node, operands: list[ir.Value]) -> ir.Value:
     attrs = {"sym_name": ir.StringAttr.get(node.name)}
     for key, value in node.attrs.items():
-        if node.kind != "requantize" and _DEFAULTS.get(key, None) == value:
+        if node.kind != "requantize" and isinstance(value, int) and _DEFAULTS.get(key) == value:
             continue
         attr = _attribute(key, value, node)
         if attr is not None:

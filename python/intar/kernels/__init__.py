@@ -7,6 +7,7 @@ are chosen so that products of full-range operands land back in int16's range.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 from intar.frontend import Graph
@@ -33,7 +34,7 @@ def mlp(small: bool = False) -> Graph:
     widths = (16, 32, 64, 16) if small else (256, 1024, 2048, 256)
     g = Graph("mlp")
     h = g.input((1, widths[0]), "i16", name="x")
-    for i, (n_in, n_out) in enumerate(zip(widths, widths[1:], strict=False)):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(widths)):
         w = g.weight((n_in, n_out), name=f"w{i + 1}")
         h = g.matmul(h, w, shift=n_in.bit_length() // 2 + 15, out="i16", name=f"fc{i + 1}")
         if i + 2 < len(widths):
@@ -71,17 +72,20 @@ def vae(small: bool = False) -> Graph:
     h = g.conv2d(x, g.weight((ch, 2, k1, k1), name="w_enc1"), shift=20, out="i16", name="enc1")
     h = g.relu(h, name="enc1_relu")
     mu = g.conv2d(h, g.weight((1, ch, k2, k2), name="w_mu"), shift=20, out="i16", name="mu")
-    logvar = g.conv2d(h, g.weight((1, ch, k2, k2), name="w_logvar"), shift=24, out="i16",
-                      name="logvar")
+    logvar = g.conv2d(
+        h, g.weight((1, ch, k2, k2), name="w_logvar"), shift=24, out="i16", name="logvar"
+    )
     half = g.requantize(logvar, shift=1, out="i16", name="half_logvar")
     std = g.exp(half, frac_bits=frac, name="std")
     eps = g.input(mu.shape, "i16", name="eps")
     z = g.add(mu, g.mul(std, eps, shift=frac, out="i16", name="noise"), name="z")
-    d = g.conv_transpose2d(z, g.weight((1, ch, k1, k1), name="w_dec1"), shift=14, out="i16",
-                           name="dec1")
+    d = g.conv_transpose2d(
+        z, g.weight((1, ch, k1, k1), name="w_dec1"), shift=14, out="i16", name="dec1"
+    )
     d = g.relu(d, name="dec1_relu")
-    y = g.conv_transpose2d(d, g.weight((ch, 2, k2, k2), name="w_dec2"), shift=20, out="i16",
-                           name="dec2")
+    y = g.conv_transpose2d(
+        d, g.weight((ch, 2, k2, k2), name="w_dec2"), shift=20, out="i16", name="dec2"
+    )
     g.output(y)
     return g
 

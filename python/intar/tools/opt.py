@@ -46,33 +46,54 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--pass-pipeline", default=None, help="a pipeline, e.g. 'builtin.module(intar-...)'"
     )
-    parser.add_argument("--split-input-file", action="store_true",
-                        help="split the input at '// -----' and process each chunk on its own")
-    parser.add_argument("--verify-diagnostics", action="store_true",
-                        help="check diagnostics against '// expected-error {{...}}' annotations")
-    parser.add_argument("--mlir-print-ir-after-all", action="store_true",
-                        help="print the IR after every pass (to stderr)")
-    parser.add_argument("--mlir-print-ir-before-all", action="store_true",
-                        help="print the IR before every pass (to stderr)")
+    parser.add_argument(
+        "--split-input-file",
+        action="store_true",
+        help="split the input at '// -----' and process each chunk on its own",
+    )
+    parser.add_argument(
+        "--verify-diagnostics",
+        action="store_true",
+        help="check diagnostics against '// expected-error {{...}}' annotations",
+    )
+    parser.add_argument(
+        "--mlir-print-ir-after-all",
+        action="store_true",
+        help="print the IR after every pass (to stderr)",
+    )
+    parser.add_argument(
+        "--mlir-print-ir-before-all",
+        action="store_true",
+        help="print the IR before every pass (to stderr)",
+    )
     parser.add_argument("--mlir-timing", action="store_true", help="report the time of each pass")
-    parser.add_argument("--mlir-print-debuginfo", action="store_true",
-                        help="print locations with the IR")
+    parser.add_argument(
+        "--mlir-print-debuginfo", action="store_true", help="print locations with the IR"
+    )
     group = parser.add_argument_group("passes (in command-line order)")
     parser.set_defaults(passes=[])
     for name, info in registered_passes().items():
         help_text = info.summary
         shape: dict = {"nargs": 0}
         if info.options:
-            help_text += " (options: " + ", ".join(
-                f"{k}={o.help}" for k, o in info.options.items()) + ")"
+            help_text += (
+                " (options: " + ", ".join(f"{k}={o.help}" for k, o in info.options.items()) + ")"
+            )
             shape = {"nargs": "?", "const": "", "metavar": "'OPT=V ...'"}
-        group.add_argument(f"--{name}", dest=name.replace("-", "_"), action=_AppendPass,
-                           help=help_text, **shape)
+        group.add_argument(
+            f"--{name}", dest=name.replace("-", "_"), action=_AppendPass, help=help_text, **shape
+        )
     return parser
 
 
-def _process(chunk: Chunk, args: argparse.Namespace, source_name: str, ctx: ir.Context,
-             pipeline: list[str], out: io.StringIO) -> tuple[bool, list[str]]:
+def _process(
+    chunk: Chunk,
+    args: argparse.Namespace,
+    source_name: str,
+    ctx: ir.Context,
+    pipeline: list[str],
+    out: io.StringIO,
+) -> tuple[bool, list[str]]:
     """Runs one chunk; returns (success, verify-diagnostics complaints)."""
     with ctx, ir.Location.unknown(), DiagnosticCollector(ctx) as diags:
         ok = True
@@ -135,8 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.pass_pipeline:
             if pipeline:
-                print("intar-opt: error: --pass-pipeline cannot be combined with pass flags",
-                      file=sys.stderr)
+                print(
+                    "intar-opt: error: --pass-pipeline cannot be combined with pass flags",
+                    file=sys.stderr,
+                )
                 return 1
             pipeline = split_pipeline(args.pass_pipeline)
         from intar.passes import parse_element
@@ -149,8 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         text, source_name = _read_input(args.input)
     except OSError as e:
-        print(f"intar-opt: error: cannot open input file '{args.input}': {e.strerror}",
-              file=sys.stderr)
+        print(
+            f"intar-opt: error: cannot open input file '{args.input}': {e.strerror}",
+            file=sys.stderr,
+        )
         return 1
 
     ctx = make_context()

@@ -14,13 +14,13 @@ from typing import Any
 from circt import ir
 
 from intar.dialects.intar import (
-    defining_op,
     AddOp,
     Conv2dOp,
     ConvTranspose2dOp,
     MatmulOp,
     MulOp,
     RequantizeOp,
+    defining_op,
     int_attr,
 )
 from intar.passes import PassInfo

@@ -1,0 +1,53 @@
+# intar: the usual targets. `make test` is what CI runs (.ci/run).
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: install example test lit pytest lint format regen regen-check bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $$(tools/find-python.sh) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# The default example: a small self-attention block, verified and run on the golden model.
+example: install
+	$(BIN)/intar golden examples/small/self_attention.mlir -o out/self_attention
+
+test: install lint
+	$(PY) examples/generate.py --check
+	$(BIN)/lit -sv test
+	$(BIN)/pytest -q
+
+lit: install
+	$(BIN)/lit -sv test
+
+pytest: install
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Regenerate the Python op bindings and dialect docs from dialect/*.td (needs mlir-tblgen:
+# apt-get install mlir-22-tools libmlir-22-dev).
+regen: install
+	$(PY) tools/regen.py
+	$(PY) examples/generate.py
+
+regen-check: install
+	$(PY) tools/regen.py --check
+
+bench: install
+	$(BIN)/pytest -q -m slow
+
+clean:
+	rm -rf build out .pytest_cache .ruff_cache
