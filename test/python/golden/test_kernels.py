@@ -199,7 +199,7 @@ def test_matmul_rejects_bad_shapes() -> None:
     with pytest.raises(ValueError, match="contraction"):
         matmul(a, np.zeros((3, 2), dtype=np.int64), transpose_rhs=True, out_bits=8)
     with pytest.raises(ValueError, match="batch"):
-        matmul(np.zeros((2, 2, 3)), np.zeros((3, 3, 2)), out_bits=8)
+        matmul(np.zeros((2, 2, 3), np.int64), np.zeros((3, 3, 2), np.int64), out_bits=8)
     with pytest.raises(ValueError, match="batched"):
         matmul(a, np.zeros((1, 3, 2), dtype=np.int64), out_bits=8)
     with pytest.raises(ValueError, match="rank"):
@@ -311,7 +311,8 @@ def test_conv_transpose2d_matches_scatter(
             x, wt, stride=stride, padding=padding, shift=shift, out_bits=out_bits
         )
         want = finish(conv_transpose2d_loop(x, wt, stride, padding), shift, out_bits)
-        assert got.shape == ((h - 1) * stride - 2 * padding + kh, (w - 1) * stride - 2 * padding + kw)[:0] + np.shape(want)
+        oh, ow = (h - 1) * stride - 2 * padding + kh, (w - 1) * stride - 2 * padding + kw
+        assert got.shape == (o, oh, ow)
         assert got.tolist() == want
 
 
@@ -331,7 +332,7 @@ def test_conv_transpose2d_rejects_bad_shapes() -> None:
     with pytest.raises(ValueError, match="channel"):
         conv_transpose2d(x, np.zeros((3, 1, 2, 2), dtype=np.int64), out_bits=8)
     with pytest.raises(ValueError, match="empty output"):
-        conv_transpose2d(x[:, :1, :1], np.zeros((2, 1, 1, 1)), padding=1, out_bits=8)
+        conv_transpose2d(x[:, :1, :1], np.zeros((2, 1, 1, 1), np.int64), padding=1, out_bits=8)
 
 
 # --------------------------------------------------------------------------------------
@@ -357,9 +358,8 @@ def test_add_mul_broadcast_suffix(b_shape: tuple[int, ...]) -> None:
 def test_add_mul_are_exact_beyond_int32() -> None:
     big = np.array([(1 << 31) - 1, -(1 << 31)])
     assert add(big, big, shift=1, out_bits=32).tolist() == [(1 << 31) - 1, -(1 << 31)]
-    assert mul(big, big, shift=31, out_bits=32).tolist() == [(1 << 31) - 1, 1 << 31][:1] + [
-        (1 << 31) - 1
-    ]
+    # (2**31 - 1)**2 / 2**31 = 2**31 - 2 + 2**-31 -> 2**31 - 2; 2**62 / 2**31 saturates.
+    assert mul(big, big, shift=31, out_bits=32).tolist() == [(1 << 31) - 2, (1 << 31) - 1]
     assert mul(big, big, shift=62, out_bits=8).tolist() == [1, 1]
 
 
@@ -388,7 +388,9 @@ def test_upsample_and_maxpool() -> None:
     pooled = maxpool(x, out_bits=16)
     assert pooled.shape == (2, 1, 2)
     for c, i, j in np.ndindex(pooled.shape):
-        assert pooled[c, i, j] == max(int(v) for v in x[c, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2].flat)
+        assert pooled[c, i, j] == max(
+            int(v) for v in x[c, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2].flat
+        )
     assert np.array_equal(maxpool(x, out_bits=4), np.clip(pooled, -8, 7))
     assert np.array_equal(maxpool(upsample(x, out_bits=16), out_bits=16), x)
     with pytest.raises(ValueError, match="rank"):
@@ -497,7 +499,14 @@ def layernorm_py(x: list[int], g: list[int], b: list[int], out_bits: int) -> lis
 
 @pytest.mark.parametrize(
     ("rows", "n", "in_bits", "out_bits"),
-    [(4, 1, 8, 8), (3, 2, 4, 8), (5, 17, 8, 16), (2, 64, 16, 16), (2, 300, 32, 32), (1, 5000, 32, 16)],
+    [
+        (4, 1, 8, 8),
+        (3, 2, 4, 8),
+        (5, 17, 8, 16),
+        (2, 64, 16, 16),
+        (2, 300, 32, 32),
+        (1, 5000, 32, 16),
+    ],
 )
 def test_layernorm_matches_python_int_transcription(
     rows: int, n: int, in_bits: int, out_bits: int
@@ -553,7 +562,7 @@ def test_materialize_is_pcg64_and_pinned() -> None:
     assert weights.materialize((6,), 8, 0).tolist() == PINNED_SEED0_I8
 
 
-PINNED_SEED0_I8 = [0, 0, 0, 0, 0, 0]
+PINNED_SEED0_I8 = [89, 35, 2, -59, -50, -118]
 
 
 def test_materialize_validation() -> None:
