@@ -24,6 +24,7 @@ from intar.verifier import verify
 _PASS_MODULES = {
     "intar-simplify-layout": "intar.transforms.simplify_layout",
     "intar-fuse-requantize": "intar.transforms.fuse_requantize",
+    "intar-schedule": "intar.transforms.schedule",
 }
 
 
