@@ -18,13 +18,17 @@ def Intar_DesignOp : Intar_Op<"design",
   let summary = "A scheduled accelerator for one task graph";
   let description = [{
     `graph` names the `intar.graph` it implements. `mode` is the scheduling
-    policy that produced it: `intar`, `dataflow` or `sequential`. The body
+    policy that produced it: `intar`, `dataflow` or `sequential`.
+    `macs_per_dsp` is how many multiplies one DSP slice packs (2 for int8 and
+    narrower operands on a DSP48E2), so a core uses ceil(d1*d2*d3 / macs_per_dsp)
+    DSPs. The body
     declares cores, SFUs, off-chip ports, links and buffers, then holds one
     `intar.schedule`.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, FlatSymbolRefAttr:$graph,
                        StrAttr:$device, StrAttr:$mode, I64Attr:$dsp_budget,
                        I64Attr:$port_budget,
+                       DefaultValuedAttr<I64Attr, "1">:$macs_per_dsp,
                        OptionalAttr<I64Attr>:$predicted_cycles,
                        OptionalAttr<I64Attr>:$roofline_cycles);
   let regions = (region SizedRegion<1>:$body);
@@ -60,7 +64,7 @@ def Intar_LinkOp : Intar_Op<"link", [Symbol, HasParent<"DesignOp">]> {
   let summary = "A valid/ready FIFO between two units";
   let description = [{
     `source` and `dest` name cores, SFUs or ports. `width` is in bits and
-    `depth` in entries; a link in a pipeline phase needs depth >= 1.
+    `depth` in entries.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, FlatSymbolRefAttr:$source,
                        FlatSymbolRefAttr:$dest, I64Attr:$width,

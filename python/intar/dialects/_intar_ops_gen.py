@@ -562,7 +562,10 @@ def core(sym_name, pe, scratchpad_bytes, scratchpad_ports, *, loc=None, ip=None)
 class DesignOp(_ods_ir.OpView):
   r"""
   `graph` names the `intar.graph` it implements. `mode` is the scheduling
-  policy that produced it: `intar`, `dataflow` or `sequential`. The body
+  policy that produced it: `intar`, `dataflow` or `sequential`.
+  `macs_per_dsp` is how many multiplies one DSP slice packs (2 for int8 and
+  narrower operands on a DSP48E2), so a core uses ceil(d1*d2*d3 / macs_per_dsp)
+  DSPs. The body
   declares cores, SFUs, off-chip ports, links and buffers, then holds one
   `intar.schedule`.
   """
@@ -571,7 +574,7 @@ class DesignOp(_ods_ir.OpView):
 
   _ODS_REGIONS = (1, True)
 
-  def __init__(self, sym_name, graph, device, mode, dsp_budget, port_budget, *, predicted_cycles=None, roofline_cycles=None, loc=None, ip=None):
+  def __init__(self, sym_name, graph, device, mode, dsp_budget, port_budget, *, macs_per_dsp=None, predicted_cycles=None, roofline_cycles=None, loc=None, ip=None):
     operands = []
     attributes = {}
     regions = None
@@ -600,6 +603,10 @@ class DesignOp(_ods_ir.OpView):
     isinstance(port_budget, _ods_ir.Attribute) or
     not _ods_ir.AttrBuilder.contains('I64Attr')) else
       _ods_ir.AttrBuilder.get('I64Attr')(port_budget, context=_ods_context))
+    if macs_per_dsp is not None: attributes["macs_per_dsp"] = (macs_per_dsp if (
+        isinstance(macs_per_dsp, _ods_ir.Attribute) or
+        not _ods_ir.AttrBuilder.contains('I64Attr')) else
+          _ods_ir.AttrBuilder.get('I64Attr')(macs_per_dsp, context=_ods_context))
     if predicted_cycles is not None: attributes["predicted_cycles"] = (predicted_cycles if (
         isinstance(predicted_cycles, _ods_ir.Attribute) or
         not _ods_ir.AttrBuilder.contains('I64Attr')) else
@@ -673,6 +680,16 @@ class DesignOp(_ods_ir.OpView):
     self.operation.attributes["port_budget"] = value
 
   @builtins.property
+  def macs_per_dsp(self) -> _ods_ir.IntegerAttr:
+    return self.operation.attributes["macs_per_dsp"]
+
+  @macs_per_dsp.setter
+  def macs_per_dsp(self, value: _ods_ir.IntegerAttr):
+    if value is None:
+      raise ValueError("'None' not allowed as value for mandatory attributes")
+    self.operation.attributes["macs_per_dsp"] = value
+
+  @builtins.property
   def predicted_cycles(self) -> _Optional[_ods_ir.IntegerAttr]:
     if "predicted_cycles" not in self.operation.attributes:
       return None
@@ -710,8 +727,8 @@ class DesignOp(_ods_ir.OpView):
   def body(self) -> _ods_ir.Region:
     return self.regions[0]
 
-def design(sym_name, graph, device, mode, dsp_budget, port_budget, *, predicted_cycles=None, roofline_cycles=None, loc=None, ip=None) -> DesignOp:
-  return DesignOp(sym_name=sym_name, graph=graph, device=device, mode=mode, dsp_budget=dsp_budget, port_budget=port_budget, predicted_cycles=predicted_cycles, roofline_cycles=roofline_cycles, loc=loc, ip=ip)
+def design(sym_name, graph, device, mode, dsp_budget, port_budget, *, macs_per_dsp=None, predicted_cycles=None, roofline_cycles=None, loc=None, ip=None) -> DesignOp:
+  return DesignOp(sym_name=sym_name, graph=graph, device=device, mode=mode, dsp_budget=dsp_budget, port_budget=port_budget, macs_per_dsp=macs_per_dsp, predicted_cycles=predicted_cycles, roofline_cycles=roofline_cycles, loc=loc, ip=ip)
 
 @_ods_cext.register_operation(_Dialect)
 class ExpOp(_ods_ir.OpView):
@@ -979,7 +996,7 @@ def layernorm(result, sym_name, input, gamma, beta, frac_bits, *, loc=None, ip=N
 class LinkOp(_ods_ir.OpView):
   r"""
   `source` and `dest` name cores, SFUs or ports. `width` is in bits and
-  `depth` in entries; a link in a pipeline phase needs depth >= 1.
+  `depth` in entries.
   """
 
   OPERATION_NAME = "intar.link"

@@ -709,6 +709,7 @@ class DesignOp(IntarOp):
             "mode": STR,
             "dsp_budget": INT,
             "port_budget": INT,
+            "macs_per_dsp": OPT_INT,
             "predicted_cycles": OPT_INT,
             "roofline_cycles": OPT_INT,
         },
@@ -753,9 +754,9 @@ class DesignOp(IntarOp):
     def verify_semantics(self) -> None:
         if self.mode not in MODES:
             raise VerifyError(f"'mode' must be one of {', '.join(MODES)}, got '{self.mode}'")
-        for name in ("dsp_budget", "port_budget"):
-            if int_attr(self, name) < 1:
-                raise VerifyError(f"'{name}' must be positive, got {int_attr(self, name)}")
+        for name in ("dsp_budget", "port_budget", "macs_per_dsp"):
+            if int_attr(self, name, 1) < 1:
+                raise VerifyError(f"'{name}' must be positive, got {int_attr(self, name, 1)}")
         if self.graph() is None:
             raise VerifyError(f"names graph @{ref_attr(self, 'graph')}, which does not exist")
 
@@ -776,7 +777,8 @@ class DesignOp(IntarOp):
         self._verify_budget()
 
     def _verify_budget(self) -> None:
-        dsps = sum(math.prod(c.pe) for c in self.cores())
+        packing = int_attr(self, "macs_per_dsp", 1)
+        dsps = sum(-(-math.prod(c.pe) // packing) for c in self.cores())
         if dsps > int_attr(self, "dsp_budget"):
             raise VerifyError(
                 f"cores use {dsps} DSPs, over the budget of {int_attr(self, 'dsp_budget')}"

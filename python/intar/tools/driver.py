@@ -88,6 +88,91 @@ def cmd_golden(args: argparse.Namespace) -> int:
     return 0
 
 
+def schedule_reports(module: ir.Module, seconds: float) -> tuple[dict, object, object]:
+    """report.json's content, the schedule and the design, for a module's first design."""
+    from intar.analysis.design import schedule_of
+    from intar.dialects import intar
+
+    design = next(o for o in module.body.operations if isinstance(o, intar.DesignOp))
+    sched = schedule_of(design)
+    return (
+        {
+            "kernel": sched.graph,
+            "mode": sched.mode,
+            "device": sched.device,
+            "dsp_budget": sched.dsp_budget,
+            "port_budget": sched.port_budget,
+            "dsps_used": sched.dsps_used,
+            "predicted_cycles": sched.predicted_cycles,
+            "roofline_cycles": sched.roofline_cycles,
+            "gap_to_roofline": round(sched.gap_to_roofline, 4),
+            "onchip_bytes": sched.onchip_bytes,
+            "offchip_bytes": sched.offchip_bytes,
+            "cores": [{"name": c.name, "pe": list(c.pe)} for c in sched.cores],
+            "phases": [
+                {
+                    "name": p.name,
+                    "pattern": p.pattern,
+                    "tasks": sorted({a.task for a in p.assigns}),
+                    "cores": sorted({a.unit for a in p.assigns if a.unit.startswith("cc")}),
+                    "units": sorted({a.unit for a in p.assigns}),
+                    "cycles": p.cycles,
+                }
+                for p in sched.phases
+            ],
+            "switches": len(sched.switches),
+            "schedule_seconds": round(seconds, 4),
+        },
+        sched,
+        design,
+    )
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from intar.analysis.task_graph import task_graph
+    from intar.passes import run_pipeline
+    from intar.scheduling.gantt import render_gantt, to_dot
+
+    ctx = make_context()
+    with ctx, ir.Location.unknown(), DiagnosticCollector(ctx) as diags:
+        module = load(args.file, ctx, diags)
+        if module is None:
+            diags.print()
+            return 1
+        options = f"device={args.device} dsp={args.dsp} ports={args.ports} mode={args.mode}"
+        if args.graph:
+            options += f" graph={args.graph}"
+        start = time.perf_counter()
+        try:
+            ok = run_pipeline(module, [f"intar-schedule{{{options}}}"])
+        except ir.MLIRError as e:
+            diags.add_error(e)
+            ok = False
+        seconds = time.perf_counter() - start
+        if not ok:
+            diags.print()
+            return 1
+        report, sched, design = schedule_reports(module, seconds)
+        graph = interpreter.graph_named(module, sched.graph)
+        dot = to_dot(task_graph(graph))
+        text = module.operation.get_asm()
+        out = Path(args.output)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "schedule.mlir").write_text(text)
+        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        (out / "graph.dot").write_text(dot)
+        render_gantt(sched, out / "schedule.png")
+        del design, graph, module
+    print(
+        f"{report['kernel']} [{report['mode']}] on {report['device']}: "
+        f"{report['predicted_cycles']:,} cycles predicted, roofline {report['roofline_cycles']:,}, "
+        f"{report['dsps_used']}/{report['dsp_budget']} DSPs, {len(report['phases'])} phases, "
+        f"scheduled in {seconds:.3f} s"
+    )
+    print(f"wrote {out}/schedule.mlir, report.json, schedule.png, graph.dot")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="intar", description="The intar compiler driver.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -97,6 +182,16 @@ def build_parser() -> argparse.ArgumentParser:
     golden.add_argument("--graph", default=None, help="which graph (default: the first)")
     golden.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     golden.set_defaults(run=cmd_golden)
+
+    sched = sub.add_parser("schedule", help="choose a static schedule and write its reports")
+    sched.add_argument("file", help="an .mlir file holding an intar.graph")
+    sched.add_argument("--device", default="u280", help="u280, vpk180, tiny or a JSON file")
+    sched.add_argument("--dsp", type=int, default=0, help="DSP budget (0: the whole device)")
+    sched.add_argument("--ports", type=int, default=0, help="off-chip ports (0: all channels)")
+    sched.add_argument("--mode", default="intar", choices=("intar", "dataflow", "sequential"))
+    sched.add_argument("--graph", default=None, help="which graph (default: all)")
+    sched.add_argument("-o", dest="output", default="out", help="output directory")
+    sched.set_defaults(run=cmd_schedule)
     return parser
 
 

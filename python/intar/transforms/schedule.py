@@ -59,6 +59,7 @@ def emit_design(result: Schedule, name: str) -> ir.Operation:
         "mode": s(result.mode),
         "dsp_budget": _i64(result.dsp_budget),
         "port_budget": _i64(result.port_budget),
+        "macs_per_dsp": _i64(result.macs_per_dsp),
         "predicted_cycles": _i64(result.predicted_cycles),
         "roofline_cycles": _i64(result.roofline_cycles),
     }
