@@ -20,6 +20,11 @@ from . import shapes
 from ._intar_ops_gen import _Dialect
 from ._ods_common import _cext
 
+# MLIR's bindings look up a Python module per dialect namespace whenever they hand back an op
+# or attribute; without this prefix every lookup of `intar` retries (and fails) an import.
+if "intar.dialects" not in _cext.globals.dialect_search_modules:
+    _cext.globals.append_dialect_search_prefix("intar.dialects")
+
 ELEMENT_WIDTHS = (4, 8, 16, 32)
 MODES = ("intar", "dataflow", "sequential")
 PATTERNS = ("sequential", "task_parallel", "task_pipeline")

@@ -1,0 +1,53 @@
+// RUN: intar-opt %s --split-input-file '--intar-schedule=device=tiny' | FileCheck %s --check-prefix=INTAR
+// RUN: intar-opt %s --split-input-file '--intar-schedule=device=tiny mode=sequential' | FileCheck %s --check-prefix=SEQ
+// RUN: intar-opt %s --split-input-file '--intar-schedule=device=tiny mode=dataflow' | FileCheck %s --check-prefix=DF
+// RUN: intar-opt %s --split-input-file '--intar-schedule=device=tiny' | intar-opt --split-input-file > /dev/null
+
+// Two independent products: InTAR runs them side by side on two cores; sequential runs
+// them one after the other on one core, with a mode switch between.
+// INTAR: "intar.core"() {{.*}}sym_name = "cc0"
+// INTAR: "intar.core"() {{.*}}sym_name = "cc1"
+// INTAR: "intar.phase"
+// INTAR-DAG: "intar.assign"() {{.*}}task = @a, unit = @cc{{[01]}}
+// INTAR-DAG: "intar.assign"() {{.*}}task = @b, unit = @cc{{[01]}}
+// INTAR: pattern = "task_parallel", sym_name = "p0"
+// INTAR-NOT: "intar.switch"
+// INTAR: graph = @twin, {{.*}}mode = "intar"
+// SEQ: pattern = "sequential", sym_name = "p0"
+// SEQ-NEXT: "intar.switch"() {cycles = {{[0-9]+}} : i64, from = @p0, to = @p1}
+// SEQ: pattern = "sequential", sym_name = "p1"
+// SEQ: graph = @twin, {{.*}}mode = "sequential"
+// DF: pattern = "task_parallel", sym_name = "p0"
+// DF: mode = "dataflow"
+"intar.graph"() ({
+  %x = "intar.input"() {sym_name = "x"} : () -> tensor<32x32xi16>
+  %w1 = "intar.weight"() {sym_name = "w1", seed = 1 : i64} : () -> tensor<32x32xi16>
+  %w2 = "intar.weight"() {sym_name = "w2", seed = 2 : i64} : () -> tensor<32x32xi16>
+  %a = "intar.matmul"(%x, %w1) {sym_name = "a", shift = 12 : i64} : (tensor<32x32xi16>, tensor<32x32xi16>) -> tensor<32x32xi16>
+  %b = "intar.matmul"(%x, %w2) {sym_name = "b", shift = 12 : i64} : (tensor<32x32xi16>, tensor<32x32xi16>) -> tensor<32x32xi16>
+  "intar.output"(%a, %b) : (tensor<32x32xi16>, tensor<32x32xi16>) -> ()
+}) {sym_name = "twin"} : () -> ()
+
+// -----
+
+// A chain whose intermediate is small: the producer streams into the ReLU unit and on into
+// the next product (task-pipeline), through links that only this phase uses.
+// INTAR: "intar.sfu"() {kind = "relu"
+// INTAR: "intar.link"() {{.*}}dest = @sfu_relu{{.*}}source = @cc
+// INTAR: "intar.assign"() {{.*}}sinks = [@ln_cc{{.*}}_sfu_relu{{.*}}task = @h1
+// INTAR: pattern = "task_pipeline"
+// INTAR: graph = @chain
+// SEQ: pattern = "sequential", sym_name = "p0"
+// SEQ: "intar.switch"
+// SEQ: graph = @chain
+// DF: pattern = "task_pipeline"
+// DF: graph = @chain
+"intar.graph"() ({
+  %x = "intar.input"() {sym_name = "x"} : () -> tensor<1x16xi16>
+  %w1 = "intar.weight"() {sym_name = "w1", seed = 1 : i64} : () -> tensor<16x32xi16>
+  %w2 = "intar.weight"() {sym_name = "w2", seed = 2 : i64} : () -> tensor<32x16xi16>
+  %h1 = "intar.matmul"(%x, %w1) {sym_name = "h1", shift = 17 : i64} : (tensor<1x16xi16>, tensor<16x32xi16>) -> tensor<1x32xi16>
+  %r = "intar.relu"(%h1) {sym_name = "r"} : (tensor<1x32xi16>) -> tensor<1x32xi16>
+  %h2 = "intar.matmul"(%r, %w2) {sym_name = "h2", shift = 17 : i64} : (tensor<1x32xi16>, tensor<32x16xi16>) -> tensor<1x16xi16>
+  "intar.output"(%h2) : (tensor<1x16xi16>) -> ()
+}) {sym_name = "chain"} : () -> ()

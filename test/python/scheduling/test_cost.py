@@ -1,0 +1,175 @@
+"""The cost model against hand-computed cases (the arithmetic is written next to each)."""
+
+import pytest
+
+from intar.scheduling import ScheduleError, load_device, make_graph, schedule, task, validate
+from intar.scheduling.cost import (
+    DEFAULT_PARAMS,
+    core_beat_elements,
+    core_cycles,
+    fifo_depth,
+    pe_bounds,
+    pe_fill,
+    pipeline_cycles,
+    port_cycles,
+    rate_mismatch,
+    roofline_cycles,
+    sfu_cycles,
+    supplied_cycles,
+)
+from intar.scheduling.problem import Gemm, Tensor, gemm_dims, macs, volume_profile
+
+
+def test_fill_constant() -> None:
+    # read 2 + multiplier 3 + adder tree ceil(log2 d3) + accumulate 1 + writeback 1
+    assert pe_fill(1) == 2 + 3 + 0 + 1 + 1 == 7
+    assert pe_fill(8) == 2 + 3 + 3 + 1 + 1 == 10
+    assert pe_fill(9) == 2 + 3 + 4 + 1 + 1 == 11
+
+
+def test_core_cycles_hand_computed() -> None:
+    # 10x10x10 on 4x4x4: ceil(10/4)^3 = 27 tiles + fill (2+3+2+1+1 = 9) = 36
+    assert core_cycles(Gemm(1, 10, 10, 10), (4, 4, 4)) == 27 + 9
+    # batch 2 of [4,8]x[8,4] on 4x4x8: 2*1*1*1 = 2 tiles + fill 10 = 12
+    assert core_cycles(Gemm(2, 4, 4, 8), (4, 4, 8)) == 12
+    # bounds fold the batch into i: (2*1, 1, 1)
+    assert pe_bounds(Gemm(2, 4, 4, 8), (4, 4, 8)) == (2, 1, 1)
+    # a vector layer: 1x256 times 256x1024 on (1,32,1): 1*32*256 = 8192 + fill 7
+    assert core_cycles(Gemm(1, 1, 1024, 256), (1, 32, 1)) == 8192 + 7
+
+
+def test_conv_gemm_views() -> None:
+    leaves = [
+        Tensor("x", (3, 8, 8), 16, "input"),
+        Tensor("w", (4, 3, 3, 3), 16, "weight"),
+        Tensor("z", (2, 5, 5), 16, "input"),
+        Tensor("wt", (2, 3, 4, 4), 16, "weight"),
+    ]
+    g = make_graph(
+        "convs",
+        leaves,
+        [
+            task("c", "conv2d", ("x", "w"), (4, 8, 8), padding=1),
+            task("t", "conv_transpose2d", ("z", "wt"), (3, 8, 8)),
+        ],
+        ["c", "t"],
+    )
+    c, t = g.tasks
+    # im2col: M = 8*8 output pixels, N = 4 channels, K = 3*3*3
+    assert gemm_dims(g, c) == Gemm(1, 64, 4, 27)
+    assert macs(g, c) == 64 * 4 * 27
+    # transposed conv: (5-1)*1 + 4 = 8; the equivalent direct conv has K = 2*4*4
+    assert gemm_dims(g, t) == Gemm(1, 64, 3, 32)
+    # useful MACs: every input pixel (2*5*5) scatters into 3*4*4 outputs
+    assert macs(g, t) == 2 * 25 * 3 * 16
+    prof = {v.task: v for v in volume_profile(g)}
+    assert prof["c"].consumed_bytes == 3 * 64 * 2 and prof["c"].weight_bytes == 108 * 2
+    assert prof["c"].produced_bytes == 4 * 64 * 2
+
+
+def test_sfu_cycles() -> None:
+    # softmax 256x256, 4 lanes: 65536/4 + one row 256/4 + latency 4
+    assert sfu_cycles("softmax", 65536, 65536, 256, 4) == 16384 + 64 + 4
+    # maxpool is input-bound: 64 inputs / 4 + 4
+    assert sfu_cycles("maxpool", 64, 16, 8, 4) == 16 + 4
+    # upsample is output-bound: 64 outputs / 4 + 4
+    assert sfu_cycles("upsample", 16, 64, 4, 4) == 16 + 4
+    assert sfu_cycles("relu", 10, 10, 10, 3) == 4 + 4
+
+
+def test_offchip_supply() -> None:
+    # busiest port 640 B at 32 B/cycle = 20 < compute 100; latency 10 once
+    assert supplied_cycles(100, [640, 320], 32, 10) == 110
+    # port-bound: 640/32 = 20 > 10
+    assert supplied_cycles(10, [640], 32, 10) == 30
+    assert supplied_cycles(10, [0, 0], 32, 10) == 10
+    assert port_cycles([0], 32, 10) == 0
+    assert port_cycles([33, 64], 32, 10) == 2 + 10
+
+
+def test_rate_mismatch() -> None:
+    # slow producer: consumer starts after 1% of 1000 = 10 cycles, ends 1% of 400 = 4 after
+    assert rate_mismatch(1000, 400, 0.01) == (1004, 10)
+    # slow consumer: starts at 4, runs 1000 -> 1004
+    assert rate_mismatch(400, 1000, 0.01) == (1004, 4)
+    # a full buffer is sequential
+    assert rate_mismatch(400, 1000, 1.0) == (1400, 400)
+    t = pipeline_cycles([("a", 100), ("b", 50), ("c", 80)], [("a", "b", 0.1), ("b", "c", 0.5)])
+    # b: start 10, finish max(60, 100 + 5) = 105; c: start 10 + 25 = 35,
+    # finish max(35 + 80, 105 + 40) = 145
+    assert (t.start["b"], t.finish["b"], t.start["c"], t.cycles) == (10, 105, 35, 145)
+
+
+def test_fifo_and_beats() -> None:
+    assert fifo_depth(5, 1024) == 10
+    assert fifo_depth(0, 1024) == 2
+    assert fifo_depth(1000, 64) == 64
+    # a 4x4 tile every ceil(64/4) = 16 cycles needs 1 element/cycle
+    assert core_beat_elements((4, 4, 4), 64) == 1
+    # an 8x8 tile every 2 cycles needs 32 elements/cycle
+    assert core_beat_elements((8, 8, 1), 2) == 32
+
+
+def test_roofline() -> None:
+    assert roofline_cycles(1000, 10, 6400, 32) == 200  # memory-bound: 6400/32
+    assert roofline_cycles(100000, 10, 64, 32) == 10000  # compute-bound
+
+
+def _one_matmul():
+    leaves = [Tensor("x", (4, 16), 16, "input"), Tensor("w", (16, 8), 16, "weight")]
+    return make_graph("mm", leaves, [task("y", "matmul", ("x", "w"), (4, 8))], ["y"])
+
+
+def test_search_uses_the_formulas() -> None:
+    g = _one_matmul()
+    dev = load_device("tiny")
+    s = schedule(g, dev, dsp_budget=16, port_budget=2, mode="sequential")
+    validate(s, g)
+    assert len(s.phases) == 1 and len(s.cores) == 1
+    pe = s.cores[0].pe
+    # ports (greedy, largest first): w 256 B -> port0; x 128 B and y 64 B -> port1.
+    # busiest port 256 B / 8 B per cycle = 32 cycles; latency 4 once.
+    compute = core_cycles(Gemm(1, 4, 8, 16), pe)
+    assert s.phases[0].cycles == max(compute, 32) + 4
+    assert s.predicted_cycles == s.phases[0].cycles
+    # roofline: 512 MACs / 16 DSPs = 32; 448 compulsory bytes / (2 * 8) = 28 -> 32
+    assert s.roofline_cycles == 32
+    assert s.offchip_traffic_bytes == 128 + 256 + 64
+
+
+def test_infeasible_budgets_name_the_shortfall() -> None:
+    g = _one_matmul()
+    dev = load_device("tiny")
+    with pytest.raises(ScheduleError) as e:
+        schedule(g, dev, dsp_budget=0)
+    assert (e.value.resource, e.value.needed, e.value.available) == ("dsp", 1, 0)
+    with pytest.raises(ScheduleError) as e:
+        schedule(g, dev, dsp_budget=65)
+    assert (e.value.resource, e.value.needed, e.value.available) == ("dsp", 65, 64)
+    with pytest.raises(ScheduleError) as e:
+        schedule(g, dev, port_budget=0)
+    assert e.value.resource == "ports" and e.value.needed == 1
+    with pytest.raises(ScheduleError) as e:
+        schedule(g, dev, onchip_budget=64)
+    assert e.value.resource == "onchip_bytes"
+    assert e.value.needed > e.value.available == 64
+    assert "short by" in str(e.value)
+
+
+def test_dataflow_needs_a_dsp_per_pe_task() -> None:
+    leaves = [Tensor("x", (4, 8), 16, "input")]
+    leaves += [Tensor(f"w{i}", (8, 8), 16, "weight") for i in range(3)]
+    tasks = [task("h0", "matmul", ("x", "w0"), (4, 8))]
+    tasks += [task(f"h{i}", "matmul", (f"h{i - 1}", f"w{i}"), (4, 8)) for i in (1, 2)]
+    g = make_graph("chain", leaves, tasks, ["h2"])
+    with pytest.raises(ScheduleError) as e:
+        schedule(g, load_device("tiny"), dsp_budget=2, mode="dataflow")
+    assert (e.value.resource, e.value.needed, e.value.available) == ("dsp", 3, 2)
+    # sequential needs only one core
+    assert schedule(g, load_device("tiny"), dsp_budget=2, mode="sequential").dsps_used <= 2
+
+
+def test_default_params_are_the_documented_ones() -> None:
+    p = DEFAULT_PARAMS
+    assert (p.read_latency, p.mult_stages, p.accumulate_stages, p.writeback_stages) == (2, 3, 1, 1)
+    assert p.switch_cycles == 4
