@@ -47,6 +47,7 @@ regen-check: install
 	$(PY) tools/regen.py --check
 
 bench: install
+	$(BIN)/intar bench schedule
 	$(BIN)/pytest -q -m slow
 
 clean:

@@ -84,7 +84,8 @@ class DiagnosticCollector:
     def errors(self) -> list[Diag]:
         return [d for d in self.diags if d.severity == "error"]
 
-    def print(self, stream: TextIO = sys.stderr) -> None:
+    def print(self, stream: TextIO | None = None) -> None:
+        stream = stream or sys.stderr
         for d in self.diags:
             print(d.format(), file=stream)
 

@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Callable
 
 from intar.frontend import Graph
+from intar.scheduling.problem import TaskGraph
 
 
 def self_attention(small: bool = False) -> Graph:
@@ -104,6 +105,36 @@ def gating_net(small: bool = False) -> Graph:
     y = g.matmul(h, g.weight((ffn, d), name="w_down"), shift=down_shift, out="i16", name="down")
     g.output(y)
     return g
+
+
+PAPER_DSP_BUDGETS = {"self_attention": 43, "mlp": 32, "cnn_4l": 439, "vae": 239, "gating_net": 109}
+"""DSPs of the paper's hand-written InTAR designs on the U280."""
+
+PAPER_PORTS = {"self_attention": 7, "mlp": 5, "cnn_4l": 6, "vae": 9, "gating_net": 5}
+"""Off-chip ports (HBM channels) of the paper's designs: one per kernel argument."""
+
+
+PAPER_CYCLES = {
+    "self_attention": {"intar": 40_520_051, "dataflow": 73_143_507, "sequential": 348_574_419},
+    "mlp": {"intar": 140_957, "dataflow": 181_996, "sequential": 1_374_935},
+    "cnn_4l": {"intar": 118_729, "dataflow": 713_144, "sequential": 2_215_282},
+    "vae": {"intar": 10_295, "dataflow": 28_383, "sequential": 306_935},
+    "gating_net": {"intar": 48_668_637, "dataflow": 48_668_637, "sequential": 117_702_892},
+}
+"""Cycles of the paper's designs on the U280 (its repository's benchmark table)."""
+
+
+def task_graph(name: str, small: bool = False) -> TaskGraph:
+    """A kernel as the scheduler's problem, built through the IR like any other input."""
+    from intar.analysis.task_graph import task_graph as analyse
+    from intar.ir import make_context
+
+    ctx = make_context()
+    module = KERNELS[name](small).build(ctx)
+    with ctx:
+        problem = analyse(next(iter(module.body.operations)))
+    del module
+    return problem
 
 
 KERNELS: dict[str, Callable[[bool], Graph]] = {

@@ -140,5 +140,7 @@ def load_device(name_or_path: str | Path) -> Device:
     if path.suffix != ".json":
         path = DEVICES_DIR / f"{name_or_path}.json"
     if not path.is_file():
-        raise ValueError(f"unknown device {name_or_path!r}; known: {', '.join(available_devices())}")
+        raise ValueError(
+            f"unknown device {name_or_path!r}; known: {', '.join(available_devices())}"
+        )
     return device_from_dict(json.loads(path.read_text()))

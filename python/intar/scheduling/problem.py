@@ -74,9 +74,7 @@ class Task:
     operands: tuple[str, ...]
     shape: Shape
     bits: int
-    attrs: Mapping[str, Any] = field(
-        default_factory=lambda: MappingProxyType({}), hash=False
-    )
+    attrs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
 
     def attr(self, key: str, default: Any = None) -> Any:
         return self.attrs.get(key, default)
@@ -305,18 +303,14 @@ def total_macs(graph: TaskGraph) -> int:
 def input_bytes(graph: TaskGraph, task: Task) -> int:
     """Bytes of activations (inputs and task results) the task reads, each operand once."""
     return sum(
-        graph.bytes(op)
-        for op in dict.fromkeys(task.operands)
-        if graph.tensors[op].role != "weight"
+        graph.bytes(op) for op in dict.fromkeys(task.operands) if graph.tensors[op].role != "weight"
     )
 
 
 def weight_bytes(graph: TaskGraph, task: Task) -> int:
     """Bytes of weights the task reads."""
     return sum(
-        graph.bytes(op)
-        for op in dict.fromkeys(task.operands)
-        if graph.tensors[op].role == "weight"
+        graph.bytes(op) for op in dict.fromkeys(task.operands) if graph.tensors[op].role == "weight"
     )
 
 
@@ -369,7 +363,13 @@ def make_graph(
     return TaskGraph(name, tensors, tuple(tasks), tuple(outputs))
 
 
-def task(name: str, kind: str, operands: tuple[str, ...] | list[str], shape: Shape,
-         bits: int = 16, **attrs: Any) -> Task:
+def task(
+    name: str,
+    kind: str,
+    operands: tuple[str, ...] | list[str],
+    shape: Shape,
+    bits: int = 16,
+    **attrs: Any,
+) -> Task:
     """Convenience constructor with keyword attributes (frozen into a read-only mapping)."""
     return Task(name, kind, tuple(operands), tuple(shape), bits, MappingProxyType(dict(attrs)))

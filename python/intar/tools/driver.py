@@ -173,6 +173,14 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from intar.tools.bench import bench_schedule
+
+    result = bench_schedule(Path(args.output), args.device)
+    print((Path(args.output) / "schedule.md").read_text())
+    return 0 if result["rows"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="intar", description="The intar compiler driver.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -192,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     sched.add_argument("--graph", default=None, help="which graph (default: all)")
     sched.add_argument("-o", dest="output", default="out", help="output directory")
     sched.set_defaults(run=cmd_schedule)
+
+    bench = sub.add_parser("bench", help="run a benchmark and write its table")
+    bench.add_argument("which", choices=("schedule",), help="schedule: the five paper kernels")
+    bench.add_argument("--device", default="u280")
+    bench.add_argument("-o", dest="output", default="bench/results", help="output directory")
+    bench.set_defaults(run=cmd_bench)
     return parser
 
 

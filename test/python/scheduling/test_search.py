@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import pytest
@@ -17,13 +18,13 @@ from intar.scheduling import (
     task,
     validate,
 )
-from intar.scheduling.examples import PAPER_DSP_BUDGETS, PAPER_KERNELS
+from intar.kernels import KERNELS, PAPER_DSP_BUDGETS, PAPER_PORTS, task_graph
 from intar.scheduling.gantt import render_gantt, to_dot
 
 U280 = load_device("u280")
 TINY = load_device("tiny")
 # one HBM pseudo-channel per kernel argument, as in the paper's designs
-PAPER_PORTS = {"self_attention": 7, "mlp": 5, "cnn4l": 6, "vae": 9, "gating": 5}
+PAPER_KERNELS = {name: functools.partial(task_graph, name) for name in KERNELS}
 
 
 def patterns(s) -> list[str]:
@@ -62,7 +63,7 @@ def test_task_pipeline_pattern_with_switches() -> None:
     # QK^T streams into the softmax SFU through a link
     pipe = next(p for p in s.phases if p.pattern == "task_pipeline")
     links = {ln.name: ln for ln in s.links}
-    sm = next(a for a in pipe.assigns if a.task == "a")
+    sm = next(a for a in pipe.assigns if a.task == "softmax")
     assert sm.sources[0] in links and links[sm.sources[0]].source.startswith("cc")
     # one switch between each consecutive pair, a few cycles each
     assert len(s.switches) == len(s.phases) - 1
@@ -121,7 +122,7 @@ def test_paper_kernels(name: str) -> None:
 
 
 def test_intar_equals_dataflow_when_dataflow_is_best() -> None:
-    g = PAPER_KERNELS["cnn4l"]()
+    g = PAPER_KERNELS["cnn_4l"]()
     kw = {"dsp_budget": 439, "port_budget": 6}
     df = schedule(g, U280, mode="dataflow", **kw)
     seq = schedule(g, U280, mode="sequential", **kw)

@@ -1,0 +1,214 @@
+"""The cost model: cycle formulas simple enough for generated hardware to meet cycle for cycle.
+
+Every formula here is written out in docs/scheduling.md. The search only combines them; it
+never estimates cycles any other way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .problem import ROW_KINDS, Gemm
+
+PE = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class CostParams:
+    """Pipeline constants of the hardware template (cycles)."""
+
+    read_latency: int = 2
+    """Scratchpad read: BRAM/URAM with its output register."""
+    mult_stages: int = 3
+    """DSP48E2/DSP58 input (A/B), multiplier (M) and output (P) registers."""
+    accumulate_stages: int = 1
+    """The int32 accumulator after the adder tree."""
+    writeback_stages: int = 1
+    """Result register into the sink (scratchpad, FIFO or off-chip writer)."""
+    sfu_latency: int = 4
+    """Pipeline depth of a streaming SFU (pointwise or row-wise)."""
+    switch_cycles: int = 4
+    """Mode switch: instruction read (1) + mux selects (1) + loop-counter restart (2)."""
+
+
+DEFAULT_PARAMS = CostParams()
+
+SFU_DSP_PER_LANE: Mapping[str, int] = {
+    "add": 0,
+    "relu": 0,
+    "requantize": 0,
+    "upsample": 0,
+    "maxpool": 0,
+    "exp": 0,  # shift-based exponential
+    "mul": 1,
+    "silu": 1,  # x * sigmoid(x), sigmoid piecewise linear
+    "gelu": 1,  # piecewise-linear slope * x
+    "softmax": 1,  # exp is shift-based; one multiply by the row's reciprocal
+    "layernorm": 2,  # x*x for the variance, (x - mean) * (rstd * gamma)
+}
+"""DSPs per SFU lane (one multiplier per product the kind needs per element)."""
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def clog2(n: int) -> int:
+    """ceil(log2(n)) for n >= 1 (0 for n == 1)."""
+    return (n - 1).bit_length()
+
+
+def pe_fill(d3: int, params: CostParams = DEFAULT_PARAMS) -> int:
+    """Pipeline fill of a core: read + multiplier + adder tree ceil(log2 d3) + acc + writeback."""
+    return (
+        params.read_latency
+        + params.mult_stages
+        + clog2(d3)
+        + params.accumulate_stages
+        + params.writeback_stages
+    )
+
+
+def pe_tiles(g: Gemm, pe: PE) -> int:
+    """Issue slots at II=1: batch * ceil(m/d1) * ceil(n/d2) * ceil(k/d3)."""
+    d1, d2, d3 = pe
+    return g.batch * ceil_div(g.m, d1) * ceil_div(g.n, d2) * ceil_div(g.k, d3)
+
+
+def pe_bounds(g: Gemm, pe: PE) -> tuple[int, int, int]:
+    """Loop bounds (i, j, k) of the stage instruction; the batch folds into i."""
+    d1, d2, d3 = pe
+    return (g.batch * ceil_div(g.m, d1), ceil_div(g.n, d2), ceil_div(g.k, d3))
+
+
+def core_cycles(g: Gemm, pe: PE, params: CostParams = DEFAULT_PARAMS) -> int:
+    """Compute cycles of a GEMM on one core: tiles at II=1 plus the fill (0 if empty)."""
+    if g.batch * g.m * g.n * g.k == 0:
+        return 0
+    return pe_tiles(g, pe) + pe_fill(pe[2], params)
+
+
+def operand_demand(pe: PE) -> int:
+    """Elements a core reads per cycle: a d1 x d3 tile and a d3 x d2 tile."""
+    d1, d2, d3 = pe
+    return d1 * d3 + d3 * d2
+
+
+def core_beat_elements(pe: PE, k: int) -> int:
+    """Result elements per beat a core's output link carries so it never stalls the core.
+
+    A d1 x d2 tile completes every ceil(k/d3) cycles, so ceil(d1*d2 / ceil(k/d3)) elements per
+    cycle keep up.
+    """
+    d1, d2, d3 = pe
+    return max(1, ceil_div(d1 * d2, max(1, ceil_div(k, d3))))
+
+
+def sfu_cycles(
+    kind: str,
+    in_elements: int,
+    out_elements: int,
+    row: int,
+    lanes: int,
+    params: CostParams = DEFAULT_PARAMS,
+) -> int:
+    """Cycles of a streaming SFU task processing `lanes` elements per cycle.
+
+    pointwise (add, mul, relu, gelu, silu, exp, requantize): ceil(out/lanes) + latency
+    row-wise (softmax, layernorm): ceil(out/lanes) + ceil(row/lanes) + latency; two passes
+        over a double-buffered row buffer overlap, except the first row's first pass
+    upsample: output-bound, ceil(out/lanes) + latency
+    maxpool: input-bound, ceil(in/lanes) + latency
+    """
+    if kind == "maxpool":
+        return ceil_div(in_elements, lanes) + params.sfu_latency
+    body = ceil_div(out_elements, lanes) + params.sfu_latency
+    if kind in ROW_KINDS:
+        body += ceil_div(row, lanes)
+    return body
+
+
+def port_cycles(bytes_per_port: Iterable[int], bytes_per_cycle: int, latency: int) -> int:
+    """Off-chip transfer time: the busiest port at bytes_per_cycle, plus one latency."""
+    busiest = max((b for b in bytes_per_port if b > 0), default=0)
+    if busiest == 0:
+        return 0
+    return ceil_div(busiest, bytes_per_cycle) + latency
+
+
+def supplied_cycles(
+    compute: int, bytes_per_port: Iterable[int], bytes_per_cycle: int, latency: int
+) -> int:
+    """A stage fed from off-chip: max(compute, busiest port bytes / bytes_per_cycle) + latency.
+
+    Operands are double-buffered, so transfer overlaps compute; the latency is paid once.
+    """
+    moved = [b for b in bytes_per_port if b > 0]
+    if not moved:
+        return compute
+    return max(compute, ceil_div(max(moved), bytes_per_cycle)) + latency
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Start and finish cycle of each stage of a pipeline phase."""
+
+    cycles: int
+    start: Mapping[str, int]
+    finish: Mapping[str, int]
+
+
+def pipeline_cycles(
+    stages: Sequence[tuple[str, int]], edges: Sequence[tuple[str, str, float]]
+) -> Timing:
+    """Cycles of stages connected by streams, each stage running alone in `cycles`.
+
+    `stages` is in topological order; an edge (p, c, f) says c needs a window that is the
+    fraction f of p's output before it can start, and needs f of its own work after p's
+    last element. Backpressure makes the slower side set the pace:
+        start(c)  = max over edges (start(p) + ceil(f * T_p))
+        finish(c) = max(start(c) + T_c, max over edges (finish(p) + ceil(f * T_c)))
+    With f = 1 (a full buffer) this is sequential execution; with f -> 0 the phase takes
+    the slowest stage's time plus the fill.
+    """
+    time = dict(stages)
+    start: dict[str, int] = {}
+    finish: dict[str, int] = {}
+    incoming: dict[str, list[tuple[str, float]]] = {}
+    for p, c, f in edges:
+        incoming.setdefault(c, []).append((p, f))
+    for name, t in stages:
+        s = 0
+        fin = 0
+        for p, f in incoming.get(name, ()):
+            s = max(s, start[p] + math.ceil(f * time[p]))
+            fin = max(fin, finish[p] + math.ceil(f * t))
+        start[name] = s
+        finish[name] = max(s + t, fin)
+    return Timing(max(finish.values(), default=0), start, finish)
+
+
+def rate_mismatch(
+    producer_cycles: int, consumer_cycles: int, window_fraction: float
+) -> tuple[int, int]:
+    """A two-stage pipeline: (phase cycles, fill cycles before the consumer starts)."""
+    t = pipeline_cycles(
+        [("p", producer_cycles), ("c", consumer_cycles)], [("p", "c", window_fraction)]
+    )
+    return t.cycles, t.start["c"]
+
+
+def fifo_depth(burst_beats: int, max_depth: int) -> int:
+    """Entries a link needs to absorb one producer burst while the previous one drains: 2x."""
+    return max(2, min(max_depth, 2 * burst_beats))
+
+
+def roofline_cycles(
+    total_macs: int, macs_per_cycle: int, compulsory_bytes: int, bytes_per_cycle: int
+) -> int:
+    """Lower bound: max(MACs / MAC units, compulsory off-chip bytes / total port bandwidth)."""
+    compute = ceil_div(total_macs, max(1, macs_per_cycle))
+    memory = ceil_div(compulsory_bytes, max(1, bytes_per_cycle))
+    return max(compute, memory)

@@ -1,0 +1,1315 @@
+"""Solver-free search for a schedule: cores, phases, patterns, placement, links.
+
+`schedule(graph, device, mode=...)`:
+- sequential: every task alone in its phase, on all cores (the cores split its result);
+- dataflow: every task in one phase on its own core or SFU, DSPs water-filled to balance rates;
+- intar: a dynamic program over contiguous groups of the topological order, one phase per group,
+  each group costed as a pipeline by `cost.pipeline_cycles`, for several core configurations;
+  the result is never worse than either baseline (they are candidates too).
+
+All costs come from `cost.py`; the formulas are in docs/scheduling.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .cost import (
+    DEFAULT_PARAMS,
+    PE,
+    SFU_DSP_PER_LANE,
+    CostParams,
+    ceil_div,
+    core_beat_elements,
+    core_cycles,
+    fifo_depth,
+    pe_bounds,
+    pipeline_cycles,
+    port_cycles,
+    roofline_cycles,
+    sfu_cycles,
+    supplied_cycles,
+)
+from .device import Device
+from .problem import (
+    PE_KINDS,
+    ROW_KINDS,
+    VIEW_KINDS,
+    Gemm,
+    ScheduleError,
+    Task,
+    TaskGraph,
+    elements,
+    gemm_dims,
+    slice_gemm,
+    total_macs,
+)
+from .result import Assign, Buffer, Core, Link, Phase, Port, Schedule, Sfu, Switch
+
+MODES = ("intar", "dataflow", "sequential")
+MAX_CORES = 8
+EXHAUSTIVE_ALLOCATIONS = 40
+INF = math.inf
+
+
+@dataclass(frozen=True)
+class Config:
+    """A hardware configuration the phases run on: core PE dims and SFU lanes."""
+
+    cores: tuple[PE, ...]
+    dedicated_sfus: bool
+    lanes: tuple[tuple[str, int], ...]
+    label: str
+
+    def lane(self, key: str) -> int:
+        return dict(self.lanes)[key]
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Tensor `tensor` from compute task `prod` to compute task `cons` (operand indices)."""
+
+    prod: str
+    cons: str
+    tensor: str
+    operands: tuple[int, ...]
+    through_view: bool
+
+
+@dataclass
+class TaskPlan:
+    """Where and how one compute task runs inside a group."""
+
+    task: str
+    cores: tuple[int, ...] = ()
+    sfu: str = ""
+    dim: int = 0
+    slices: tuple[tuple[int, int, int], ...] = ()  # (core index, lo, hi)
+    gemms: tuple[Gemm, ...] = ()
+    cycles: int = 0
+    order: str = "ijk"
+    work_bytes: dict[int, int] = field(default_factory=dict)  # core index -> bytes
+    line_bytes: int = 0
+    port_bytes: dict[int, int] = field(default_factory=dict)
+    beat: int = 1
+    streamed_in: bool = False
+
+
+@dataclass
+class GroupPlan:
+    first: int
+    last: int
+    cycles: int
+    pattern: str
+    tasks: dict[str, TaskPlan]
+    streamed: dict[tuple[str, str], float]  # (prod, cons) -> window fraction
+    full: set[tuple[str, str]]
+    full_buffers: set[str]
+    port_bytes: dict[int, int]
+    onchip_bytes: int
+
+
+class _Search:
+    """Everything derived once from (graph, device, budgets)."""
+
+    def __init__(
+        self,
+        graph: TaskGraph,
+        device: Device,
+        dsp_budget: int,
+        port_budget: int,
+        params: CostParams,
+        capacity: int,
+    ) -> None:
+        self.g = graph
+        self.dev = device
+        self.dsp_budget = dsp_budget
+        self.port_budget = port_budget
+        self.p = params
+        self.capacity = capacity
+        self.order: list[Task] = [t for t in graph.tasks if t.kind not in VIEW_KINDS]
+        self.pos = {t.name: i for i, t in enumerate(self.order)}
+        self.views = [t for t in graph.tasks if t.kind in VIEW_KINDS]
+        self.base: dict[str, str] = {}
+        for name in graph.tensors:
+            self.base[name] = name
+        for v in self.views:
+            self.base[v.name] = self.base[v.operands[0]]
+        pe_bits = [
+            graph.tensors[op].bits for t in self.order if t.kind in PE_KINDS for op in t.operands
+        ]
+        self.pe_bits = max(pe_bits, default=16)
+        self.pack = device.macs_per_dsp(self.pe_bits)
+        self.pe_tasks = [t for t in self.order if t.kind in PE_KINDS]
+        self.gemm = {t.name: gemm_dims(graph, t) for t in self.pe_tasks}
+        # edges between compute tasks (through views resolved to their base)
+        self.in_edges: dict[str, list[Edge]] = {t.name: [] for t in self.order}
+        self.out_edges: dict[str, list[Edge]] = {t.name: [] for t in self.order}
+        for t in self.order:
+            by_tensor: dict[str, list[int]] = {}
+            view_of: dict[str, bool] = {}
+            for k, op in enumerate(t.operands):
+                b = self.base[op]
+                if b in self.pos:
+                    by_tensor.setdefault(b, []).append(k)
+                    view_of[b] = view_of.get(b, False) or op != b
+            for b, ks in by_tensor.items():
+                e = Edge(b, t.name, b, tuple(ks), view_of[b])
+                self.in_edges[t.name].append(e)
+                self.out_edges[b].append(e)
+        # uses: positions of compute tasks reading each compute result
+        self.last_use = {
+            t.name: max((self.pos[e.cons] for e in self.out_edges[t.name]), default=-1)
+            for t in self.order
+        }
+        self.outputs = set(graph.outputs)
+        self.view_bases = {self.base[v.name] for v in self.views}
+        self.leaves = sorted(
+            {
+                self.base[op]
+                for t in graph.tasks
+                for op in t.operands
+                if graph.tensors[self.base[op]].role != "task"
+            }
+        )
+        self.output_views = [v for v in self.views if v.name in self.outputs]
+        self.bpc = device.offchip.bytes_per_cycle
+        self.lat = device.offchip.latency_cycles
+        self.kinds = sorted({t.kind for t in self.order if t.kind not in PE_KINDS})
+        self._split_cache: dict[tuple, tuple[int, int, tuple, tuple]] = {}
+
+    # ---------------------------------------------------------------- configurations
+    def sfu_reserve(self, dedicated: bool) -> int:
+        tasks = [t for t in self.order if t.kind not in PE_KINDS]
+        if dedicated:
+            return sum(SFU_DSP_PER_LANE.get(t.kind, 0) for t in tasks)
+        return sum(SFU_DSP_PER_LANE.get(k, 0) for k in self.kinds)
+
+    def default_lanes(self, dedicated: bool) -> tuple[tuple[str, int], ...]:
+        def lanes(kind: str) -> int:
+            return 1 if SFU_DSP_PER_LANE.get(kind, 0) else self.dev.sfu_max_lanes
+
+        if dedicated:
+            return tuple((t.name, lanes(t.kind)) for t in self.order if t.kind not in PE_KINDS)
+        return tuple((k, lanes(k)) for k in self.kinds)
+
+    def core_budget(self, dedicated: bool) -> int:
+        return self.dsp_budget - self.sfu_reserve(dedicated)
+
+    def pe_values(self, limit: int) -> list[int]:
+        vals = {(2**a) * (3**b) for a in range(12) for b in range(7) if (2**a) * (3**b) <= limit}
+        for g in self.gemm.values():
+            for d in (g.m, g.n, g.k):
+                if d <= limit:
+                    vals.add(d)
+        return sorted(vals)
+
+    def homogeneous_configs(self) -> list[Config]:
+        lanes = self.default_lanes(False)
+        if not self.pe_tasks:
+            return [Config((), False, lanes, "sfu-only")]
+        budget = self.core_budget(False)
+        configs = []
+        for n in range(1, min(MAX_CORES, budget) + 1):
+            cap = (budget // n) * self.pack
+            pe = self.best_pe(cap, n)
+            if pe is not None:
+                configs.append(Config((pe,) * n, False, lanes, f"{n}x{pe}"))
+        return configs
+
+    def _score(self, pe: PE, n: int) -> int:
+        total = 0
+        for t in self.pe_tasks:
+            best = INF
+            for dim in self.split_dims(t):
+                length = ceil_div(t.shape[dim], n)
+                best = min(best, core_cycles(slice_gemm(self.g, t, dim, length), pe, self.p))
+            total += best
+        return total
+
+    def best_pe(self, cap: int, n: int) -> PE | None:
+        limit = min(cap, self.dev.max_pe_dim)
+        vals = self.pe_values(limit)
+        best: tuple[int, int, PE] | None = None
+        for d1 in vals:
+            for d2 in vals:
+                if d1 * d2 > cap:
+                    break
+                d3 = min(self.dev.max_pe_dim, cap // (d1 * d2))
+                pe = (d1, d2, d3)
+                key = (self._score(pe, n), d1 * d2 * d3, pe)
+                if best is None or key < best:
+                    best = key
+        if best is None:
+            return None
+        score, _, pe = best
+        dims = list(pe)
+        for axis in (2, 1, 0):  # trim: smallest dims giving the same score
+            lo = 1
+            hi = dims[axis]
+            while lo < hi:
+                mid = (lo + hi) // 2
+                trial = list(dims)
+                trial[axis] = mid
+                if self._score((trial[0], trial[1], trial[2]), n) == score:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            trial = list(dims)
+            trial[axis] = lo
+            if self._score((trial[0], trial[1], trial[2]), n) <= score:
+                dims = trial
+        return (dims[0], dims[1], dims[2])
+
+    def dataflow_config(self) -> Config | None:
+        lanes = self.default_lanes(True)
+        if not self.pe_tasks:
+            return Config((), True, lanes, "dataflow")
+        budget = self.core_budget(True)
+        q = len(self.pe_tasks)
+        if budget < q:
+            return None
+        cap = (budget - (q - 1)) * self.pack
+        vals = self.pe_values(min(cap, self.dev.max_pe_dim))
+        fronts = []
+        for t in self.pe_tasks:
+            g = self.gemm[t.name]
+            floor = max(
+                (
+                    ceil_div(self.g.bytes(self.base[op]), self.bpc)
+                    for op in t.operands
+                    if self.base[op] in self.leaves
+                ),
+                default=0,
+            )
+            cands = []
+            for d1 in vals:
+                for d2 in vals:
+                    if d1 * d2 > cap:
+                        break
+                    top = min(self.dev.max_pe_dim, cap // (d1 * d2))
+                    for d3 in {*(v for v in vals if v <= top), top}:
+                        pe = (d1, d2, d3)
+                        cyc = max(floor, core_cycles(g, pe, self.p))
+                        cands.append((ceil_div(d1 * d2 * d3, self.pack), cyc, pe))
+            cands.sort()
+            front = []
+            for dsps, cyc, pe in cands:
+                if not front or cyc < front[-1][1]:
+                    front.append((dsps, cyc, pe))
+            fronts.append(front)
+        times = sorted({c for f in fronts for _, c, _ in f})
+
+        def pick(limit: int) -> list[tuple[int, int, PE]] | None:
+            chosen = []
+            for f in fronts:
+                ok = [e for e in f if e[1] <= limit]
+                if not ok:
+                    return None
+                chosen.append(ok[0])
+            return chosen if sum(e[0] for e in chosen) <= budget else None
+
+        lo, hi = 0, len(times) - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if pick(times[mid]) is not None:
+                hi = mid
+            else:
+                lo = mid + 1
+        chosen = pick(times[lo])
+        if chosen is None:
+            return None
+        return Config(tuple(e[2] for e in chosen), True, lanes, "dataflow")
+
+    def core_dsps(self, cfg: Config) -> int:
+        return sum(ceil_div(d1 * d2 * d3, self.pack) for d1, d2, d3 in cfg.cores)
+
+    def sfu_dsps(self, cfg: Config) -> int:
+        if cfg.dedicated_sfus:
+            kinds = {t.name: t.kind for t in self.order}
+            return sum(n * SFU_DSP_PER_LANE.get(kinds[k], 0) for k, n in cfg.lanes)
+        return sum(n * SFU_DSP_PER_LANE.get(k, 0) for k, n in cfg.lanes)
+
+    # ---------------------------------------------------------------- per-task costs
+    def split_dims(self, t: Task) -> tuple[int, ...]:
+        if t.kind == "matmul":
+            return tuple(range(len(t.shape)))
+        return (0, 1)
+
+    def split(self, t: Task, pes: tuple[PE, ...]) -> tuple[int, int, tuple, tuple]:
+        """Best split of PE task `t` over cores with `pes`: (cycles, dim, lengths, gemms)."""
+        key = (t.name, pes)
+        hit = self._split_cache.get(key)
+        if hit is not None:
+            return hit
+        if len(pes) == 1:
+            g = self.gemm[t.name]
+            dim = len(t.shape) - 1 if t.kind == "matmul" else 0
+            res = (core_cycles(g, pes[0], self.p), dim, (t.shape[dim],), (g,))
+            self._split_cache[key] = res
+            return res
+        best = None
+        r = len(pes)
+        homo = len(set(pes)) == 1
+        for dim in self.split_dims(t):
+            length = t.shape[dim]
+            if length < r:
+                continue
+            gran = 1
+            if homo:
+                d1, d2, _ = pes[0]
+                if t.kind == "matmul":
+                    gran = d2 if dim == len(t.shape) - 1 else (d1 if dim == len(t.shape) - 2 else 1)
+                else:
+                    gran = d2 if dim == 0 else max(1, d1 // max(1, t.shape[2]))
+                if ceil_div(length, gran) < r:
+                    gran = 1
+            units = ceil_div(length, gran)
+            thr = [a * b * c for a, b, c in pes]
+            shares = [units * w // sum(thr) for w in thr]
+            rema = sorted(range(r), key=lambda c: (-(units * thr[c] % sum(thr)), c))
+            for c in rema[: units - sum(shares)]:
+                shares[c] += 1
+            for c in range(r):  # every core at least one unit
+                if shares[c] == 0:
+                    donor = max(range(r), key=lambda x: (shares[x], -x))
+                    shares[donor] -= 1
+                    shares[c] = 1
+
+            def lengths_of(sh: list[int], length: int = length, gran: int = gran) -> list[int]:
+                out, left = [], length
+                for s in sh:
+                    v = min(left, s * gran)
+                    out.append(v)
+                    left -= v
+                out[-1] += left
+                return out
+
+            def cost(sh: list[int], dim: int = dim) -> tuple[int, list[int], list[Gemm]]:
+                lens = lengths_of(sh)
+                gs = [slice_gemm(self.g, t, dim, n) for n in lens]
+                cyc = max(core_cycles(gm, pe, self.p) for gm, pe in zip(gs, pes, strict=True))
+                return cyc, lens, gs
+
+            cur = cost(shares)
+            for _ in range(4 * r):  # move one unit from the slowest core to the fastest
+                times = [core_cycles(gm, pe, self.p) for gm, pe in zip(cur[2], pes, strict=True)]
+                slow = max(range(r), key=lambda c: (times[c], -c))
+                fast = min(range(r), key=lambda c: (times[c], c))
+                if slow == fast or shares[slow] <= 1:
+                    break
+                trial = list(shares)
+                trial[slow] -= 1
+                trial[fast] += 1
+                nxt = cost(trial)
+                if nxt[0] >= cur[0]:
+                    break
+                shares, cur = trial, nxt
+            if any(n <= 0 for n in cur[1]):
+                continue
+            cand = (cur[0], dim, tuple(cur[1]), tuple(cur[2]))
+            if best is None or cand[0] < best[0]:
+                best = cand
+        if best is None:
+            best = (INF, 0, (), ())
+        self._split_cache[key] = best
+        return best
+
+    def sfu_time(self, t: Task, lanes: int) -> int:
+        x = self.g.shape(t.operands[0])
+        return sfu_cycles(t.kind, elements(x), elements(t.shape), x[-1], lanes, self.p)
+
+    def line_bytes(self, t: Task) -> int:
+        x = self.g.shape(t.operands[0])
+        b = self.g.tensors[t.operands[0]].bits
+        if t.kind in ROW_KINDS:
+            return 2 * ceil_div(x[-1] * b, 8)
+        if t.kind == "upsample":
+            return ceil_div(x[0] * x[2] * b, 8)
+        if t.kind == "maxpool":
+            return ceil_div(2 * x[0] * x[2] * b, 8)
+        return 0
+
+
+class _Evaluator:
+    """Group costs for one configuration and one set of off-chip (spilled) tensors."""
+
+    def __init__(self, s: _Search, cfg: Config, offchip: frozenset[str]) -> None:
+        self.s = s
+        self.cfg = cfg
+        self.off = offchip
+        self.cache: dict[tuple[int, int], GroupPlan | None] = {}
+        # port assignment: greedy, largest first, least-loaded port
+        items = [(s.g.bytes(n), n) for n in s.leaves]
+        items += [(s.g.bytes(n), n) for n in sorted(offchip)]
+        items += [(s.g.bytes(v.name), v.name) for v in s.output_views]
+        load = [0] * s.port_budget
+        self.port: dict[str, int] = {}
+        for b, n in sorted(items, key=lambda x: (-x[0], x[1])):
+            ch = min(range(s.port_budget), key=lambda c: (load[c], c))
+            self.port[n] = ch
+            load[ch] += b
+
+    def lower_bound(self, i: int, j: int) -> int:
+        """No group (i..j) runs faster than its slowest task given every core."""
+        s = self.s
+        lb = 0
+        for t in s.order[i : j + 1]:
+            if t.kind in PE_KINDS:
+                if self.cfg.cores:
+                    lb = max(lb, s.split(t, self.cfg.cores)[0])
+            else:
+                lb = max(lb, s.sfu_time(t, s.dev.sfu_max_lanes))
+        return lb
+
+    def offchip(self, tensor: str) -> bool:
+        return tensor in self.port
+
+    def cross_live(self, i: int, j: int) -> int:
+        total = 0
+        for t in self.s.order:
+            if t.name in self.off:
+                continue
+            p = self.s.pos[t.name]
+            lc = self.s.last_use[t.name]
+            if (p < i <= lc) or (i <= p <= j < lc):
+                total += self.s.g.bytes(t.name)
+        return total
+
+    def group(self, i: int, j: int, dedicated_only: bool = False) -> GroupPlan | None:
+        key = (i, j)
+        if key in self.cache:
+            return self.cache[key]
+        plan = self._group(i, j, dedicated_only)
+        self.cache[key] = plan
+        return plan
+
+    def allocations(
+        self, pe: list[Task], dedicated_only: bool
+    ) -> list[tuple[tuple[int, ...], ...]]:
+        s, cfg = self.s, self.cfg
+        n, q = len(cfg.cores), len(pe)
+        if q == 0:
+            return [()]
+        out: list[tuple[tuple[int, ...], ...]] = []
+        if cfg.dedicated_sfus:  # dataflow cores: core k is sized for PE task k
+            out.append(tuple((s.pe_tasks.index(t),) for t in pe))
+            if dedicated_only:
+                return out
+        if math.comb(n, q) <= EXHAUSTIVE_ALLOCATIONS:
+            for m in range(q, n + 1):
+                for cuts in itertools.combinations(range(1, m), q - 1):
+                    bounds = (0, *cuts, m)
+                    out.append(tuple(tuple(range(bounds[k], bounds[k + 1])) for k in range(q)))
+        else:
+            work = [max(1, s.gemm[t.name].macs) for t in pe]
+            for m in sorted({q, n}):
+                shares = [max(1, m * w // sum(work)) for w in work]
+                while sum(shares) > m:
+                    shares[max(range(q), key=lambda k: (shares[k], -k))] -= 1
+                while sum(shares) < m:
+                    shares[max(range(q), key=lambda k: (work[k] / shares[k], -k))] += 1
+                start = 0
+                alloc = []
+                for sh in shares:
+                    alloc.append(tuple(range(start, start + sh)))
+                    start += sh
+                out.append(tuple(alloc))
+        return list(dict.fromkeys(out))
+
+    def _group(self, i: int, j: int, dedicated_only: bool) -> GroupPlan | None:
+        s, cfg = self.s, self.cfg
+        tasks = s.order[i : j + 1]
+        names = {t.name for t in tasks}
+        pe = [t for t in tasks if t.kind in PE_KINDS]
+        if len(pe) > len(cfg.cores):
+            return None
+        sfu_of: dict[str, str] = {}
+        count: dict[str, int] = {}
+        for t in tasks:
+            if t.kind in PE_KINDS:
+                continue
+            if cfg.dedicated_sfus:
+                sfu_of[t.name] = t.name
+            else:
+                k = count.get(t.kind, 0)
+                if k and SFU_DSP_PER_LANE.get(t.kind, 0):
+                    return None  # one shared instance of a DSP-using SFU kind
+                count[t.kind] = k + 1
+                sfu_of[t.name] = f"{t.kind}#{k}"
+        internal = [e for t in tasks for e in s.in_edges[t.name] if e.prod in names]
+        both = [
+            t.name
+            for t in pe
+            if t.kind == "matmul"
+            and len([e for e in internal if e.cons == t.name and len(e.operands) == 1]) == 2
+        ]
+        choices = list(itertools.product((0, 1), repeat=min(2, len(both))))
+        best: GroupPlan | None = None
+        live = self.cross_live(i, j)
+        for alloc in self.allocations(pe, dedicated_only):
+            for choice in choices:
+                prefer = dict(zip(both[:2], choice, strict=False))
+                plan = self._evaluate(i, j, tasks, pe, alloc, sfu_of, internal, prefer, live)
+                if plan is not None and (best is None or plan.cycles < best.cycles):
+                    best = plan
+        return best
+
+    def _window(
+        self, e: Edge, tp: dict[str, TaskPlan], streamed_ops: dict[str, int]
+    ) -> tuple[int, int, str] | None:
+        """(window elements, accumulator bytes, loop order) if edge e can stream, else None."""
+        s, cfg = self.s, self.cfg
+        prod, cons = s.g.task(e.prod), s.g.task(e.cons)
+        if e.through_view or len(e.operands) != 1:
+            return None
+        pp, cp = tp[e.prod], tp[e.cons]
+        if len(pp.cores) > 1 or len(cp.cores) > 1:
+            return None
+        if prod.kind in PE_KINDS:
+            pe_p = cfg.cores[pp.cores[0]]
+            gp = s.gemm[prod.name]
+            grain = pe_p[0] * gp.n
+        else:
+            pe_p, gp = None, None
+            grain = pp.beat
+            up = self._pointwise_source(prod, tp)
+            if up is not None:  # a pointwise SFU keeps its producer's column order
+                pe_p = cfg.cores[tp[up].cores[0]]
+        shape = s.g.shape(e.tensor)
+        op = e.operands[0]
+        if cons.kind not in PE_KINDS:
+            need = 0
+            if cons.kind in ROW_KINDS:
+                need = shape[-1]
+            elif cons.kind == "upsample":
+                need = shape[0] * shape[2]
+            elif cons.kind == "maxpool":
+                need = 2 * shape[0] * shape[2]
+            elif prod.kind in PE_KINDS and pe_p is not None:
+                grain = pe_p[0] * pe_p[1]  # pointwise: any order, one tile at a time
+            return max(grain, need), 0, ""
+        if streamed_ops.get(cons.name, op) != op:
+            return None
+        big_other = any(
+            s.base[o] != e.tensor and s.base[o] in self.port and s.g.bytes(o) > s.capacity // 4
+            for o in cons.operands
+        )  # a resident operand that cannot be staged whole: only k-order streaming works
+        d1, d2, d3 = cfg.cores[cp.cores[0]]
+        gc = s.gemm[cons.name]
+        if cons.kind != "matmul":
+            if op != 0 or big_other:
+                return None
+            w = s.g.shape(cons.operands[1])
+            return max(grain, w[2] * shape[0] * shape[2]), 0, "ijk"
+        acc = gc.batch * gc.m * gc.n * 4
+        if op == 0:
+            opts = [] if big_other else [(max(grain, d1 * gc.k), 0, "ijk")]
+            col = self._pointwise_source(prod, tp) if gc.batch == 1 else None
+            if col is not None:
+                opts.append((max(pe_p[0] * pe_p[1], gc.m * max(d3, pe_p[1])), acc, "kij"))
+            return min(opts, key=lambda o: (o[0], o[1])) if opts else None
+        if cons.attr("transpose_rhs", False):
+            return None if big_other else (max(grain, d2 * gc.k), 0, "jik")
+        return max(grain, d3 * gc.n), acc, "kij"
+
+    def _pointwise_source(self, t: Task, tp: dict[str, TaskPlan], depth: int = 0) -> str | None:
+        """The single-core PE task whose tile order pointwise SFU `t` keeps (all its in-group
+        streamed inputs must come, through pointwise SFUs, from such single-row-block tasks)."""
+        s = self.s
+        if t.kind in PE_KINDS:
+            plan = tp[t.name]
+            if len(plan.cores) != 1:
+                return None
+            pe = self.cfg.cores[plan.cores[0]]
+            if s.gemm[t.name].m * s.gemm[t.name].batch <= pe[0]:
+                return t.name  # one row block: tiles come out in column order
+            if plan.order != "ijk" or plan.streamed_in:
+                return None
+            lhs = s.base[t.operands[0]]
+            if lhs in self.port and s.g.bytes(lhs) > s.capacity // 4:
+                return None
+            return t.name  # can run j-outer (jik) with its lhs resident
+        if t.kind in ROW_KINDS or t.kind in ("upsample", "maxpool") or depth > len(tp):
+            return None
+        ins = [e for e in s.in_edges[t.name] if e.prod in tp and not e.through_view]
+        found = [self._pointwise_source(s.g.task(e.prod), tp, depth + 1) for e in ins]
+        if not found or any(f is None for f in found):
+            return None
+        return found[0]
+
+    def _evaluate(
+        self,
+        i: int,
+        j: int,
+        tasks: list[Task],
+        pe: list[Task],
+        alloc: tuple[tuple[int, ...], ...],
+        sfu_of: dict[str, str],
+        internal: list[Edge],
+        prefer: dict[str, int],
+        live: int,
+    ) -> GroupPlan | None:
+        s, cfg, g = self.s, self.cfg, self.s.g
+        tp: dict[str, TaskPlan] = {}
+        for t, cores in zip(pe, alloc, strict=True):
+            pes = tuple(cfg.cores[c] for c in cores)
+            cyc, dim, lens, gemms = s.split(t, pes)
+            if cyc == INF:
+                return None
+            slices, lo = [], 0
+            for c, n in zip(cores, lens, strict=True):
+                slices.append((c, lo, lo + n))
+                lo += n
+            tp[t.name] = TaskPlan(t.name, cores, "", dim, tuple(slices), gemms, cyc)
+        for t in tasks:
+            if t.kind not in PE_KINDS:
+                key = sfu_of[t.name]
+                lanes = cfg.lane(t.name if cfg.dedicated_sfus else t.kind)
+                tp[t.name] = TaskPlan(t.name, (), key, 0, ((-1, 0, t.shape[0]),), (), 0)
+                tp[t.name].cycles = s.sfu_time(t, lanes)
+                tp[t.name].line_bytes = s.line_bytes(t)
+                tp[t.name].beat = lanes
+        # which operand of a two-internal-operand matmul streams
+        streamed_ops: dict[str, int] = {}
+        for name, choice in prefer.items():
+            streamed_ops[name] = choice
+        streamed: dict[tuple[str, str], float] = {}
+        full: set[tuple[str, str]] = set()
+        acc_bytes: dict[str, int] = {}
+        window_bytes: dict[str, int] = {}
+        for e in internal:
+            w = self._window(e, tp, streamed_ops)
+            if w is None:
+                full.add((e.prod, e.cons))
+                continue
+            win, acc, order = w
+            size = elements(g.shape(e.tensor))
+            streamed[(e.prod, e.cons)] = min(1.0, win / size)
+            streamed_ops.setdefault(e.cons, e.operands[0])
+            if order:
+                tp[e.cons].order = order
+            tp[e.cons].streamed_in = True
+            if order == "kij" and e.operands[0] == 0:
+                src = self._pointwise_source(g.task(e.prod), tp)
+                if src is not None and tp[src].order == "ijk":
+                    pe_s = cfg.cores[tp[src].cores[0]]
+                    if s.gemm[src].m * s.gemm[src].batch > pe_s[0]:
+                        tp[src].order = "jik"
+            acc_bytes[e.cons] = acc_bytes.get(e.cons, 0) + acc
+            mult = 2 if g.task(e.cons).kind in PE_KINDS else 1
+            window_bytes[e.cons] = window_bytes.get(e.cons, 0) + ceil_div(
+                mult * min(win, size) * g.tensors[e.tensor].bits, 8
+            )
+        full_buffers = {p for p, _ in full if p not in self.off}
+        streamed_into = {c: {p for p, cc in streamed if cc == c} for c in tp}
+        # off-chip traffic per task, and on-chip working sets
+        group_ports: dict[int, int] = {}
+        onchip = live + sum(g.bytes(b) for b in full_buffers)
+        for t in tasks:
+            plan = tp[t.name]
+            ports: dict[int, int] = {}
+            resident: list[tuple[int, int, bool]] = []  # (operand index, bytes, offchip)
+            seen: set[str] = set()
+            for k, op in enumerate(t.operands):
+                b = s.base[op]
+                if b in seen:
+                    continue
+                seen.add(b)
+                if b in streamed_into[t.name]:
+                    continue
+                nb = g.bytes(op)
+                off = self.offchip(b)
+                if off:
+                    ports[self.port[b]] = ports.get(self.port[b], 0) + nb
+                resident.append((k, nb, off))
+            if t.name in self.off:
+                ports[self.port[t.name]] = ports.get(self.port[t.name], 0) + g.bytes(t.name)
+            for v in s.output_views:
+                if s.base[v.name] == t.name:
+                    ports[self.port[v.name]] = ports.get(self.port[v.name], 0) + g.bytes(v.name)
+            plan.port_bytes = ports
+            for ch, nb in ports.items():
+                group_ports[ch] = group_ports.get(ch, 0) + nb
+            plan.cycles = supplied_cycles(plan.cycles, ports.values(), s.bpc, s.lat)
+            work = window_bytes.get(t.name, 0) + acc_bytes.get(t.name, 0)
+            if t.kind in PE_KINDS:
+                work += self._staging(t, plan, resident, bool(streamed_into[t.name]))
+                share = ceil_div(work, len(plan.cores))
+                plan.work_bytes = dict.fromkeys(plan.cores, share)
+                if plan.cores:
+                    plan.beat = core_beat_elements(cfg.cores[plan.cores[0]], s.gemm[t.name].k)
+            else:
+                work += plan.line_bytes
+            onchip += work
+        if onchip > s.capacity:
+            return None
+        edges = [(p, c, f) for (p, c), f in streamed.items()]
+        edges += [(p, c, 1.0) for p, c in sorted(full)]
+        timing = pipeline_cycles([(t.name, tp[t.name].cycles) for t in tasks], edges)
+        cycles = max(timing.cycles, port_cycles(group_ports.values(), s.bpc, s.lat))
+        if len(tasks) == 1:
+            pattern = "sequential"
+        elif internal:
+            pattern = "task_pipeline"
+        else:
+            pattern = "task_parallel"
+        return GroupPlan(
+            i, j, cycles, pattern, tp, streamed, full, full_buffers, group_ports, onchip
+        )
+
+    def _staging(
+        self, t: Task, plan: TaskPlan, resident: list[tuple[int, int, bool]], streaming: bool
+    ) -> int:
+        """Scratchpad bytes to stage off-chip operands of a PE task (see docs)."""
+        s, cfg = self.s, self.cfg
+        off = [(k, nb) for k, nb, o in resident if o]
+        if not off:
+            return 0
+        d1, d2, d3 = cfg.cores[plan.cores[0]]
+        gm = s.gemm[t.name]
+        bits = s.g.tensors[t.operands[0]].bits
+
+        def panel(k: int) -> int:
+            if t.kind != "matmul":
+                x = s.g.shape(t.operands[0])
+                w = s.g.shape(t.operands[1])
+                elems = w[2] * x[0] * x[2] if k == 0 else d2 * gm.k
+            else:
+                elems = (d1 if k == 0 else d2) * gm.k
+            return 2 * ceil_div(elems * bits, 8) * len(plan.cores)
+
+        if streaming and plan.order == "kij":  # the other operand also arrives along k
+            return sum(
+                2 * ceil_div((gm.m * gm.batch if k == 0 else gm.n) * d3 * bits, 8) for k, _ in off
+            )
+        if streaming:
+            return sum(nb for _, nb in off)
+        if len(off) == 1 and len(resident) > 1:
+            return panel(off[0][0])
+        off.sort(key=lambda x: (x[1], x[0]))
+        staged = off[0][1]
+        rest = sum(panel(k) for k, _ in off[1:])
+        return staged + rest
+
+
+@dataclass
+class _Plan:
+    cfg: Config
+    ev: _Evaluator
+    groups: list[GroupPlan]
+    cycles: int
+
+
+def _dp(ev: _Evaluator, n: int, singletons: bool, whole: bool, max_group: int) -> _Plan | None:
+    s = ev.s
+    sw = s.p.switch_cycles
+    if whole:
+        plan = ev.group(0, n - 1, dedicated_only=True) if n else None
+        if plan is None:
+            return None
+        return _Plan(ev.cfg, ev, [plan], plan.cycles)
+    best: list[float] = [0.0] + [INF] * n
+    arg = [-1] * (n + 1)
+    for j in range(n):
+        lo = j if singletons else max(0, j - max_group + 1)
+        for i in range(j, lo - 1, -1):
+            if best[i] == INF or best[i] + ev.lower_bound(i, j) >= best[j + 1]:
+                continue
+            gp = ev.group(i, j)
+            if gp is None:
+                continue
+            c = best[i] + gp.cycles + (sw if i > 0 else 0)
+            if c < best[j + 1]:
+                best[j + 1] = c
+                arg[j + 1] = i
+    if best[n] == INF:
+        return None
+    groups = []
+    j = n
+    while j > 0:
+        i = arg[j]
+        gp = ev.group(i, j - 1)
+        assert gp is not None
+        groups.append(gp)
+        j = i
+    groups.reverse()
+    return _Plan(ev.cfg, ev, groups, int(best[n]))
+
+
+def _solve(
+    s: _Search, cfg: Config, singletons: bool, whole: bool
+) -> tuple[_Plan | None, frozenset[str]]:
+    """DP for one configuration, spilling the largest on-chip intermediates until it fits."""
+    n = len(s.order)
+    forced = {t for t in s.outputs if t in s.pos}
+    if not cfg.cores:
+        forced |= set(s.pos)
+    max_group = n if n <= 12 else 8
+    spillable = sorted(
+        (t for t in s.pos if t not in forced), key=lambda t: (-s.g.bytes(t), s.pos[t])
+    )
+    while True:
+        off = frozenset(forced)
+        ev = _Evaluator(s, cfg, off)
+        plan = _dp(ev, n, singletons, whole, max_group)
+        if plan is not None:
+            built = _materialize(s, plan, "probe")
+            if built.onchip_bytes <= s.capacity:
+                return plan, off
+        if not spillable:
+            return None, off
+        forced.add(spillable.pop(0))
+
+
+def _reevaluate(s: _Search, plan: _Plan, cfg: Config) -> _Plan | None:
+    """The same phases and spills, costed on configuration `cfg`."""
+    ev = _Evaluator(s, cfg, plan.ev.off)
+    whole = len(plan.groups) == 1 and plan.cfg.dedicated_sfus
+    groups = []
+    for gp in plan.groups:
+        new = ev.group(gp.first, gp.last, dedicated_only=whole)
+        if new is None:
+            return None
+        groups.append(new)
+    cycles = sum(gp.cycles for gp in groups) + s.p.switch_cycles * (len(groups) - 1)
+    new_plan = _Plan(cfg, ev, groups, cycles)
+    if _materialize(s, new_plan, "probe").onchip_bytes > s.capacity:
+        return None
+    return new_plan
+
+
+def _upgrade_lanes(s: _Search, plan: _Plan) -> _Plan:
+    """Spend leftover DSPs on lanes of DSP-using SFUs while that lowers the cycles."""
+    cfg = plan.cfg
+    improved = True
+    while improved:
+        improved = False
+        left = s.dsp_budget - s.core_dsps(cfg) - s.sfu_dsps(cfg)
+        kind_of = {t.name: t.kind for t in s.order}
+        busy: dict[str, int] = {}
+        for gp in plan.groups:
+            for tplan in gp.tasks.values():
+                if tplan.sfu:
+                    key = tplan.task if cfg.dedicated_sfus else kind_of[tplan.task]
+                    busy[key] = busy.get(key, 0) + tplan.cycles
+        for key in sorted(busy, key=lambda k: (-busy[k], k)):
+            kind = kind_of[key] if cfg.dedicated_sfus else key
+            per = SFU_DSP_PER_LANE.get(kind, 0)
+            lanes = cfg.lane(key)
+            if per == 0 or lanes * 2 > s.dev.sfu_max_lanes or lanes * per > left:
+                continue
+            new_cfg = Config(
+                cfg.cores,
+                cfg.dedicated_sfus,
+                tuple((k, v * 2 if k == key else v) for k, v in cfg.lanes),
+                cfg.label,
+            )
+            new_plan = _reevaluate(s, plan, new_cfg)
+            if new_plan is not None and new_plan.cycles < plan.cycles:
+                plan, cfg = new_plan, new_cfg
+                improved = True
+                break
+    return plan
+
+
+def _check_budgets(s: _Search, mode: str) -> None:
+    dev = s.dev
+    if s.dsp_budget > dev.dsp:
+        raise ScheduleError("dsp", s.dsp_budget, dev.dsp, f"budget exceeds {dev.name}'s DSPs")
+    if s.port_budget > dev.offchip.channels:
+        raise ScheduleError(
+            "ports", s.port_budget, dev.offchip.channels, f"budget exceeds {dev.name}'s channels"
+        )
+    if s.port_budget < 1:
+        raise ScheduleError("ports", 1, s.port_budget, "inputs and outputs need an off-chip port")
+    if s.capacity > dev.onchip_bytes:
+        raise ScheduleError(
+            "onchip_bytes", s.capacity, dev.onchip_bytes, "on-chip budget exceeds the device"
+        )
+    if not s.order:
+        raise ScheduleError("tasks", 1, 0, "the graph has no computing task")
+    dedicated = mode == "dataflow"
+    cores = len(s.pe_tasks) if dedicated else min(1, len(s.pe_tasks))
+    needed = cores + s.sfu_reserve(dedicated)
+    if needed > s.dsp_budget:
+        what = "one DSP per PE task" if dedicated else "one 1x1x1 core"
+        raise ScheduleError("dsp", needed, s.dsp_budget, f"{what} plus one lane per DSP-using SFU")
+
+
+def _min_working_set(s: _Search) -> int:
+    """On-chip bytes of the smallest single-task phase, everything else off chip."""
+    cfg = Config(((1, 1, 1),) if s.pe_tasks else (), False, s.default_lanes(False), "min")
+    ev = _Evaluator(s, cfg, frozenset(s.pos))
+    need = 0
+    saved, s.capacity = s.capacity, 1 << 62
+    try:
+        for i in range(len(s.order)):
+            gp = ev.group(i, i)
+            if gp is not None:
+                need = max(need, gp.onchip_bytes)
+    finally:
+        s.capacity = saved
+    return need
+
+
+def schedule(
+    graph: TaskGraph,
+    device: Device,
+    *,
+    dsp_budget: int | None = None,
+    port_budget: int | None = None,
+    mode: str = "intar",
+    params: CostParams = DEFAULT_PARAMS,
+    onchip_budget: int | None = None,
+) -> Schedule:
+    """Schedule `graph` on `device` within the budgets (defaults: the whole device).
+
+    Raises ScheduleError naming the short resource when no schedule exists.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    s = _Search(
+        graph,
+        device,
+        device.dsp if dsp_budget is None else int(dsp_budget),
+        device.offchip.channels if port_budget is None else int(port_budget),
+        params,
+        device.onchip_bytes if onchip_budget is None else int(onchip_budget),
+    )
+    _check_budgets(s, mode)
+    candidates: list[tuple[str, Config, bool, bool]] = []
+    if mode in ("sequential", "intar"):
+        for cfg in s.homogeneous_configs():
+            candidates.append(("sequential", cfg, True, False))
+    if mode in ("dataflow", "intar"):
+        cfg = s.dataflow_config()
+        if cfg is not None:
+            candidates.append(("dataflow", cfg, False, True))
+    if mode == "intar":
+        extra = [(c[1], False, False) for c in candidates]
+        candidates += [("intar", cfg, a, b) for cfg, a, b in extra]
+    best: tuple[int, int, _Plan, bool, bool] | None = None
+    for rank, (_, cfg, singletons, whole) in enumerate(candidates):
+        plan, _ = _solve(s, cfg, singletons, whole)
+        if plan is None:
+            continue
+        plan = _upgrade_lanes(s, plan)
+        # ties: baselines first, so intar equals dataflow when dataflow is best
+        key = (plan.cycles, rank)
+        if best is None or key < best[:2]:
+            best = (plan.cycles, rank, plan, singletons, whole)
+    if best is None:
+        if mode == "dataflow" and s.dataflow_config() is None:
+            raise ScheduleError(
+                "dsp", len(s.pe_tasks) + s.sfu_reserve(True), s.dsp_budget, "one core per PE task"
+            )
+        raise ScheduleError(
+            "onchip_bytes",
+            _min_working_set(s),
+            s.capacity,
+            "on-chip memory cannot hold the minimum working set",
+        )
+    return _materialize(s, best[2], mode)
+
+
+# -------------------------------------------------------------------- building the result
+def _materialize(s: _Search, plan: _Plan, mode: str) -> Schedule:
+    g, cfg, ev, dev = s.g, plan.cfg, plan.ev, s.dev
+    core_names = [f"cc{k}" for k in range(len(cfg.cores))]
+    phase_of: dict[str, int] = {}
+    for k, gp in enumerate(plan.groups):
+        for name in gp.tasks:
+            phase_of[name] = k
+    plan_of = {name: gp.tasks[name] for gp in plan.groups for name in gp.tasks}
+    sfu_names: dict[str, str] = {}
+    sfu_kind: dict[str, str] = {}
+    for gp in plan.groups:
+        for tplan in gp.tasks.values():
+            if tplan.sfu and tplan.sfu not in sfu_names:
+                kind = g.task(tplan.task).kind
+                sfu_names[tplan.sfu] = f"sfu_{tplan.sfu.replace('#', '')}"
+                sfu_kind[tplan.sfu] = kind
+
+    def unit_of(name: str) -> str:
+        tplan = plan_of[name]
+        return sfu_names[tplan.sfu] if tplan.sfu else core_names[tplan.cores[0]]
+
+    def lanes_of(name: str) -> int:
+        kind = g.task(name).kind
+        return cfg.lane(name if cfg.dedicated_sfus else kind)
+
+    # buffers -----------------------------------------------------------------
+    streamed_pairs = {pair for gp in plan.groups for pair in gp.streamed}
+    buffers: dict[str, Buffer] = {}
+    ports_used: set[int] = set()
+
+    def port_name(ch: int) -> str:
+        ports_used.add(ch)
+        return f"port{ch}"
+
+    for leaf in s.leaves:
+        buffers[leaf] = Buffer(
+            f"buf_{leaf}", leaf, "offchip", port_name(ev.port[leaf]), g.bytes(leaf)
+        )
+    for t in s.order:
+        needs = t.name in ev.off or t.name in s.view_bases
+        for e in s.out_edges[t.name]:
+            if phase_of[e.cons] != phase_of[t.name] or (t.name, e.cons) not in streamed_pairs:
+                needs = True
+        if not needs:
+            continue
+        if t.name in ev.off:
+            buffers[t.name] = Buffer(
+                f"buf_{t.name}", t.name, "offchip", port_name(ev.port[t.name]), g.bytes(t.name)
+            )
+            continue
+        home = None
+        if plan_of[t.name].cores:
+            home = plan_of[t.name].cores[0]
+        else:
+            for e in s.out_edges[t.name]:
+                if plan_of[e.cons].cores:
+                    home = plan_of[e.cons].cores[0]
+                    break
+        if home is None:
+            home = 0
+        buffers[t.name] = Buffer(
+            f"buf_{t.name}", t.name, "onchip", core_names[home], g.bytes(t.name)
+        )
+    view_unit: dict[str, tuple[int, str, str, bool]] = {}  # phase, unit, anchor, before
+
+    def first_consumer(name: str) -> str | None:
+        for c in g.tasks:
+            if name in c.operands:
+                if c.name in plan_of:
+                    return c.name
+                deeper = first_consumer(c.name)
+                if deeper is not None:
+                    return deeper
+        return None
+
+    for v in s.views:
+        prod = s.base[v.name]
+        anchor, before = None, False
+        if v.name not in s.outputs:
+            anchor, before = first_consumer(v.name), True
+        if anchor is None and prod in plan_of:
+            anchor, before = prod, False
+        if anchor is None:
+            anchor, before = s.order[0].name, True
+        view_unit[v.name] = (phase_of[anchor], unit_of(anchor), anchor, before)
+        base_buf = buffers.get(prod)
+        if v.name in s.outputs and v.name in ev.port:
+            buffers[v.name] = Buffer(
+                f"buf_{v.name}", v.name, "offchip", port_name(ev.port[v.name]), g.bytes(v.name)
+            )
+        elif base_buf is not None:
+            buffers[v.name] = Buffer(f"buf_{v.name}", v.name, base_buf.placement, base_buf.home, 0)
+    # links ---------------------------------------------------------------------
+    links: dict[tuple[str, str, int], Link] = {}
+    link_use: dict[tuple[str, str, int], set[tuple[int, str]]] = {}
+
+    def link(src: str, dst: str, width: int, depth: int, phase: int, tensor: str) -> str:
+        k = 0
+        while True:
+            key = (src, dst, k)
+            uses = link_use.setdefault(key, set())
+            if not any(p == phase and t != tensor for p, t in uses):
+                break
+            k += 1
+        uses.add((phase, tensor))
+        depth = max(2, min(dev.max_fifo_depth, depth))
+        old = links.get(key)
+        name = f"ln_{src}_{dst}" + (f"_{k}" if k else "")
+        if old is not None:
+            width, depth = max(width, old.width_bits), max(depth, old.depth)
+        links[key] = Link(name, src, dst, width, depth)
+        return name
+
+    port_w = dev.offchip.width_bits
+    port_depth = fifo_depth(ceil_div(dev.offchip.latency_cycles + 2, 2), dev.max_fifo_depth)
+
+    def read(tensor: str, unit: str, phase: int, demand_bits: int) -> str:
+        b = buffers[tensor]
+        if b.placement == "offchip":
+            return link(b.home, unit, port_w, port_depth, phase, tensor)
+        if b.home == unit:
+            return b.name
+        return link(b.home, unit, demand_bits, 2, phase, tensor)
+
+    def write(tensor: str, unit: str, phase: int, beat_bits: int) -> str:
+        b = buffers[tensor]
+        if b.placement == "offchip":
+            return link(unit, b.home, port_w, 2, phase, tensor)
+        if b.home == unit:
+            return b.name
+        return link(unit, b.home, beat_bits, 2, phase, tensor)
+
+    # assigns -------------------------------------------------------------------
+    stage: dict[str, int] = {}
+    phases: list[Phase] = []
+    loop_orders: list[tuple[str, str]] = []
+    work: dict[tuple[int, int], int] = {}  # (phase, core) -> working bytes
+    sfu_buf: dict[str, int] = {}
+    traffic = 0
+    for k, gp in enumerate(plan.groups):
+        assigns: list[Assign] = []
+        traffic += sum(gp.port_bytes.values())
+        for t in s.order[gp.first : gp.last + 1]:
+            tplan = gp.tasks[t.name]
+            for v in s.views:
+                if view_unit[v.name][2] == t.name and view_unit[v.name][3]:
+                    vu = view_unit[v.name][1]
+                    assigns.append(_view_assign(v, vu, stage, buffers, read, write, k, s))
+            beat_bits = tplan.beat * t.bits
+            for c, bytes_ in tplan.work_bytes.items():
+                work[(k, c)] = work.get((k, c), 0) + bytes_
+            if tplan.sfu:
+                name = sfu_names[tplan.sfu]
+                sfu_buf[name] = max(sfu_buf.get(name, 0), tplan.line_bytes)
+                units = [(name, (0, 0, t.shape[0]), None)]
+            else:
+                loop_orders.append((t.name, tplan.order))
+                units = [
+                    (core_names[c], (tplan.dim, lo, hi), gm)
+                    for (c, lo, hi), gm in zip(tplan.slices, tplan.gemms, strict=True)
+                ]
+            for unit, slc, gm in units:
+                srcs = []
+                for idx, op in enumerate(t.operands):
+                    b = s.base[op]
+                    if (b, t.name) in gp.streamed and op == b:
+                        bits = g.tensors[b].bits * gp.tasks[b].beat
+                        depth = fifo_depth(_burst(s, cfg, gp.tasks[b]), dev.max_fifo_depth)
+                        srcs.append(link(unit_of(b), unit, bits, depth, k, b))
+                    else:
+                        demand = _demand_bits(
+                            s, cfg, tplan, idx, g.tensors[op].bits, lanes_of if tplan.sfu else None
+                        )
+                        srcs.append(read(op, unit, k, demand))
+                sinks = []
+                for e in s.out_edges[t.name]:
+                    if (t.name, e.cons) in gp.streamed:
+                        depth = fifo_depth(_burst(s, cfg, tplan), dev.max_fifo_depth)
+                        sinks.append(link(unit, unit_of(e.cons), beat_bits, depth, k, t.name))
+                if t.name in buffers:
+                    sinks.append(write(t.name, unit, k, beat_bits))
+                if gm is not None:
+                    bounds = pe_bounds(gm, cfg.cores[core_names.index(unit)])
+                else:
+                    x = g.shape(t.operands[0])
+                    lanes = lanes_of(t.name)
+                    rows = elements(t.shape[:-1]) if len(t.shape) > 1 else 1
+                    passes = 2 if t.kind in ROW_KINDS else 1
+                    bounds = (rows, ceil_div(max(t.shape[-1], x[-1]), lanes), passes)
+                st = stage.get(unit, 0)
+                stage[unit] = st + 1
+                assigns.append(
+                    Assign(t.name, unit, st, slc, bounds, tuple(srcs), tuple(dict.fromkeys(sinks)))
+                )
+            for v in s.views:
+                if view_unit[v.name][2] == t.name and not view_unit[v.name][3]:
+                    vu = view_unit[v.name][1]
+                    assigns.append(_view_assign(v, vu, stage, buffers, read, write, k, s))
+        phases.append(Phase(f"p{k}", gp.pattern, gp.cycles, tuple(assigns)))
+    switches = tuple(
+        Switch(phases[k].name, phases[k + 1].name, s.p.switch_cycles)
+        for k in range(len(phases) - 1)
+    )
+    # scratchpads: live buffers homed at the core plus the phase's working set ----------
+    last_phase: dict[str, int] = {}
+    for t in s.order:
+        uses = [phase_of[e.cons] for e in s.out_edges[t.name]]
+        last_phase[t.name] = max([phase_of[t.name], *uses])
+    cores = []
+    for c, pe in enumerate(cfg.cores):
+        peak = 0
+        for k in range(len(phases)):
+            held = work.get((k, c), 0)
+            for b in buffers.values():
+                if (
+                    b.placement == "onchip"
+                    and b.home == core_names[c]
+                    and b.tensor in phase_of
+                    and phase_of[b.tensor] <= k <= last_phase[b.tensor]
+                ):
+                    held += b.bytes
+            peak = max(peak, held)
+        d1, d2, d3 = pe
+        bits = s.pe_bits
+        ports = ceil_div(d1 * d3 * bits, 64) + ceil_div(d3 * d2 * bits, 64)
+        ports += ceil_div(max(1, d1 * d2) * bits, 64)
+        cores.append(Core(core_names[c], pe, peak, ports))
+    sfus = tuple(
+        Sfu(
+            sfu_names[key],
+            sfu_kind[key],
+            cfg.lane(key.split("#")[0]) if not cfg.dedicated_sfus else cfg.lane(key),
+        )
+        for key in sfu_names
+    )
+    total_cycles = sum(p.cycles for p in phases) + sum(sw.cycles for sw in switches)
+    compulsory = sum(g.bytes(x) for x in s.leaves)
+    compulsory += sum(g.bytes(o) for o in s.outputs if s.base[o] in s.pos)
+    roof = roofline_cycles(total_macs(g), s.dsp_budget * s.pack, compulsory, s.port_budget * s.bpc)
+    return Schedule(
+        graph=g.name,
+        device=dev.name,
+        mode=mode,
+        dsp_budget=s.dsp_budget,
+        port_budget=s.port_budget,
+        predicted_cycles=total_cycles,
+        roofline_cycles=roof,
+        cores=tuple(cores),
+        sfus=sfus,
+        ports=tuple(Port(f"port{ch}", ch, port_w) for ch in sorted(ports_used)),
+        links=tuple(links.values()),
+        buffers=tuple(buffers.values()),
+        phases=tuple(phases),
+        switches=switches,
+        clock_mhz=dev.clock_mhz,
+        macs_per_dsp=s.pack,
+        offchip_traffic_bytes=traffic,
+        sfu_buffer_bytes=sum(sfu_buf.values()),
+        onchip_capacity_bytes=s.capacity,
+        loop_orders=tuple(loop_orders),
+    )
+
+
+def _burst(s: _Search, cfg: Config, tplan: TaskPlan) -> int:
+    """Beats a producer emits at once: a d1 x d2 tile over its output link, or one beat."""
+    if tplan.sfu or not tplan.cores:
+        return 1
+    d1, d2, _ = cfg.cores[tplan.cores[0]]
+    return ceil_div(d1 * d2, tplan.beat)
+
+
+def _demand_bits(
+    s: _Search, cfg: Config, tplan: TaskPlan, operand: int, bits: int, lanes_of
+) -> int:
+    """Width of an on-chip read link: the operand tile a core reads per cycle, or SFU lanes."""
+    if lanes_of is not None:
+        return bits * lanes_of(tplan.task)
+    d1, d2, d3 = cfg.cores[tplan.cores[0]]
+    return bits * (d1 * d3 if operand == 0 else d3 * d2)
+
+
+def _view_assign(v: Task, unit: str, stage: dict[str, int], buffers, read, write, k, s) -> Assign:
+    """A reshape/transpose: a zero-length instruction re-indexing its input's buffer."""
+    op = v.operands[0]
+    src = read(op, unit, k, s.g.tensors[op].bits) if op in buffers else f"buf_{op}"
+    sinks: tuple[str, ...] = ()
+    if v.name in buffers:
+        b = buffers[v.name]
+        sinks = (write(v.name, unit, k, s.g.tensors[v.name].bits),) if b.bytes else (b.name,)
+    st = stage.get(unit, 0)
+    stage[unit] = st + 1
+    return Assign(v.name, unit, st, (0, 0, v.shape[0]), (0, 0, 0), (src,), sinks)
+
+
+def graph_summary(items: Iterable[Task]) -> str:
+    return ", ".join(f"{t.name}:{t.kind}" for t in items)

@@ -1,0 +1,115 @@
+"""The intar driver: schedule reports, golden runs, and what bad input gets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from intar.tools.driver import main
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORT_KEYS = {
+    "kernel",
+    "mode",
+    "device",
+    "dsp_budget",
+    "predicted_cycles",
+    "roofline_cycles",
+    "onchip_bytes",
+    "offchip_bytes",
+    "phases",
+    "schedule_seconds",
+}
+
+
+@pytest.mark.parametrize("mode", ["intar", "dataflow", "sequential"])
+def test_schedule_writes_reports(tmp_path, mode, capsys):
+    out = tmp_path / mode
+    args = [
+        "schedule",
+        str(ROOT / "examples/small/vae.mlir"),
+        "--device",
+        "tiny",
+        "--mode",
+        mode,
+        "-o",
+        str(out),
+    ]
+    assert main(args) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert REPORT_KEYS <= set(report)
+    assert report["kernel"] == "vae" and report["mode"] == mode and report["device"] == "tiny"
+    assert report["predicted_cycles"] >= report["roofline_cycles"] > 0
+    assert sum(p["cycles"] for p in report["phases"]) <= report["predicted_cycles"]
+    assert all({"pattern", "tasks", "cores", "cycles"} <= set(p) for p in report["phases"])
+    assert (out / "schedule.png").read_bytes()[:4] == b"\x89PNG"
+    assert "digraph" in (out / "graph.dot").read_text()
+    assert '"intar.design"' in (out / "schedule.mlir").read_text()
+    # The same input gives the same design, chart and graph.
+    again = tmp_path / f"{mode}-again"
+    assert main([*args[:-1], str(again)]) == 0
+    for name in ("schedule.mlir", "schedule.png", "graph.dot"):
+        assert (out / name).read_bytes() == (again / name).read_bytes(), name
+
+
+def test_schedule_designs_reparse(tmp_path):
+    assert (
+        main(
+            [
+                "schedule",
+                str(ROOT / "examples/small/self_attention.mlir"),
+                "--device",
+                "tiny",
+                "-o",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    from intar.tools.opt import main as opt
+
+    assert opt([str(tmp_path / "schedule.mlir"), "-o", str(tmp_path / "again.mlir")]) == 0
+
+
+def test_over_budget_is_a_diagnostic(tmp_path, capsys):
+    code = main(
+        [
+            "schedule",
+            str(ROOT / "examples/small/mlp.mlir"),
+            "--device",
+            "tiny",
+            "--dsp",
+            "500",
+            "-o",
+            str(tmp_path / "x"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "mlp.mlir:4:3: error: cannot schedule 'mlp' on tiny" in err
+    assert "dsp: need 500, have 64 (short by 436)" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_bad_input_is_a_diagnostic(tmp_path, capsys):
+    bad = tmp_path / "bad.mlir"
+    bad.write_text(
+        '"intar.graph"() ({\n  %x = "intar.input"() : () -> tensor<4xi8>\n'
+        '  "intar.output"(%x) : (tensor<4xi8>) -> ()\n}) {sym_name = "g"} : () -> ()\n'
+    )
+    for command in (["golden"], ["schedule", "--device", "tiny"]):
+        code = main([command[0], str(bad), *command[1:], "-o", str(tmp_path / "out")])
+        err = capsys.readouterr().err
+        assert code == 1
+        assert f"{bad}:2:8: error: 'intar.input' op requires attribute 'sym_name'" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_golden_run(tmp_path, capsys):
+    assert main(["golden", str(ROOT / "examples/small/gating_net.mlir"), "-o", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "golden.json").read_text())
+    assert report["outputs"]["down"]["shape"] == [4, 32]
+    assert "gating_net: down [4, 32]" in capsys.readouterr().out
