@@ -113,7 +113,8 @@ def Intar_AssignOp : Intar_Op<"assign", [HasParent<"PhaseOp">]> {
     Runs rows [slice[1], slice[2]) of dimension slice[0] of `task`'s result on
     `unit` (a core or SFU). `bounds` are the (i, j, k) loop bounds of the
     stage instruction. `sources` names one buffer or link per task operand;
-    `sinks` names the buffers or links the result goes to.
+    `sinks` names the buffers or links the result goes to (none for a result
+    that nothing reads).
   }];
   let arguments = (ins FlatSymbolRefAttr:$task, FlatSymbolRefAttr:$unit,
                        I64Attr:$stage, DenseI64ArrayAttr:$slice,

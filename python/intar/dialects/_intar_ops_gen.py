@@ -90,7 +90,8 @@ class AssignOp(_ods_ir.OpView):
   Runs rows [slice[1], slice[2]) of dimension slice[0] of `task`'s result on
   `unit` (a core or SFU). `bounds` are the (i, j, k) loop bounds of the
   stage instruction. `sources` names one buffer or link per task operand;
-  `sinks` names the buffers or links the result goes to.
+  `sinks` names the buffers or links the result goes to (none for a result
+  that nothing reads).
   """
 
   OPERATION_NAME = "intar.assign"

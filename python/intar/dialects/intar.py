@@ -1080,7 +1080,7 @@ class AssignOp(DesignLevelOp):
                 f"task @{self.task} has {n_operands} operands, but 'sources' names "
                 f"{len(self.sources)}"
             )
-        if not self.sinks:
+        if not self.sinks and any(True for _ in task.operation.results[0].uses):
             raise VerifyError("'sinks' must name at least one buffer or link")
         for name in self.sources + self.sinks:
             _resolve(self, name, (BufferOp, LinkOp), "a buffer or link")

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from intar.kernels import KERNELS, PAPER_DSP_BUDGETS, PAPER_PORTS, task_graph
 from intar.scheduling import (
     ScheduleError,
     Tensor,
@@ -18,7 +19,6 @@ from intar.scheduling import (
     task,
     validate,
 )
-from intar.kernels import KERNELS, PAPER_DSP_BUDGETS, PAPER_PORTS, task_graph
 from intar.scheduling.gantt import render_gantt, to_dot
 
 U280 = load_device("u280")
