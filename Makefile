@@ -50,7 +50,6 @@ regen-check: install
 
 bench: install
 	$(BIN)/intar bench schedule
-	$(BIN)/pytest -q -m slow
 
 clean:
 	rm -rf build out .pytest_cache .ruff_cache

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from intar.generated import sync
 from intar.kernels import KERNELS
 
 HERE = Path(__file__).resolve().parent
@@ -30,17 +31,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     args = parser.parse_args()
-    stale = []
-    for path, text in expected_files().items():
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(path)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-    for path in stale:
-        print(f"stale: {path} (run examples/generate.py)", file=sys.stderr)
-    return 1 if stale else 0
+    return sync(expected_files(), check=args.check, command="examples/generate.py")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from intar.generated import sync
+
 ROOT = Path(__file__).resolve().parent.parent
 TD = ROOT / "dialect" / "Intar.td"
 OUTPUTS = {
@@ -68,17 +70,7 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    stale = []
-    for path, text in generate(tblgen).items():
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(path)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-    for path in stale:
-        print(f"stale: {path.relative_to(ROOT)} (run tools/regen.py)", file=sys.stderr)
-    return 1 if stale else 0
+    return sync(generate(tblgen), check=args.check, command="tools/regen.py")
 
 
 if __name__ == "__main__":
