@@ -28,6 +28,12 @@ _PASS_MODULES = {
 }
 
 
+PIPELINES: dict[str, tuple[str, ...]] = {
+    "intar-task-cleanup": ("intar-fuse-requantize", "intar-simplify-layout"),
+}
+"""Named groups of passes. A group's name may stand in a pipeline for its passes."""
+
+
 class PassFailure(Exception):
     """Raised by a pass after it emitted its diagnostics."""
 
@@ -95,7 +101,12 @@ def split_pipeline(text: str) -> list[str]:
     tail = "".join(current).strip()
     if tail:
         elements.append(tail)
-    return [e for e in elements if e]
+    return expand(e for e in elements if e)
+
+
+def expand(elements) -> list[str]:
+    """Replaces the names of pass groups with their passes."""
+    return [p for e in elements for p in PIPELINES.get(e, (e,))]
 
 
 @dataclass(frozen=True)
@@ -143,7 +154,11 @@ def build_pass_manager(elements: list[PipelineElement]) -> PassManager:
     pm = PassManager("builtin.module")
     for e in elements:
         if e.info is None:
-            pm.add(e.text)
+            try:
+                pm.add(e.text)
+            except ValueError as error:
+                detail = str(error).splitlines()[0].split("error: ")[-1]
+                raise ValueError(f"in pipeline element '{e.text}': {detail}") from None
         else:
             pm.add(
                 _as_external(e),
@@ -160,7 +175,7 @@ def run_pipeline(module: ir.Module, pipeline: str | list[str], **printing: bool)
     Diagnostics go to the context's handlers; a failed pipeline also raises `ir.MLIRError`
     carrying them (CIRCT's PassManager does so).
     """
-    texts = split_pipeline(pipeline) if isinstance(pipeline, str) else pipeline
+    texts = split_pipeline(pipeline) if isinstance(pipeline, str) else expand(pipeline)
     pm = build_pass_manager([parse_element(t) for t in texts])
     if printing.get("print_before_all") or printing.get("print_after_all"):
         pm.enable_ir_printing(

@@ -21,7 +21,8 @@
 // TIMING: Execution time report
 // TIMING: intar-fuse-requantize
 
-// BADPASS: error: {{.*}}no-such-pass
+// BADPASS: intar-opt: error: in pipeline element 'no-such-pass': 'no-such-pass' does not refer to a registered pass or pass pipeline
+// BADPASS-NOT: Traceback
 // BOTH: error: --pass-pipeline cannot be combined with pass flags
 "intar.graph"() ({
   %x = "intar.input"() {sym_name = "x"} : () -> tensor<4x8xi16>
@@ -32,3 +33,10 @@
   %r2 = "intar.reshape"(%r1) {sym_name = "r2"} : (tensor<2x16xi16>) -> tensor<32xi16>
   "intar.output"(%r2) : (tensor<32xi16>) -> ()
 }) {sym_name = "g"} : () -> ()
+
+// A named group expands to its passes, as a flag or inside a pipeline.
+// RUN: intar-opt %s --intar-task-cleanup | FileCheck %s
+// RUN: intar-opt %s --pass-pipeline='builtin.module(intar-task-cleanup,cse)' | FileCheck %s
+// RUN: intar-opt --help | FileCheck %s --check-prefix=GROUPS
+// GROUPS: pass groups (usable in --pass-pipeline):
+// GROUPS-NEXT: --intar-task-cleanup{{ +}}intar-fuse-requantize then intar-simplify-layout

@@ -144,7 +144,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             options += f" graph={args.graph}"
         start = time.perf_counter()
         try:
-            ok = run_pipeline(module, [f"intar-schedule{{{options}}}"])
+            ok = run_pipeline(module, ["intar-task-cleanup", f"intar-schedule{{{options}}}"])
         except ir.MLIRError as e:
             diags.add_error(e)
             ok = False
@@ -211,7 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except OSError as e:
+        print(f"intar: error: {e.strerror}: {e.filename}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -19,7 +19,14 @@ from circt import ir
 from intar.diagnostics import DiagnosticCollector, check_expected, expected_diagnostics
 from intar.ir import make_context
 from intar.parse import Chunk, parse_chunk, split_source
-from intar.passes import registered_passes, run_pipeline, split_pipeline
+from intar.passes import (
+    PIPELINES,
+    build_pass_manager,
+    parse_element,
+    registered_passes,
+    run_pipeline,
+    split_pipeline,
+)
 from intar.verifier import verify
 
 SPLIT_SEPARATOR = "// -----\n"
@@ -33,6 +40,13 @@ class _AppendPass(argparse.Action):
         if values:
             element += "{" + values + "}"
         namespace.passes = [*namespace.passes, element]
+
+
+class _AppendGroup(argparse.Action):
+    """`--<group>`: appends the group's passes."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        namespace.passes = [*namespace.passes, *PIPELINES[self.dest.replace("_", "-")]]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
             shape = {"nargs": "?", "const": "", "metavar": "'OPT=V ...'"}
         group.add_argument(
             f"--{name}", dest=name.replace("-", "_"), action=_AppendPass, help=help_text, **shape
+        )
+    groups = parser.add_argument_group("pass groups (usable in --pass-pipeline)")
+    for name, members in PIPELINES.items():
+        groups.add_argument(
+            f"--{name}",
+            dest=name.replace("-", "_"),
+            action=_AppendGroup,
+            nargs=0,
+            help=" then ".join(members),
         )
     return parser
 
@@ -162,10 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 return 1
             pipeline = split_pipeline(args.pass_pipeline)
-        from intar.passes import parse_element
-
-        for element in pipeline:
-            parse_element(element)
+        with make_context():
+            build_pass_manager([parse_element(e) for e in pipeline])
     except ValueError as e:
         print(f"intar-opt: error: {e}", file=sys.stderr)
         return 1
