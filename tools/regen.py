@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerates the Python op bindings and the dialect docs from dialect/Intar.td.
+"""Regenerates the Python op bindings, the dialect docs and the pass docs from dialect/*.td.
 
     tools/regen.py                      # rewrite the committed files
     tools/regen.py --check              # exit 1 if they are stale
@@ -19,13 +19,15 @@ from pathlib import Path
 from intar.generated import sync
 
 ROOT = Path(__file__).resolve().parent.parent
-TD = ROOT / "dialect" / "Intar.td"
+DIALECT = ROOT / "dialect"
 OUTPUTS = {
     "-gen-python-op-bindings": (
+        DIALECT / "Intar.td",
         ROOT / "python/intar/dialects/_intar_ops_gen.py",
         ["-bind-dialect=intar"],
     ),
-    "-gen-dialect-doc": (ROOT / "docs/Dialects/intar.md", ["-dialect=intar"]),
+    "-gen-dialect-doc": (DIALECT / "Intar.td", ROOT / "docs/Dialects/intar.md", ["-dialect=intar"]),
+    "-gen-pass-doc": (DIALECT / "IntarPasses.td", ROOT / "docs/Passes.md", []),
 }
 CANDIDATES = ("mlir-tblgen", "mlir-tblgen-22", "/usr/lib/llvm-22/bin/mlir-tblgen")
 
@@ -50,8 +52,8 @@ def mlir_include(tblgen: Path) -> Path:
 def generate(tblgen: Path) -> dict[Path, str]:
     include = mlir_include(tblgen)
     results = {}
-    for generator, (path, extra) in OUTPUTS.items():
-        cmd = [str(tblgen), generator, *extra, f"-I{include}", f"-I{TD.parent}", str(TD)]
+    for generator, (td, path, extra) in OUTPUTS.items():
+        cmd = [str(tblgen), generator, *extra, f"-I{include}", f"-I{DIALECT}", str(td)]
         results[path] = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return results
 

@@ -114,3 +114,28 @@ def test_typed_accessors(ctx):
     assert matmul.result_bits == 32 and matmul.operand_bits(1) == 4
     assert [t.task_name for t in graph.tasks()] == ["x", "w", "m"]
     assert graph.lookup("nothing") is None
+
+
+def _documented_passes() -> dict[str, tuple[str, dict[str, str]]]:
+    """Pass argument -> (summary, {option: help}) from docs/Passes.md (made from the .td)."""
+    import re
+
+    text = (ROOT / "docs/Passes.md").read_text()
+    passes = {}
+    for block in text.split("### `-")[1:]:
+        name = block.split("`", 1)[0]
+        summary = re.search(r"^_(.*)_$", block, re.M).group(1)
+        options = dict(re.findall(r"^-(\w+)\s*: (.*)$", block, re.M))
+        passes[name] = (summary, options)
+    return passes
+
+
+def test_pass_registry_matches_tablegen():
+    from intar.passes import registered_passes
+
+    documented = _documented_passes()
+    registry = {
+        name: (info.summary, {k: o.help for k, o in info.options.items()})
+        for name, info in registered_passes().items()
+    }
+    assert registry == documented

@@ -1,0 +1,55 @@
+//===- IntarPasses.td - intar pass definitions --------------*- tablegen -*-===//
+//
+// The passes are implemented in Python (python/intar/transforms, one module per
+// pass); this file documents them and is checked against the Python registry:
+// argument, summary and options must agree.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef INTAR_PASSES_TD
+#define INTAR_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def FuseRequantize : Pass<"intar-fuse-requantize", "mlir::ModuleOp"> {
+  let summary = "Fold requantize tasks into the matmul, conv, add or mul that feeds them";
+  let description = [{
+    A compute core requantizes on the way out of its reduction tree, so a
+    requantize whose input is an unshifted i32 product with no other user
+    becomes the producer's `shift`. Adds and muls are folded only when their
+    exact result fits in i32, where saturating to i32 first changed nothing.
+  }];
+}
+
+def SimplifyLayout : Pass<"intar-simplify-layout", "mlir::ModuleOp"> {
+  let summary = "Fold reshape and transpose chains and remove identity views";
+  let description = [{
+    reshape(reshape(x)) becomes one reshape, transpose(transpose(x)) one
+    transpose with the composed permutation, and views whose result equals
+    their input disappear. The outer op keeps its name.
+  }];
+}
+
+def Schedule : Pass<"intar-schedule", "mlir::ModuleOp"> {
+  let summary = "Choose a static InTAR schedule for each graph and emit it as an intar.design";
+  let description = [{
+    Picks compute cores and their PE arrays, special-function units, links,
+    buffer placement and the ordered phases (sequential, task-parallel,
+    task-pipeline) with mode switches between them, under the device's DSP and
+    off-chip port budget, and writes an `intar.design` after each graph. A graph
+    that cannot fit gets an error naming the short resource and by how much.
+  }];
+  let options = [
+    Option<"device", "device", "std::string", "\"u280\"",
+           "device name or JSON file (u280, vpk180, tiny)">,
+    Option<"dsp", "dsp", "int64_t", "0", "DSP budget (0: the whole device)">,
+    Option<"ports", "ports", "int64_t", "0",
+           "off-chip port budget (0: every channel)">,
+    Option<"mode", "mode", "std::string", "\"intar\"",
+           "intar, dataflow or sequential">,
+    Option<"graph", "graph", "std::string", "\"\"",
+           "schedule only this graph">,
+  ];
+}
+
+#endif // INTAR_PASSES_TD
