@@ -114,12 +114,14 @@ def Intar_AssignOp : Intar_Op<"assign", [HasParent<"PhaseOp">]> {
     `unit` (a core or SFU). `bounds` are the (i, j, k) loop bounds of the
     stage instruction. `sources` names one buffer or link per task operand;
     `sinks` names the buffers or links the result goes to (none for a result
-    that nothing reads).
+    that nothing reads). `loop_order`, on PE tasks, says which operand streams:
+    `ijk` (lhs row panels), `jik` (rhs column panels) or `kij` (an operand
+    streamed along k, partial sums kept in the scratchpad).
   }];
   let arguments = (ins FlatSymbolRefAttr:$task, FlatSymbolRefAttr:$unit,
                        I64Attr:$stage, DenseI64ArrayAttr:$slice,
                        DenseI64ArrayAttr:$bounds, SymbolRefArrayAttr:$sources,
-                       SymbolRefArrayAttr:$sinks);
+                       SymbolRefArrayAttr:$sinks, OptionalAttr<StrAttr>:$loop_order);
 }
 
 def Intar_SwitchOp : Intar_Op<"switch", [HasParent<"ScheduleOp">]> {

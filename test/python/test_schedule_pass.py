@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 from circt import ir
 from hypothesis import given
 from hypothesis import strategies as st
 
+from intar.analysis.design import schedule_of
 from intar.diagnostics import DiagnosticCollector
 from intar.dialects import intar
 from intar.frontend import Graph
 from intar.ir import make_context
+from intar.kernels import KERNELS, task_graph
 from intar.passes import run_pipeline
+from intar.scheduling.device import load_device
+from intar.scheduling.search import schedule
 
 UNARY = ("relu", "gelu", "silu", "exp", "softmax", "requantize")
 
@@ -68,3 +75,28 @@ def test_schedule_pass_verifies_or_diagnoses(graph, mode, dsp):
         assert not any("internal error" in m for m in messages), messages
         del designs
     del module
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_design_reads_back_as_the_schedule(name):
+    """What the pass writes into the IR is exactly what the scheduler chose."""
+    ctx = make_context()
+    module = KERNELS[name](True).build(ctx)
+    with ctx:
+        assert run_pipeline(module, ["intar-schedule{device=tiny}"])
+        design = next(o for o in module.body.operations if isinstance(o, intar.DesignOp))
+        from_ir = schedule_of(design)
+        del design
+    del module
+    direct = schedule(task_graph(name, small=True), load_device("tiny"), mode="intar")
+    assert (
+        dataclasses.replace(
+            direct,
+            loop_orders=tuple(sorted(direct.loop_orders)),
+            clock_mhz=from_ir.clock_mhz,
+            offchip_traffic_bytes=0,
+            sfu_buffer_bytes=0,
+            onchip_capacity_bytes=0,
+        )
+        == from_ir
+    )

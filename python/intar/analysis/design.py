@@ -67,4 +67,14 @@ def schedule_of(design: intar.DesignOp) -> Schedule:
             Switch(w.source, w.target, i(w, "cycles")) for w in design.schedule.switches()
         ),
         macs_per_dsp=i(design, "macs_per_dsp", 1),
+        loop_orders=tuple(
+            sorted(
+                {
+                    (a.task, a.loop_order)
+                    for p in design.schedule.phases()
+                    for a in p.assigns()
+                    if a.loop_order is not None
+                }
+            )
+        ),
     )

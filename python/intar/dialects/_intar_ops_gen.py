@@ -91,14 +91,16 @@ class AssignOp(_ods_ir.OpView):
   `unit` (a core or SFU). `bounds` are the (i, j, k) loop bounds of the
   stage instruction. `sources` names one buffer or link per task operand;
   `sinks` names the buffers or links the result goes to (none for a result
-  that nothing reads).
+  that nothing reads). `loop_order`, on PE tasks, says which operand streams:
+  `ijk` (lhs row panels), `jik` (rhs column panels) or `kij` (an operand
+  streamed along k, partial sums kept in the scratchpad).
   """
 
   OPERATION_NAME = "intar.assign"
 
   _ODS_REGIONS = (0, True)
 
-  def __init__(self, task, unit, stage, slice, bounds, sources, sinks, *, loc=None, ip=None):
+  def __init__(self, task, unit, stage, slice, bounds, sources, sinks, *, loop_order=None, loc=None, ip=None):
     operands = []
     attributes = {}
     regions = None
@@ -131,6 +133,10 @@ class AssignOp(_ods_ir.OpView):
     isinstance(sinks, _ods_ir.Attribute) or
     not _ods_ir.AttrBuilder.contains('SymbolRefArrayAttr')) else
       _ods_ir.AttrBuilder.get('SymbolRefArrayAttr')(sinks, context=_ods_context))
+    if loop_order is not None: attributes["loop_order"] = (loop_order if (
+        isinstance(loop_order, _ods_ir.Attribute) or
+        not _ods_ir.AttrBuilder.contains('StrAttr')) else
+          _ods_ir.AttrBuilder.get('StrAttr')(loop_order, context=_ods_context))
     results = []
     _ods_successors = None
     super().__init__(self.OPERATION_NAME, self._ODS_REGIONS, self._ODS_OPERAND_SEGMENTS, self._ODS_RESULT_SEGMENTS, attributes=attributes, results=results, operands=operands, successors=_ods_successors, regions=regions, loc=loc, ip=ip)
@@ -205,8 +211,25 @@ class AssignOp(_ods_ir.OpView):
       raise ValueError("'None' not allowed as value for mandatory attributes")
     self.operation.attributes["sinks"] = value
 
-def assign(task, unit, stage, slice, bounds, sources, sinks, *, loc=None, ip=None) -> AssignOp:
-  return AssignOp(task=task, unit=unit, stage=stage, slice=slice, bounds=bounds, sources=sources, sinks=sinks, loc=loc, ip=ip)
+  @builtins.property
+  def loop_order(self) -> _Optional[_ods_ir.StringAttr]:
+    if "loop_order" not in self.operation.attributes:
+      return None
+    return self.operation.attributes["loop_order"]
+
+  @loop_order.setter
+  def loop_order(self, value: _Optional[_ods_ir.StringAttr]):
+    if value is not None:
+      self.operation.attributes["loop_order"] = value
+    elif "loop_order" in self.operation.attributes:
+      del self.operation.attributes["loop_order"]
+
+  @loop_order.deleter
+  def loop_order(self):
+    del self.operation.attributes["loop_order"]
+
+def assign(task, unit, stage, slice, bounds, sources, sinks, *, loop_order=None, loc=None, ip=None) -> AssignOp:
+  return AssignOp(task=task, unit=unit, stage=stage, slice=slice, bounds=bounds, sources=sources, sinks=sinks, loop_order=loop_order, loc=loc, ip=ip)
 
 @_ods_cext.register_operation(_Dialect)
 class BufferOp(_ods_ir.OpView):

@@ -29,6 +29,7 @@ ELEMENT_WIDTHS = (4, 8, 16, 32)
 MODES = ("intar", "dataflow", "sequential")
 PATTERNS = ("sequential", "task_parallel", "task_pipeline")
 PLACEMENTS = ("onchip", "offchip")
+LOOP_ORDERS = ("ijk", "jik", "kij")
 
 
 class VerifyError(Exception):
@@ -1028,6 +1029,7 @@ class AssignOp(DesignLevelOp):
             "bounds": Attr("i64array"),
             "sources": Attr("symrefs"),
             "sinks": Attr("symrefs"),
+            "loop_order": Attr("str", required=False),
         },
         parent="intar.phase",
     )
@@ -1056,6 +1058,10 @@ class AssignOp(DesignLevelOp):
     def sinks(self) -> list[str]:
         return refs_attr(self, "sinks")
 
+    @property
+    def loop_order(self) -> str | None:
+        return str_attr(self, "loop_order") if has_attr(self, "loop_order") else None
+
     def verify_semantics(self) -> None:
         design = self.design()
         graph = design.graph()
@@ -1080,6 +1086,12 @@ class AssignOp(DesignLevelOp):
                 f"task @{self.task} has {n_operands} operands, but 'sources' names "
                 f"{len(self.sources)}"
             )
+        if has_attr(self, "loop_order"):
+            order = str_attr(self, "loop_order")
+            if order not in LOOP_ORDERS:
+                raise VerifyError(f"'loop_order' must be one of {', '.join(LOOP_ORDERS)}")
+            if task_kind(task) not in PE_KINDS:
+                raise VerifyError(f"'loop_order' applies to PE tasks, not '{task_kind(task)}'")
         if not self.sinks and any(True for _ in task.operation.results[0].uses):
             raise VerifyError("'sinks' must name at least one buffer or link")
         for name in self.sources + self.sinks:

@@ -106,6 +106,7 @@ def emit_design(result: Schedule, name: str) -> ir.Operation:
             )
         sched = _op("schedule", {}, regions=1)
         switches = {sw.from_phase: sw for sw in result.switches}
+        orders = dict(result.loop_orders)
         with _body(sched):
             for phase in result.phases:
                 p = _op(
@@ -119,18 +120,18 @@ def emit_design(result: Schedule, name: str) -> ir.Operation:
                 )
                 with _body(p):
                     for a in phase.assigns:
-                        _op(
-                            "assign",
-                            {
-                                "task": _ref(a.task),
-                                "unit": _ref(a.unit),
-                                "stage": _i64(a.stage),
-                                "slice": ir.DenseI64ArrayAttr.get(list(a.slice)),
-                                "bounds": ir.DenseI64ArrayAttr.get(list(a.bounds)),
-                                "sources": _refs(a.sources),
-                                "sinks": _refs(a.sinks),
-                            },
-                        )
+                        attrs = {
+                            "task": _ref(a.task),
+                            "unit": _ref(a.unit),
+                            "stage": _i64(a.stage),
+                            "slice": ir.DenseI64ArrayAttr.get(list(a.slice)),
+                            "bounds": ir.DenseI64ArrayAttr.get(list(a.bounds)),
+                            "sources": _refs(a.sources),
+                            "sinks": _refs(a.sinks),
+                        }
+                        if a.task in orders:
+                            attrs["loop_order"] = s(orders[a.task])
+                        _op("assign", attrs)
                 sw = switches.get(phase.name)
                 if sw is not None:
                     _op(
