@@ -1,47 +1,6 @@
 """Golden model: exact-integer reference semantics of every intar task kind."""
 
-from intar.golden.kernels import (
-    ELEMENT_BITS,
-    add,
-    conv2d,
-    conv_transpose2d,
-    exp,
-    gelu,
-    layernorm,
-    matmul,
-    maxpool,
-    mul,
-    relu,
-    requantize,
-    reshape,
-    round_shift,
-    saturate,
-    silu,
-    softmax,
-    transpose,
-    upsample,
-    wrap32,
-)
+from intar.golden import kernels
+from intar.golden.kernels import *  # noqa: F403
 
-__all__ = [
-    "ELEMENT_BITS",
-    "add",
-    "conv2d",
-    "conv_transpose2d",
-    "exp",
-    "gelu",
-    "layernorm",
-    "matmul",
-    "maxpool",
-    "mul",
-    "relu",
-    "requantize",
-    "reshape",
-    "round_shift",
-    "saturate",
-    "silu",
-    "softmax",
-    "transpose",
-    "upsample",
-    "wrap32",
-]
+__all__ = kernels.__all__
