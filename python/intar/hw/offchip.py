@@ -1,0 +1,330 @@
+"""Off-chip read and write engines built with CIRCT's hw/comb/seq Python builders.
+
+Addresses and lengths count beats (one beat = ``width_bits`` = one memory-port word).
+
+Read engine ``build_read_engine(cfg, name)``:
+
+=============  ===  ==========  ======================================================
+port           dir  width       meaning
+=============  ===  ==========  ======================================================
+clk            in   clock       clock
+rst            in   1           synchronous reset
+cmd_valid      in   1           a (cmd_addr, cmd_len) command is offered
+cmd_addr       in   addr_bits   first beat address
+cmd_len        in   len_bits    number of beats (0 is accepted and does nothing)
+cmd_ready      out  1           the engine takes the command (no request is pending)
+mem_req_valid  out  1           a read request for ``mem_req_addr`` is offered
+mem_req_ready  in   1           memory accepts the request
+mem_req_addr   out  addr_bits   beat address of the request
+mem_rvalid     in   1           a read beat returns (in request order)
+mem_rdata      in   width_bits  returned beat
+out_valid      out  1           ``out_data`` holds the next beat of the stream
+out_ready      in   1           the consumer takes ``out_data``
+out_data       out  width_bits  stream data
+idle           out  1           no request pending, in flight or buffered
+=============  ===  ==========  ======================================================
+
+Credits: a request is issued only while ``in_flight + buffered < credits``; the buffer is a
+``credits``-entry register FIFO, so every returning beat has a slot and ``mem_rvalid`` needs no
+ready. A credit returns when the consumer pops a beat and is usable the next cycle, so the
+credit loop is ``latency + 2`` cycles (request, ``latency``, FIFO write, pop) and the engine
+sustains min(1, credits / (latency + 2)) beats per cycle. ``mem_req_valid`` does not depend
+on any ready input.
+
+Write engine ``build_write_engine(cfg, name)``:
+
+=============  ===  ==========  ======================================================
+port           dir  width       meaning
+=============  ===  ==========  ======================================================
+clk, rst       in               clock, synchronous reset
+cmd_valid      in   1           a (cmd_addr, cmd_len) command is offered
+cmd_addr       in   addr_bits   first beat address
+cmd_len        in   len_bits    number of beats
+cmd_ready      out  1           the engine takes the command (all beats accepted)
+in_valid       in   1           a data beat is offered
+in_data        in   width_bits  data beat
+in_ready       out  1           the engine takes the beat
+mem_wvalid     out  1           a write of ``mem_wdata`` to ``mem_waddr`` is offered
+mem_wready     in   1           memory accepts the write
+mem_waddr      out  addr_bits   beat address
+mem_wdata      out  width_bits  beat data
+done           out  1           one-cycle pulse the cycle after the last beat's write is accepted
+=============  ===  ==========  ======================================================
+
+Beats go through one output register (``in_ready = cmd active & (!mem_wvalid | mem_wready)``),
+so a stream of one beat per cycle is written at one beat per cycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from circt.dialects import comb, hw, seq
+from circt.ir import IntegerAttr, IntegerType, Type, Value
+
+
+@dataclass(frozen=True)
+class OffchipConfig:
+    """Elaboration-time parameters of an off-chip engine."""
+
+    width_bits: int
+    credits: int = 4
+    addr_bits: int = 32
+    len_bits: int = 16
+
+    def validate(self) -> None:
+        """Raise ValueError on unsupported parameters."""
+        if self.width_bits < 1:
+            raise ValueError("width_bits must be >= 1")
+        if self.credits < 2:
+            raise ValueError("credits must be >= 2")
+        if not 1 <= self.len_bits <= self.addr_bits:
+            raise ValueError("len_bits must be in [1, addr_bits]")
+
+
+def credits_for_full_bandwidth(latency_cycles: int) -> int:
+    """Smallest read-engine credit count that sustains one beat per cycle."""
+    return latency_cycles + 2
+
+
+def _ity(w: int) -> Type:
+    return IntegerType.get_signless(w)
+
+
+def _const(w: int, v: int) -> Value:
+    v &= (1 << w) - 1
+    if v >= 1 << (w - 1):  # IntegerAttr takes the signed value for wide constants
+        v -= 1 << w
+    return hw.ConstantOp(IntegerAttr.get(_ity(w), v)).result
+
+
+def _width(v: Value) -> int:
+    return IntegerType(v.type).width
+
+
+def _and(*xs: Value) -> Value:
+    return comb.AndOp(list(xs)).result
+
+
+def _or(*xs: Value) -> Value:
+    return comb.OrOp(list(xs)).result
+
+
+def _not(x: Value) -> Value:
+    return comb.XorOp([x, _const(1, 1)]).result
+
+
+def _mux(c: Value, t: Value, f: Value) -> Value:
+    return comb.MuxOp(c, t, f).result
+
+
+def _eq(a: Value, b: Value) -> Value:
+    return comb.ICmpOp(IntegerAttr.get(_ity(64), 0), a, b).result
+
+
+def _ult(a: Value, b: Value) -> Value:
+    return comb.ICmpOp(IntegerAttr.get(_ity(64), 6), a, b).result
+
+
+def _inc(v: Value) -> Value:
+    return comb.AddOp([v, _const(_width(v), 1)]).result
+
+
+def _dec(v: Value) -> Value:
+    return comb.SubOp(v, _const(_width(v), 1)).result
+
+
+def _nonzero(v: Value) -> Value:
+    return _not(_eq(v, _const(_width(v), 0)))
+
+
+class _Fb:
+    """A value used before it is defined: a placeholder whose uses ``set`` redirects."""
+
+    def __init__(self, ty: Type) -> None:
+        self._ph = hw.ConstantOp(IntegerAttr.get(ty, 0))
+        self.value: Value = self._ph.result
+
+    def set(self, v: Value) -> None:
+        self._ph.result.replace_all_uses_with(v)
+        self._ph.operation.erase()
+
+
+class _Reg:
+    """A clock-enabled register ``q`` whose next value and enable are set later."""
+
+    def __init__(self, clk: Value, rst: Value | None, w: int, name: str) -> None:
+        self._d, self._en = _Fb(_ity(w)), _Fb(_ity(1))
+        kw = {} if rst is None else {"reset": rst, "reset_value": _const(w, 0)}
+        self.q: Value = seq.CompRegClockEnabledOp(
+            _ity(w), self._d.value, clk, self._en.value, name=name, **kw
+        ).result
+
+    def next(self, d: Value, en: Value | None = None) -> None:
+        self._d.set(d)
+        self._en.set(_const(1, 1) if en is None else en)
+
+
+def _clog2(n: int) -> int:
+    return max(1, (n - 1).bit_length())
+
+
+def _wrap_inc(ptr: Value, depth: int) -> Value:
+    return _mux(_eq(ptr, _const(_width(ptr), depth - 1)), _const(_width(ptr), 0), _inc(ptr))
+
+
+def _select(entries: list[Value], idx: Value) -> Value:
+    """Binary mux tree ``entries[idx]`` (out-of-range indices give entry 0)."""
+    k = _width(idx)
+    level = entries + [entries[0]] * ((1 << k) - len(entries))
+    for b in range(k):
+        sel = comb.ExtractOp(_ity(1), idx, b).result
+        level = [_mux(sel, level[i + 1], level[i]) for i in range(0, len(level), 2)]
+    return level[0]
+
+
+def build_read_engine(cfg: OffchipConfig, name: str) -> hw.HWModuleOp:
+    """Create the read engine's ``hw.module`` at the current insertion point."""
+    cfg.validate()
+    i1, aw, lw, dw, d = _ity(1), cfg.addr_bits, cfg.len_bits, cfg.width_bits, cfg.credits
+    inputs = [
+        ("clk", seq.ClockType.get()),
+        ("rst", i1),
+        ("cmd_valid", i1),
+        ("cmd_addr", _ity(aw)),
+        ("cmd_len", _ity(lw)),
+        ("mem_req_ready", i1),
+        ("mem_rvalid", i1),
+        ("mem_rdata", _ity(dw)),
+        ("out_ready", i1),
+    ]
+    outputs = [
+        ("cmd_ready", i1),
+        ("mem_req_valid", i1),
+        ("mem_req_addr", _ity(aw)),
+        ("out_valid", i1),
+        ("out_data", _ity(dw)),
+        ("idle", i1),
+    ]
+
+    def body(mod: hw.HWModuleOp) -> dict[str, Value]:
+        p = dict(zip([n for n, _ in inputs], mod.entry_block.arguments, strict=True))
+        clk, rst = p["clk"], p["rst"]
+        pw, cw = _clog2(d), (d).bit_length()
+        req_addr = _Reg(clk, None, aw, "req_addr")
+        req_rem = _Reg(clk, rst, lw, "req_rem")
+        used = _Reg(clk, rst, cw, "credits_used")  # in flight + buffered
+        wptr = _Reg(clk, rst, pw, "fifo_wptr")
+        rptr = _Reg(clk, rst, pw, "fifo_rptr")
+        count = _Reg(clk, rst, cw, "fifo_count")
+
+        cmd_ready = _not(_nonzero(req_rem.q))
+        cmd_fire = _and(p["cmd_valid"], cmd_ready)
+        req_valid = _and(_nonzero(req_rem.q), _ult(used.q, _const(cw, d)))
+        req_fire = _and(req_valid, p["mem_req_ready"])
+        out_valid = _nonzero(count.q)
+        pop = _and(out_valid, p["out_ready"])
+        push = p["mem_rvalid"]
+
+        req_addr.next(_mux(cmd_fire, p["cmd_addr"], _inc(req_addr.q)), _or(cmd_fire, req_fire))
+        req_rem.next(_mux(cmd_fire, p["cmd_len"], _dec(req_rem.q)), _or(cmd_fire, req_fire))
+        inc_only, dec_only = _and(req_fire, _not(pop)), _and(pop, _not(req_fire))
+        used.next(_mux(inc_only, _inc(used.q), _dec(used.q)), _or(inc_only, dec_only))
+        push_only, pop_only = _and(push, _not(pop)), _and(pop, _not(push))
+        count.next(_mux(push_only, _inc(count.q), _dec(count.q)), _or(push_only, pop_only))
+        wptr.next(_wrap_inc(wptr.q, d), push)
+        rptr.next(_wrap_inc(rptr.q, d), pop)
+
+        entries = []
+        for i in range(d):
+            we = _and(push, _eq(wptr.q, _const(pw, i)))
+            entries.append(
+                seq.CompRegClockEnabledOp(_ity(dw), p["mem_rdata"], clk, we, name=f"fifo_{i}")
+            )
+        out_data = _select([e.result for e in entries], rptr.q)
+        idle = _and(cmd_ready, _eq(used.q, _const(cw, 0)))
+        return {
+            "cmd_ready": cmd_ready,
+            "mem_req_valid": req_valid,
+            "mem_req_addr": req_addr.q,
+            "out_valid": out_valid,
+            "out_data": out_data,
+            "idle": idle,
+        }
+
+    return hw.HWModuleOp(name, inputs, outputs, body_builder=body)
+
+
+def build_write_engine(cfg: OffchipConfig, name: str) -> hw.HWModuleOp:
+    """Create the write engine's ``hw.module`` at the current insertion point."""
+    cfg.validate()
+    i1, aw, lw, dw = _ity(1), cfg.addr_bits, cfg.len_bits, cfg.width_bits
+    inputs = [
+        ("clk", seq.ClockType.get()),
+        ("rst", i1),
+        ("cmd_valid", i1),
+        ("cmd_addr", _ity(aw)),
+        ("cmd_len", _ity(lw)),
+        ("in_valid", i1),
+        ("in_data", _ity(dw)),
+        ("mem_wready", i1),
+    ]
+    outputs = [
+        ("cmd_ready", i1),
+        ("in_ready", i1),
+        ("mem_wvalid", i1),
+        ("mem_waddr", _ity(aw)),
+        ("mem_wdata", _ity(dw)),
+        ("done", i1),
+    ]
+
+    def body(mod: hw.HWModuleOp) -> dict[str, Value]:
+        p = dict(zip([n for n, _ in inputs], mod.entry_block.arguments, strict=True))
+        clk, rst = p["clk"], p["rst"]
+        addr = _Reg(clk, None, aw, "next_addr")
+        rem = _Reg(clk, rst, lw, "beats_left")
+        wvalid = _Reg(clk, rst, 1, "wvalid_r")
+        wlast = _Reg(clk, rst, 1, "wlast_r")
+        waddr = _Reg(clk, None, aw, "waddr_r")
+        wdata = _Reg(clk, None, dw, "wdata_r")
+        done = _Reg(clk, rst, 1, "done_r")
+
+        active = _nonzero(rem.q)
+        cmd_ready = _not(active)
+        cmd_fire = _and(p["cmd_valid"], cmd_ready)
+        slot = _or(_not(wvalid.q), p["mem_wready"])  # output register free after this edge
+        in_ready = _and(active, slot)
+        fire = _and(p["in_valid"], in_ready)
+        last = _eq(rem.q, _const(lw, 1))
+
+        addr.next(_mux(cmd_fire, p["cmd_addr"], _inc(addr.q)), _or(cmd_fire, fire))
+        rem.next(_mux(cmd_fire, p["cmd_len"], _dec(rem.q)), _or(cmd_fire, fire))
+        wvalid.next(fire, slot)
+        wlast.next(_and(fire, last), slot)
+        waddr.next(addr.q, fire)
+        wdata.next(p["in_data"], fire)
+        done.next(_and(wvalid.q, p["mem_wready"], wlast.q))
+        return {
+            "cmd_ready": cmd_ready,
+            "in_ready": in_ready,
+            "mem_wvalid": wvalid.q,
+            "mem_waddr": waddr.q,
+            "mem_wdata": wdata.q,
+            "done": done.q,
+        }
+
+    return hw.HWModuleOp(name, inputs, outputs, body_builder=body)
+
+
+def read_engine_sv(cfg: OffchipConfig, name: str = "intar_rd_engine") -> str:
+    """SystemVerilog text of one read engine."""
+    from intar.hw.emit import emit_sv
+
+    return emit_sv(lambda: build_read_engine(cfg, name))
+
+
+def write_engine_sv(cfg: OffchipConfig, name: str = "intar_wr_engine") -> str:
+    """SystemVerilog text of one write engine."""
+    from intar.hw.emit import emit_sv
+
+    return emit_sv(lambda: build_write_engine(cfg, name))
