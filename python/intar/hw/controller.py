@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from circt.dialects import hw, seq
 from circt.ir import Value
 
-from intar.hw.core import _add, _and, _cmp, _const, _Feedback, _ity, _mux, _not, _or
+from intar.hw.builders import Feedback, add, and_, cmp, const, ity, mux, not_, or_
 
 START_LATENCY = 1
 
@@ -72,9 +72,9 @@ def _validate(program: list[Instruction], switch_cycles: int) -> None:
 
 def _rom(pc: Value, pc_bits: int, values: list[int], w: int) -> Value:
     """``values[pc]`` as a mux chain over constants (pc past the end reads the last entry)."""
-    out = _const(w, values[-1])
+    out = const(w, values[-1])
     for idx in range(len(values) - 2, -1, -1):
-        out = _mux(_cmp("eq", pc, _const(pc_bits, idx)), _const(w, values[idx]), out)
+        out = mux(cmp("eq", pc, const(pc_bits, idx)), const(w, values[idx]), out)
     return out
 
 
@@ -82,7 +82,7 @@ def build_controller(name: str, program: list[Instruction], switch_cycles: int) 
     """Create the controller's ``hw.module`` at the current insertion point (inside a Context)."""
     _validate(program, switch_cycles)
     n = len(program)
-    i1 = _ity(1)
+    i1 = ity(1)
     stage_bits = _bits(max(p.stage for p in program))
     sel_bits = _bits(max(max(p.sources, p.sinks) for p in program))
     idx_bits = _bits(max(b - 1 for p in program for b in p.bounds))
@@ -90,12 +90,12 @@ def build_controller(name: str, program: list[Instruction], switch_cycles: int) 
     inputs = [("clk", seq.ClockType.get()), ("rst", i1), ("start", i1), ("step_ready", i1)]
     outputs = [
         ("step_valid", i1),
-        ("stage", _ity(stage_bits)),
-        ("src_sel", _ity(sel_bits)),
-        ("sink_sel", _ity(sel_bits)),
-        ("i", _ity(idx_bits)),
-        ("j", _ity(idx_bits)),
-        ("k", _ity(idx_bits)),
+        ("stage", ity(stage_bits)),
+        ("src_sel", ity(sel_bits)),
+        ("sink_sel", ity(sel_bits)),
+        ("i", ity(idx_bits)),
+        ("j", ity(idx_bits)),
+        ("k", ity(idx_bits)),
         ("first_k", i1),
         ("last_k", i1),
         ("done", i1),
@@ -105,15 +105,15 @@ def build_controller(name: str, program: list[Instruction], switch_cycles: int) 
         p = dict(zip([nm for nm, _ in inputs], mod.entry_block.arguments, strict=True))
         clk, rst = p["clk"], p["rst"]
 
-        def reg(nxt: Value, fb: _Feedback, w: int, reg_name: str) -> Value:
+        def reg(nxt: Value, fb: Feedback, w: int, reg_name: str) -> Value:
             r = seq.CompRegOp(
-                _ity(w), nxt, clk, reset=rst, reset_value=_const(w, 0), name=reg_name
+                ity(w), nxt, clk, reset=rst, reset_value=const(w, 0), name=reg_name
             ).result
             fb.set(r)
             return r
 
-        pc_fb, act_fb, done_fb = _Feedback(_ity(pc_bits)), _Feedback(i1), _Feedback(i1)
-        ctr_fb = {c: _Feedback(_ity(idx_bits)) for c in "ijk"}
+        pc_fb, act_fb, done_fb = Feedback(ity(pc_bits)), Feedback(i1), Feedback(i1)
+        ctr_fb = {c: Feedback(ity(idx_bits)) for c in "ijk"}
         pc, active, done = pc_fb.value, act_fb.value, done_fb.value
         ctr = {c: fb.value for c, fb in ctr_fb.items()}
 
@@ -125,49 +125,49 @@ def build_controller(name: str, program: list[Instruction], switch_cycles: int) 
         src = field([q.sources for q in program], sel_bits)
         sink = field([q.sinks for q in program], sel_bits)
         last = {
-            c: _cmp("eq", ctr[c], field([q.bounds[ax] - 1 for q in program], idx_bits))
+            c: cmp("eq", ctr[c], field([q.bounds[ax] - 1 for q in program], idx_bits))
             for ax, c in enumerate("ijk")
         }
-        last_pc = _cmp("eq", pc, _const(pc_bits, n - 1))
+        last_pc = cmp("eq", pc, const(pc_bits, n - 1))
 
         # Switch counter: counts switch_cycles .. 1 while the next instruction is loaded.
         sw_bits = _bits(switch_cycles)
-        sw_fb = _Feedback(_ity(sw_bits))
+        sw_fb = Feedback(ity(sw_bits))
         sw = sw_fb.value
-        switching = _cmp("ne", sw, _const(sw_bits, 0))
-        idle = _not(_or(active, switching))
-        go = _and(idle, p["start"])
+        switching = cmp("ne", sw, const(sw_bits, 0))
+        idle = not_(or_(active, switching))
+        go = and_(idle, p["start"])
 
-        fire = _and(active, p["step_ready"])
-        end_instr = _and(fire, last["i"], last["j"], last["k"])
-        end_prog = _and(end_instr, last_pc)
-        next_instr = _and(end_instr, _not(last_pc))
+        fire = and_(active, p["step_ready"])
+        end_instr = and_(fire, last["i"], last["j"], last["k"])
+        end_prog = and_(end_instr, last_pc)
+        next_instr = and_(end_instr, not_(last_pc))
 
         # Loop counters, k innermost; all wrap to 0 at the end of an instruction.
-        zero_idx, one_idx = _const(idx_bits, 0), _const(idx_bits, 1)
-        wrap_k = _and(fire, last["k"])
-        wrap_j = _and(wrap_k, last["j"])
+        zero_idx, one_idx = const(idx_bits, 0), const(idx_bits, 1)
+        wrap_k = and_(fire, last["k"])
+        wrap_j = and_(wrap_k, last["j"])
         steps = {"k": fire, "j": wrap_k, "i": wrap_j}
         wraps = {"k": wrap_k, "j": wrap_j, "i": end_instr}
         for c in "ijk":
-            inc = _mux(steps[c], _add(ctr[c], one_idx), ctr[c])
-            nxt = _mux(_or(wraps[c], go), zero_idx, inc)
+            inc = mux(steps[c], add(ctr[c], one_idx), ctr[c])
+            nxt = mux(or_(wraps[c], go), zero_idx, inc)
             ctr[c] = reg(nxt, ctr_fb[c], idx_bits, f"{c}_r")
 
-        pc_next = _mux(next_instr, _add(pc, _const(pc_bits, 1)), pc)
-        pc = reg(_mux(go, _const(pc_bits, 0), pc_next), pc_fb, pc_bits, "pc_r")
+        pc_next = mux(next_instr, add(pc, const(pc_bits, 1)), pc)
+        pc = reg(mux(go, const(pc_bits, 0), pc_next), pc_fb, pc_bits, "pc_r")
 
         if switch_cycles > 0:
-            sw_dec = _mux(switching, _add(sw, _const(sw_bits, (1 << sw_bits) - 1)), sw)
-            sw_next = _mux(next_instr, _const(sw_bits, switch_cycles), sw_dec)
-            sw_last = _cmp("eq", sw, _const(sw_bits, 1))
-            act_next = _or(go, sw_last, _and(active, _not(end_instr)))
+            sw_dec = mux(switching, add(sw, const(sw_bits, (1 << sw_bits) - 1)), sw)
+            sw_next = mux(next_instr, const(sw_bits, switch_cycles), sw_dec)
+            sw_last = cmp("eq", sw, const(sw_bits, 1))
+            act_next = or_(go, sw_last, and_(active, not_(end_instr)))
         else:
-            sw_next = _const(sw_bits, 0)
-            act_next = _or(go, _and(active, _not(end_prog)))
+            sw_next = const(sw_bits, 0)
+            act_next = or_(go, and_(active, not_(end_prog)))
         reg(sw_next, sw_fb, sw_bits, "sw_r")
         active = reg(act_next, act_fb, 1, "active_r")
-        done = reg(_or(end_prog, _and(done, _not(go))), done_fb, 1, "done_r")
+        done = reg(or_(end_prog, and_(done, not_(go))), done_fb, 1, "done_r")
 
         return {
             "step_valid": active,
@@ -177,7 +177,7 @@ def build_controller(name: str, program: list[Instruction], switch_cycles: int) 
             "i": ctr["i"],
             "j": ctr["j"],
             "k": ctr["k"],
-            "first_k": _cmp("eq", ctr["k"], zero_idx),
+            "first_k": cmp("eq", ctr["k"], zero_idx),
             "last_k": last["k"],
             "done": done,
         }

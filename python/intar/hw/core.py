@@ -34,7 +34,23 @@ import math
 from dataclasses import dataclass
 
 from circt.dialects import comb, hw, seq
-from circt.ir import IntegerAttr, IntegerType, Type, Value
+from circt.ir import Value
+
+from intar.hw.builders import (
+    Feedback,
+    Regs,
+    add,
+    and_,
+    cmp,
+    const,
+    extract,
+    ity,
+    mux,
+    not_,
+    or_,
+    sext,
+    zext,
+)
 
 K_BOUND_BITS = 16
 SHIFT_BITS = 6
@@ -73,135 +89,56 @@ class CoreConfig:
             raise ValueError("only acc_bits=32 (the golden model's int32 accumulation)")
 
 
-def _ity(w: int) -> Type:
-    return IntegerType.get_signless(w)
-
-
-def _const(w: int, v: int) -> Value:
-    v &= (1 << w) - 1
-    if v >= 1 << (w - 1):  # IntegerAttr takes the signed value for wide constants
-        v -= 1 << w
-    return hw.ConstantOp(IntegerAttr.get(_ity(w), v)).result
-
-
-def _width(v: Value) -> int:
-    return IntegerType(v.type).width
-
-
-def _extract(v: Value, lo: int, w: int) -> Value:
-    return comb.ExtractOp(_ity(w), v, lo).result
-
-
-def _sext(v: Value, w: int) -> Value:
-    n = _width(v)
-    if w == n:
-        return v
-    if w < n:
-        return _extract(v, 0, w)
-    msb = _extract(v, n - 1, 1)
-    return comb.ConcatOp([comb.ReplicateOp(_ity(w - n), msb).result, v]).result
-
-
-def _zext(v: Value, w: int) -> Value:
-    n = _width(v)
-    if w == n:
-        return v
-    return comb.ConcatOp([_const(w - n, 0), v]).result
-
-
-def _add(a: Value, b: Value) -> Value:
-    return comb.AddOp([a, b]).result
-
-
-def _mux(c: Value, t: Value, f: Value) -> Value:
-    return comb.MuxOp(c, t, f).result
-
-
-def _and(*xs: Value) -> Value:
-    return comb.AndOp(list(xs)).result
-
-
-def _or(*xs: Value) -> Value:
-    return comb.OrOp(list(xs)).result
-
-
-def _not(x: Value) -> Value:
-    return comb.XorOp([x, _const(1, 1)]).result
-
-
-def _cmp(pred: str, a: Value, b: Value) -> Value:
-    preds = {"eq": 0, "ne": 1, "slt": 2, "sle": 3, "sgt": 4, "sge": 5, "ult": 6, "ugt": 8}
-    return comb.ICmpOp(IntegerAttr.get(_ity(64), preds[pred]), a, b).result
-
-
-class _Regs:
-    """Register factory: clock-enabled registers, optionally with synchronous reset."""
-
-    def __init__(self, clk: Value, en: Value, rst: Value) -> None:
-        self.clk, self.en, self.rst = clk, en, rst
-
-    def data(self, v: Value, name: str) -> Value:
-        """Pipeline data register (no reset, so it can sit in a DSP48E2)."""
-        return seq.CompRegClockEnabledOp(v.type, v, self.clk, self.en, name=name).result
-
-    def ctrl(self, v: Value, name: str) -> Value:
-        """Control register, reset to 0."""
-        zero = _const(_width(v), 0)
-        return seq.CompRegClockEnabledOp(
-            v.type, v, self.clk, self.en, reset=self.rst, reset_value=zero, name=name
-        ).result
-
-
 def _requantize(acc: Value, shift: Value, out_bits: int) -> Value:
     """saturate(round_shift(acc, min(shift, 32)), out_bits) on a 32-bit signed ``acc``."""
     w = 33
-    sh = _zext(shift, w)
-    lim = _const(w, 32)
-    sh = _mux(_cmp("ugt", sh, lim), lim, sh)
-    x = _sext(acc, w)
-    zero = _const(w, 0)
-    half = comb.ShlOp(_const(w, 1), comb.SubOp(sh, _const(w, 1)).result).result
-    rnd = _mux(_cmp("eq", sh, zero), zero, half)  # 1 << (s-1), or 0 for s = 0
-    y = comb.ShrSOp(_add(x, rnd), sh).result
+    sh = zext(shift, w)
+    lim = const(w, 32)
+    sh = mux(cmp("ugt", sh, lim), lim, sh)
+    x = sext(acc, w)
+    zero = const(w, 0)
+    half = comb.ShlOp(const(w, 1), comb.SubOp(sh, const(w, 1)).result).result
+    rnd = mux(cmp("eq", sh, zero), zero, half)  # 1 << (s-1), or 0 for s = 0
+    y = comb.ShrSOp(add(x, rnd), sh).result
     hi, lo = (1 << (out_bits - 1)) - 1, -(1 << (out_bits - 1))
-    hi_c, lo_c = _const(w, hi), _const(w, lo)
-    y = _mux(_cmp("sgt", y, hi_c), hi_c, _mux(_cmp("slt", y, lo_c), lo_c, y))
-    return _extract(y, 0, out_bits)
+    hi_c, lo_c = const(w, hi), const(w, lo)
+    y = mux(cmp("sgt", y, hi_c), hi_c, mux(cmp("slt", y, lo_c), lo_c, y))
+    return extract(y, 0, out_bits)
 
 
 def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
     """Create the core's ``hw.module`` at the current insertion point (inside a Context)."""
     cfg.validate()
     d1, d2, d3, ib, ob = cfg.d1, cfg.d2, cfg.d3, cfg.in_bits, cfg.out_bits
-    i1 = _ity(1)
+    i1 = ity(1)
     inputs = [
         ("clk", seq.ClockType.get()),
         ("rst", i1),
         ("in_valid", i1),
-        ("a", _ity(d1 * d3 * ib)),
-        ("b", _ity(d3 * d2 * ib)),
-        ("k_bound", _ity(K_BOUND_BITS)),
-        ("shift", _ity(SHIFT_BITS)),
+        ("a", ity(d1 * d3 * ib)),
+        ("b", ity(d3 * d2 * ib)),
+        ("k_bound", ity(K_BOUND_BITS)),
+        ("shift", ity(SHIFT_BITS)),
         ("out_ready", i1),
     ]
-    outputs = [("in_ready", i1), ("out_valid", i1), ("out", _ity(d1 * d2 * ob))]
+    outputs = [("in_ready", i1), ("out_valid", i1), ("out", ity(d1 * d2 * ob))]
 
     def body(mod: hw.HWModuleOp) -> dict[str, Value]:
         p = dict(zip([n for n, _ in inputs], mod.entry_block.arguments, strict=True))
         clk, rst = p["clk"], p["rst"]
         # out_valid feeds the stall before its register exists: use a feedback placeholder.
-        out_valid_fb = _Feedback(i1)
-        en = _or(_not(out_valid_fb.value), p["out_ready"])
-        regs = _Regs(clk, en, rst)
-        fire = _and(p["in_valid"], en)
+        out_valid_fb = Feedback(i1)
+        en = or_(not_(out_valid_fb.value), p["out_ready"])
+        regs = Regs(clk, en, rst)
+        fire = and_(p["in_valid"], en)
 
         # Input-side k counter: marks the first and last beat of each output tile.
-        kc_fb = _Feedback(_ity(K_BOUND_BITS))
+        kc_fb = Feedback(ity(K_BOUND_BITS))
         kc = kc_fb.value
-        last_in = _cmp("eq", _add(kc, _const(K_BOUND_BITS, 1)), p["k_bound"])
-        first_in = _cmp("eq", kc, _const(K_BOUND_BITS, 0))
-        kc_next = _mux(last_in, _const(K_BOUND_BITS, 0), _add(kc, _const(K_BOUND_BITS, 1)))
-        kc_fb.set(regs.ctrl(_mux(fire, kc_next, kc), "k_count"))
+        last_in = cmp("eq", add(kc, const(K_BOUND_BITS, 1)), p["k_bound"])
+        first_in = cmp("eq", kc, const(K_BOUND_BITS, 0))
+        kc_next = mux(last_in, const(K_BOUND_BITS, 0), add(kc, const(K_BOUND_BITS, 1)))
+        kc_fb.set(regs.ctrl(mux(fire, kc_next, kc), "k_count"))
 
         # Control pipeline: (valid, first, last) travel alongside the data.
         n_stages = 3 + cfg.tree_levels
@@ -219,9 +156,9 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
                 prods = []
                 for k in range(d3):
                     tag = f"{i}_{j}_{k}"
-                    av = regs.data(_extract(p["a"], (i * d3 + k) * ib, ib), f"a_r{tag}")
-                    bv = regs.data(_extract(p["b"], (k * d2 + j) * ib, ib), f"b_r{tag}")
-                    m = comb.MulOp([_sext(av, pw), _sext(bv, pw)]).result
+                    av = regs.data(extract(p["a"], (i * d3 + k) * ib, ib), f"a_r{tag}")
+                    bv = regs.data(extract(p["b"], (k * d2 + j) * ib, ib), f"b_r{tag}")
+                    m = comb.MulOp([sext(av, pw), sext(bv, pw)]).result
                     m = regs.data(m, f"m_r{tag}")
                     prods.append(regs.data(m, f"p_r{tag}"))
                 # Pipelined adder tree, one register per level; widths grow by one bit per
@@ -233,45 +170,32 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
                     nxt = []
                     for t in range(0, len(level), 2):
                         if t + 1 < len(level):
-                            s_ = _add(_sext(level[t], w), _sext(level[t + 1], w))
+                            s_ = add(sext(level[t], w), sext(level[t + 1], w))
                         else:
-                            s_ = _sext(level[t], w)
+                            s_ = sext(level[t], w)
                         nxt.append(regs.data(s_, f"t{lvl}_r{i}_{j}_{t // 2}"))
                     level = nxt
-                sums.append(_sext(level[0], cfg.acc_bits))
+                sums.append(sext(level[0], cfg.acc_bits))
 
         # Accumulators: acc = (first ? 0 : acc) + sum, int32 wrap.
-        zero_acc = _const(cfg.acc_bits, 0)
+        zero_acc = const(cfg.acc_bits, 0)
         accs = []
         for idx, s_ in enumerate(sums):
-            fb = _Feedback(_ity(cfg.acc_bits))
-            nxt = _add(_mux(f, zero_acc, fb.value), s_)
-            acc = regs.data(_mux(v, nxt, fb.value), f"acc_r{idx // d2}_{idx % d2}")
+            fb = Feedback(ity(cfg.acc_bits))
+            nxt = add(mux(f, zero_acc, fb.value), s_)
+            acc = regs.data(mux(v, nxt, fb.value), f"acc_r{idx // d2}_{idx % d2}")
             fb.set(acc)
             accs.append(acc)
-        done = regs.ctrl(_and(v, la), "acc_done")
+        done = regs.ctrl(and_(v, la), "acc_done")
 
         # Requantize + output register (writeback stage).
         outs = [_requantize(acc, p["shift"], ob) for acc in accs]
         bus = comb.ConcatOp(list(reversed(outs))).result if len(outs) > 1 else outs[0]
-        out_fb = _Feedback(bus.type)
-        out_r = regs.data(_mux(done, bus, out_fb.value), "out_r")
+        out_fb = Feedback(bus.type)
+        out_r = regs.data(mux(done, bus, out_fb.value), "out_r")
         out_fb.set(out_r)
         out_valid = regs.ctrl(done, "out_valid_r")
         out_valid_fb.set(out_valid)
         return {"in_ready": en, "out_valid": out_valid, "out": out_r}
 
     return hw.HWModuleOp(name, inputs, outputs, body_builder=body)
-
-
-class _Feedback:
-    """A value used before it is defined (register feedback): a placeholder constant whose
-    uses are redirected to the real value by ``set``."""
-
-    def __init__(self, ty: Type) -> None:
-        self._ph = hw.ConstantOp(IntegerAttr.get(ty, 0))
-        self.value: Value = self._ph.result
-
-    def set(self, v: Value) -> None:
-        self._ph.result.replace_all_uses_with(v)
-        self._ph.operation.erase()

@@ -60,7 +60,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from circt.dialects import comb, hw, seq
-from circt.ir import IntegerAttr, IntegerType, Type, Value
+from circt.ir import Value
+
+from intar.hw.builders import Feedback, and_, cmp, const, ity, mux, not_, or_, width
 
 
 @dataclass(frozen=True)
@@ -87,82 +89,39 @@ def credits_for_full_bandwidth(latency_cycles: int) -> int:
     return latency_cycles + 2
 
 
-def _ity(w: int) -> Type:
-    return IntegerType.get_signless(w)
-
-
-def _const(w: int, v: int) -> Value:
-    v &= (1 << w) - 1
-    if v >= 1 << (w - 1):  # IntegerAttr takes the signed value for wide constants
-        v -= 1 << w
-    return hw.ConstantOp(IntegerAttr.get(_ity(w), v)).result
-
-
-def _width(v: Value) -> int:
-    return IntegerType(v.type).width
-
-
-def _and(*xs: Value) -> Value:
-    return comb.AndOp(list(xs)).result
-
-
-def _or(*xs: Value) -> Value:
-    return comb.OrOp(list(xs)).result
-
-
-def _not(x: Value) -> Value:
-    return comb.XorOp([x, _const(1, 1)]).result
-
-
-def _mux(c: Value, t: Value, f: Value) -> Value:
-    return comb.MuxOp(c, t, f).result
-
-
 def _eq(a: Value, b: Value) -> Value:
-    return comb.ICmpOp(IntegerAttr.get(_ity(64), 0), a, b).result
+    return cmp("eq", a, b)
 
 
 def _ult(a: Value, b: Value) -> Value:
-    return comb.ICmpOp(IntegerAttr.get(_ity(64), 6), a, b).result
+    return cmp("ult", a, b)
 
 
 def _inc(v: Value) -> Value:
-    return comb.AddOp([v, _const(_width(v), 1)]).result
+    return comb.AddOp([v, const(width(v), 1)]).result
 
 
 def _dec(v: Value) -> Value:
-    return comb.SubOp(v, _const(_width(v), 1)).result
+    return comb.SubOp(v, const(width(v), 1)).result
 
 
 def _nonzero(v: Value) -> Value:
-    return _not(_eq(v, _const(_width(v), 0)))
-
-
-class _Fb:
-    """A value used before it is defined: a placeholder whose uses ``set`` redirects."""
-
-    def __init__(self, ty: Type) -> None:
-        self._ph = hw.ConstantOp(IntegerAttr.get(ty, 0))
-        self.value: Value = self._ph.result
-
-    def set(self, v: Value) -> None:
-        self._ph.result.replace_all_uses_with(v)
-        self._ph.operation.erase()
+    return not_(_eq(v, const(width(v), 0)))
 
 
 class _Reg:
     """A clock-enabled register ``q`` whose next value and enable are set later."""
 
     def __init__(self, clk: Value, rst: Value | None, w: int, name: str) -> None:
-        self._d, self._en = _Fb(_ity(w)), _Fb(_ity(1))
-        kw = {} if rst is None else {"reset": rst, "reset_value": _const(w, 0)}
+        self._d, self._en = Feedback(ity(w)), Feedback(ity(1))
+        kw = {} if rst is None else {"reset": rst, "reset_value": const(w, 0)}
         self.q: Value = seq.CompRegClockEnabledOp(
-            _ity(w), self._d.value, clk, self._en.value, name=name, **kw
+            ity(w), self._d.value, clk, self._en.value, name=name, **kw
         ).result
 
     def next(self, d: Value, en: Value | None = None) -> None:
         self._d.set(d)
-        self._en.set(_const(1, 1) if en is None else en)
+        self._en.set(const(1, 1) if en is None else en)
 
 
 def _clog2(n: int) -> int:
@@ -170,40 +129,40 @@ def _clog2(n: int) -> int:
 
 
 def _wrap_inc(ptr: Value, depth: int) -> Value:
-    return _mux(_eq(ptr, _const(_width(ptr), depth - 1)), _const(_width(ptr), 0), _inc(ptr))
+    return mux(_eq(ptr, const(width(ptr), depth - 1)), const(width(ptr), 0), _inc(ptr))
 
 
 def _select(entries: list[Value], idx: Value) -> Value:
     """Binary mux tree ``entries[idx]`` (out-of-range indices give entry 0)."""
-    k = _width(idx)
+    k = width(idx)
     level = entries + [entries[0]] * ((1 << k) - len(entries))
     for b in range(k):
-        sel = comb.ExtractOp(_ity(1), idx, b).result
-        level = [_mux(sel, level[i + 1], level[i]) for i in range(0, len(level), 2)]
+        sel = comb.ExtractOp(ity(1), idx, b).result
+        level = [mux(sel, level[i + 1], level[i]) for i in range(0, len(level), 2)]
     return level[0]
 
 
 def build_read_engine(cfg: OffchipConfig, name: str) -> hw.HWModuleOp:
     """Create the read engine's ``hw.module`` at the current insertion point."""
     cfg.validate()
-    i1, aw, lw, dw, d = _ity(1), cfg.addr_bits, cfg.len_bits, cfg.width_bits, cfg.credits
+    i1, aw, lw, dw, d = ity(1), cfg.addr_bits, cfg.len_bits, cfg.width_bits, cfg.credits
     inputs = [
         ("clk", seq.ClockType.get()),
         ("rst", i1),
         ("cmd_valid", i1),
-        ("cmd_addr", _ity(aw)),
-        ("cmd_len", _ity(lw)),
+        ("cmd_addr", ity(aw)),
+        ("cmd_len", ity(lw)),
         ("mem_req_ready", i1),
         ("mem_rvalid", i1),
-        ("mem_rdata", _ity(dw)),
+        ("mem_rdata", ity(dw)),
         ("out_ready", i1),
     ]
     outputs = [
         ("cmd_ready", i1),
         ("mem_req_valid", i1),
-        ("mem_req_addr", _ity(aw)),
+        ("mem_req_addr", ity(aw)),
         ("out_valid", i1),
-        ("out_data", _ity(dw)),
+        ("out_data", ity(dw)),
         ("idle", i1),
     ]
 
@@ -218,31 +177,31 @@ def build_read_engine(cfg: OffchipConfig, name: str) -> hw.HWModuleOp:
         rptr = _Reg(clk, rst, pw, "fifo_rptr")
         count = _Reg(clk, rst, cw, "fifo_count")
 
-        cmd_ready = _not(_nonzero(req_rem.q))
-        cmd_fire = _and(p["cmd_valid"], cmd_ready)
-        req_valid = _and(_nonzero(req_rem.q), _ult(used.q, _const(cw, d)))
-        req_fire = _and(req_valid, p["mem_req_ready"])
+        cmd_ready = not_(_nonzero(req_rem.q))
+        cmd_fire = and_(p["cmd_valid"], cmd_ready)
+        req_valid = and_(_nonzero(req_rem.q), _ult(used.q, const(cw, d)))
+        req_fire = and_(req_valid, p["mem_req_ready"])
         out_valid = _nonzero(count.q)
-        pop = _and(out_valid, p["out_ready"])
+        pop = and_(out_valid, p["out_ready"])
         push = p["mem_rvalid"]
 
-        req_addr.next(_mux(cmd_fire, p["cmd_addr"], _inc(req_addr.q)), _or(cmd_fire, req_fire))
-        req_rem.next(_mux(cmd_fire, p["cmd_len"], _dec(req_rem.q)), _or(cmd_fire, req_fire))
-        inc_only, dec_only = _and(req_fire, _not(pop)), _and(pop, _not(req_fire))
-        used.next(_mux(inc_only, _inc(used.q), _dec(used.q)), _or(inc_only, dec_only))
-        push_only, pop_only = _and(push, _not(pop)), _and(pop, _not(push))
-        count.next(_mux(push_only, _inc(count.q), _dec(count.q)), _or(push_only, pop_only))
+        req_addr.next(mux(cmd_fire, p["cmd_addr"], _inc(req_addr.q)), or_(cmd_fire, req_fire))
+        req_rem.next(mux(cmd_fire, p["cmd_len"], _dec(req_rem.q)), or_(cmd_fire, req_fire))
+        inc_only, dec_only = and_(req_fire, not_(pop)), and_(pop, not_(req_fire))
+        used.next(mux(inc_only, _inc(used.q), _dec(used.q)), or_(inc_only, dec_only))
+        push_only, pop_only = and_(push, not_(pop)), and_(pop, not_(push))
+        count.next(mux(push_only, _inc(count.q), _dec(count.q)), or_(push_only, pop_only))
         wptr.next(_wrap_inc(wptr.q, d), push)
         rptr.next(_wrap_inc(rptr.q, d), pop)
 
         entries = []
         for i in range(d):
-            we = _and(push, _eq(wptr.q, _const(pw, i)))
+            we = and_(push, _eq(wptr.q, const(pw, i)))
             entries.append(
-                seq.CompRegClockEnabledOp(_ity(dw), p["mem_rdata"], clk, we, name=f"fifo_{i}")
+                seq.CompRegClockEnabledOp(ity(dw), p["mem_rdata"], clk, we, name=f"fifo_{i}")
             )
         out_data = _select([e.result for e in entries], rptr.q)
-        idle = _and(cmd_ready, _eq(used.q, _const(cw, 0)))
+        idle = and_(cmd_ready, _eq(used.q, const(cw, 0)))
         return {
             "cmd_ready": cmd_ready,
             "mem_req_valid": req_valid,
@@ -258,23 +217,23 @@ def build_read_engine(cfg: OffchipConfig, name: str) -> hw.HWModuleOp:
 def build_write_engine(cfg: OffchipConfig, name: str) -> hw.HWModuleOp:
     """Create the write engine's ``hw.module`` at the current insertion point."""
     cfg.validate()
-    i1, aw, lw, dw = _ity(1), cfg.addr_bits, cfg.len_bits, cfg.width_bits
+    i1, aw, lw, dw = ity(1), cfg.addr_bits, cfg.len_bits, cfg.width_bits
     inputs = [
         ("clk", seq.ClockType.get()),
         ("rst", i1),
         ("cmd_valid", i1),
-        ("cmd_addr", _ity(aw)),
-        ("cmd_len", _ity(lw)),
+        ("cmd_addr", ity(aw)),
+        ("cmd_len", ity(lw)),
         ("in_valid", i1),
-        ("in_data", _ity(dw)),
+        ("in_data", ity(dw)),
         ("mem_wready", i1),
     ]
     outputs = [
         ("cmd_ready", i1),
         ("in_ready", i1),
         ("mem_wvalid", i1),
-        ("mem_waddr", _ity(aw)),
-        ("mem_wdata", _ity(dw)),
+        ("mem_waddr", ity(aw)),
+        ("mem_wdata", ity(dw)),
         ("done", i1),
     ]
 
@@ -290,20 +249,20 @@ def build_write_engine(cfg: OffchipConfig, name: str) -> hw.HWModuleOp:
         done = _Reg(clk, rst, 1, "done_r")
 
         active = _nonzero(rem.q)
-        cmd_ready = _not(active)
-        cmd_fire = _and(p["cmd_valid"], cmd_ready)
-        slot = _or(_not(wvalid.q), p["mem_wready"])  # output register free after this edge
-        in_ready = _and(active, slot)
-        fire = _and(p["in_valid"], in_ready)
-        last = _eq(rem.q, _const(lw, 1))
+        cmd_ready = not_(active)
+        cmd_fire = and_(p["cmd_valid"], cmd_ready)
+        slot = or_(not_(wvalid.q), p["mem_wready"])  # output register free after this edge
+        in_ready = and_(active, slot)
+        fire = and_(p["in_valid"], in_ready)
+        last = _eq(rem.q, const(lw, 1))
 
-        addr.next(_mux(cmd_fire, p["cmd_addr"], _inc(addr.q)), _or(cmd_fire, fire))
-        rem.next(_mux(cmd_fire, p["cmd_len"], _dec(rem.q)), _or(cmd_fire, fire))
+        addr.next(mux(cmd_fire, p["cmd_addr"], _inc(addr.q)), or_(cmd_fire, fire))
+        rem.next(mux(cmd_fire, p["cmd_len"], _dec(rem.q)), or_(cmd_fire, fire))
         wvalid.next(fire, slot)
-        wlast.next(_and(fire, last), slot)
+        wlast.next(and_(fire, last), slot)
         waddr.next(addr.q, fire)
         wdata.next(p["in_data"], fire)
-        done.next(_and(wvalid.q, p["mem_wready"], wlast.q))
+        done.next(and_(wvalid.q, p["mem_wready"], wlast.q))
         return {
             "cmd_ready": cmd_ready,
             "in_ready": in_ready,

