@@ -6,11 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from intar.scheduling.device import Device, load_device
-
-LIB = Path(__file__).resolve().parents[3] / "lib"
-"""The checkout's lib/: building blocks kept as source (used from an editable install)."""
-
-MEMORY_MODEL_HEADER = LIB / "sim" / "memory_model.h"
+from intar.sim.headers import MEMORY_MODEL_HEADER  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import pytest
 from intar.golden.kernels import matmul
 from intar.hw import CoreConfig, core_sv
 from intar.sim import build, lint
+from intar.sim.headers import BUS_HEADER
 from intar.synth.yosys import synth_cells
 
 TOP = "intar_core"
@@ -36,33 +37,11 @@ HARNESS = r"""
 #include <cstdio>
 #include <vector>
 
-template <class T> static void put(T& port, const std::vector<uint32_t>& w) {
-  uint64_t v = w[0] | (w.size() > 1 ? uint64_t(w[1]) << 32 : 0);
-  port = static_cast<T>(v);
-}
-template <std::size_t N> static void put(VlWide<N>& port, const std::vector<uint32_t>& w) {
-  for (std::size_t i = 0; i < N; ++i) port[i] = w[i];
-}
-template <class T> static void get(const T& port, std::vector<uint32_t>& w) {
-  uint64_t v = port;
-  w[0] = uint32_t(v);
-  if (w.size() > 1) w[1] = uint32_t(v >> 32);
-}
-template <std::size_t N> static void get(const VlWide<N>& port, std::vector<uint32_t>& w) {
-  for (std::size_t i = 0; i < N; ++i) w[i] = port[i];
-}
-static void pack(std::vector<uint32_t>& w, const int64_t* e, int n, int bits) {
-  std::fill(w.begin(), w.end(), 0u);
-  for (int i = 0; i < n; ++i)
-    for (int b = 0; b < bits; ++b)
-      if ((uint64_t(e[i]) >> b) & 1u) w[(i * bits + b) / 32] |= 1u << ((i * bits + b) % 32);
-}
-static int64_t field(const std::vector<uint32_t>& w, int i, int bits) {
-  int64_t v = 0;
-  for (int b = 0; b < bits; ++b) v |= int64_t((w[(i * bits + b) / 32] >> ((i * bits + b) % 32)) & 1u) << b;
-  if ((v >> (bits - 1)) & 1) v -= int64_t(1) << bits;
-  return v;
-}
+#include "@BUS_H@"
+using intar::field;
+using intar::get;
+using intar::pack;
+using intar::put;
 
 int main(int argc, char** argv) {
   if (argc < 3) return 2;
@@ -215,7 +194,7 @@ def test_verilator_lint_clean(case: Case, tmp_path: Path) -> None:
 def test_bit_exact_and_cycles(case: Case, tmp_path: Path) -> None:
     sv, tb = tmp_path / f"{TOP}.sv", tmp_path / "tb.cpp"
     sv.write_text(core_sv(case.cfg, TOP))
-    tb.write_text(HARNESS)
+    tb.write_text(HARNESS.replace("@BUS_H@", str(BUS_HEADER)))
     exe = build(sv, TOP, tb, tmp_path / "build", progress=True)
     rng = np.random.default_rng(1234)
     a, b = _operands(case, rng)

@@ -20,6 +20,7 @@ from intar.golden import kernels
 from intar.hw.emit import emit_sv
 from intar.hw.sfu import build_sfu, sfu_latency
 from intar.sim import build, lint
+from intar.sim.headers import BUS_HEADER
 
 TOP = "sfu_top"
 N_BEATS = 300
@@ -168,33 +169,11 @@ HARNESS_HEAD = r"""
 #include <cstdlib>
 #include <vector>
 
-template <class T> static void put(T& port, const std::vector<uint32_t>& w) {
-  port = static_cast<T>(w[0] | (uint64_t(w[1]) << 32));
-}
-template <std::size_t N> static void put(VlWide<N>& port, const std::vector<uint32_t>& w) {
-  for (std::size_t i = 0; i < N; ++i) port[i] = w[i];
-}
-template <class T> static void get(const T& port, std::vector<uint32_t>& w) {
-  uint64_t v = port;
-  w[0] = uint32_t(v);
-  w[1] = uint32_t(v >> 32);
-}
-template <std::size_t N> static void get(const VlWide<N>& port, std::vector<uint32_t>& w) {
-  for (std::size_t i = 0; i < N; ++i) w[i] = port[i];
-}
-static void pack(std::vector<uint32_t>& w, const int64_t* e, int n, int bits) {
-  std::fill(w.begin(), w.end(), 0u);
-  for (int i = 0; i < n; ++i)
-    for (int b = 0; b < bits; ++b)
-      if ((uint64_t(e[i]) >> b) & 1u) w[(i * bits + b) / 32] |= 1u << ((i * bits + b) % 32);
-}
-static int64_t field(const std::vector<uint32_t>& w, int i, int bits) {
-  int64_t v = 0;
-  for (int b = 0; b < bits; ++b)
-    v |= int64_t((w[(i * bits + b) / 32] >> ((i * bits + b) % 32)) & 1u) << b;
-  if ((v >> (bits - 1)) & 1) v -= int64_t(1) << bits;
-  return v;
-}
+#include "@BUS_H@"
+using intar::field;
+using intar::get;
+using intar::pack;
+using intar::put;
 struct Unit {
   int lanes, ib, rb, ob;
   bool bin;
@@ -308,7 +287,7 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     work = tmp_path_factory.mktemp("sfu")
     sv, tb = work / f"{TOP}.sv", work / "tb.cpp"
     sv.write_text(_top_sv())
-    tb.write_text(_harness())
+    tb.write_text(_harness().replace("@BUS_H@", str(BUS_HEADER)))
     return build(sv, TOP, tb, work / "build", progress=True), work
 
 
