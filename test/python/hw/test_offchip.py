@@ -17,6 +17,7 @@ from intar.hw.offchip import (
     write_engine_sv,
 )
 from intar.sim import build, lint
+from intar.sim.headers import BUS_HEADER
 from intar.sim.memory import MEMORY_MODEL_HEADER, MemoryModelParams, memory_params
 
 RD_TOP, WR_TOP = "intar_rd_engine", "intar_wr_engine"
@@ -35,21 +36,9 @@ _COMMON = r"""
 #include <cstdio>
 #include <vector>
 
-template <class T> static void put(T& port, const std::vector<uint32_t>& w) {{
-  uint64_t v = w[0] | (w.size() > 1 ? uint64_t(w[1]) << 32 : 0);
-  port = static_cast<T>(v);
-}}
-template <std::size_t N> static void put(VlWide<N>& port, const std::vector<uint32_t>& w) {{
-  for (std::size_t i = 0; i < N; ++i) port[i] = w[i];
-}}
-template <class T> static void get(const T& port, std::vector<uint32_t>& w) {{
-  uint64_t v = port;
-  w[0] = uint32_t(v);
-  if (w.size() > 1) w[1] = uint32_t(v >> 32);
-}}
-template <std::size_t N> static void get(const VlWide<N>& port, std::vector<uint32_t>& w) {{
-  for (std::size_t i = 0; i < N; ++i) w[i] = port[i];
-}}
+#include "{bus}"
+using intar::get;
+using intar::put;
 """
 
 # Read harness. Stimulus: "mem_beats base len seed", then mem_beats*words memory words.
@@ -223,7 +212,9 @@ class Design:
 def _build(work: Path, top: str, sv: str, harness: str, mem: MemoryModelParams) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     (work / f"{top}.sv").write_text(sv)
-    cpp = harness.format(top=top, header=MEMORY_MODEL_HEADER, mem_args=mem.cpp_args("mem_beats"))
+    cpp = harness.format(
+        top=top, header=MEMORY_MODEL_HEADER, bus=BUS_HEADER, mem_args=mem.cpp_args("mem_beats")
+    )
     (work / "tb.cpp").write_text(cpp)
     return build(work / f"{top}.sv", top, work / "tb.cpp", work / "build")
 
