@@ -25,11 +25,23 @@ _PASS_MODULES = {
     "intar-simplify-layout": "intar.transforms.simplify_layout",
     "intar-fuse-requantize": "intar.transforms.fuse_requantize",
     "intar-schedule": "intar.transforms.schedule",
+    "intar-lower-to-hw": "intar.conversion.lower_to_hw",
 }
 
 
 PIPELINES: dict[str, tuple[str, ...]] = {
     "intar-task-cleanup": ("intar-fuse-requantize", "intar-simplify-layout"),
+    "intar-lower-to-sv": (
+        "intar-lower-to-hw",
+        "lower-seq-firmem",
+        "lower-seq-to-sv",
+        "hw-memory-sim{disable-mem-randomization disable-reg-randomization}",
+        "canonicalize",
+        "cse",
+        "hw.module(hw-aggregate-to-comb)",
+        "canonicalize",
+        "cse",
+    ),
 }
 """Named groups of passes. A group's name may stand in a pipeline for its passes."""
 

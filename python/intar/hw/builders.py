@@ -100,3 +100,49 @@ class Feedback:
     def set(self, v: Value) -> None:
         self._ph.result.replace_all_uses_with(v)
         self._ph.operation.erase()
+
+
+class Reg:
+    """A clock-enabled register ``q`` whose next value and enable are set later (``next``)."""
+
+    def __init__(self, clk: Value, rst: Value | None, w: int, name: str, init: int = 0) -> None:
+        self._d, self._en = Feedback(ity(w)), Feedback(ity(1))
+        kw = {} if rst is None else {"reset": rst, "reset_value": const(w, init)}
+        self.q: Value = seq.CompRegClockEnabledOp(
+            ity(w), self._d.value, clk, self._en.value, name=name, **kw
+        ).result
+
+    def next(self, d: Value, en: Value | None = None) -> None:
+        self._d.set(d)
+        self._en.set(const(1, 1) if en is None else en)
+
+
+def rom(sel: Value, values: list[int], w: int) -> Value:
+    """``values[sel]`` as a mux chain over constants (``sel`` past the end reads the last)."""
+    sw = width(sel)
+    out = const(w, values[-1])
+    for idx in range(len(values) - 2, -1, -1):
+        out = mux(cmp("eq", sel, const(sw, idx)), const(w, values[idx]), out)
+    return out
+
+
+def bits_for(v: int) -> int:
+    """Bits to hold the unsigned value ``v`` (at least 1)."""
+    return max(1, v.bit_length())
+
+
+def mul_const(v: Value, c: int, w: int) -> Value:
+    """``v * c`` (unsigned, constant c >= 0) in ``w`` bits as shifts and adds, no multiplier."""
+    x = zext(v, w) if width(v) < w else extract(v, 0, w)
+    acc: Value | None = None
+    for b in range(c.bit_length()):
+        if (c >> b) & 1:
+            term = x if b == 0 else comb.ShlOp(x, const(w, b)).result
+            acc = term if acc is None else add(acc, term)
+    return const(w, 0) if acc is None else acc
+
+
+def resize(v: Value, w: int) -> Value:
+    """Zero-extend or truncate ``v`` to ``w`` bits."""
+    n = width(v)
+    return v if n == w else zext(v, w) if n < w else extract(v, 0, w)

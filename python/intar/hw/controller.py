@@ -18,6 +18,7 @@ sink_sel   out  sel_bits         result-sink mux select of the current instructi
 i, j, k    out  idx_bits         loop indices, k innermost
 first_k    out  1                k == 0
 last_k     out  1                k == k_bound - 1
+last_step  out  1                the current step is its instruction's last (i, j, k)
 done       out  1                the last instruction's last step has been taken (held)
 =========  ===  ===============  ===========================================================
 
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 from circt.dialects import hw, seq
 from circt.ir import Value
 
-from intar.hw.builders import Feedback, add, and_, cmp, const, ity, mux, not_, or_
+from intar.hw.builders import Feedback, add, and_, cmp, const, ity, mux, not_, or_, rom
 
 START_LATENCY = 1
 
@@ -70,14 +71,6 @@ def _validate(program: list[Instruction], switch_cycles: int) -> None:
             raise ValueError(f"stage and select codes must be >= 0: {ins}")
 
 
-def _rom(pc: Value, pc_bits: int, values: list[int], w: int) -> Value:
-    """``values[pc]`` as a mux chain over constants (pc past the end reads the last entry)."""
-    out = const(w, values[-1])
-    for idx in range(len(values) - 2, -1, -1):
-        out = mux(cmp("eq", pc, const(pc_bits, idx)), const(w, values[idx]), out)
-    return out
-
-
 def build_controller(name: str, program: list[Instruction], switch_cycles: int) -> hw.HWModuleOp:
     """Create the controller's ``hw.module`` at the current insertion point (inside a Context)."""
     _validate(program, switch_cycles)
@@ -98,6 +91,7 @@ def build_controller(name: str, program: list[Instruction], switch_cycles: int) 
         ("k", ity(idx_bits)),
         ("first_k", i1),
         ("last_k", i1),
+        ("last_step", i1),
         ("done", i1),
     ]
 
@@ -119,7 +113,7 @@ def build_controller(name: str, program: list[Instruction], switch_cycles: int) 
 
         # ROM: the current instruction's fields (bounds stored as bound - 1).
         def field(vals: list[int], w: int) -> Value:
-            return _rom(pc, pc_bits, vals, w)
+            return rom(pc, vals, w)
 
         stage = field([q.stage for q in program], stage_bits)
         src = field([q.sources for q in program], sel_bits)
@@ -179,6 +173,7 @@ def build_controller(name: str, program: list[Instruction], switch_cycles: int) 
             "k": ctr["k"],
             "first_k": cmp("eq", ctr["k"], zero_idx),
             "last_k": last["k"],
+            "last_step": and_(last["i"], last["j"], last["k"]),
             "done": done,
         }
 

@@ -24,8 +24,10 @@ register per level) + 1 (int32 accumulator) + 1 (requantize + output register)``
 model's 2-cycle scratchpad read sits in front of the core and is not part of it.
 
 Backpressure is a global stall: ``in_ready = en = !out_valid | out_ready``, and every pipeline
-register is clock-enabled by ``en``. k_bound and shift must stay stable while a tile is in
-flight. Per output tile, the beats with k = 0 .. k_bound-1 must arrive consecutively.
+register is clock-enabled by ``en``. ``k_bound`` is read as each beat is accepted and ``shift``
+travels with the beat (the value on the tile's last-k beat is used), so both may change from
+one tile to the next while earlier tiles are in flight. Per output tile, the beats with
+k = 0 .. k_bound-1 must arrive consecutively.
 """
 
 from __future__ import annotations
@@ -142,11 +144,13 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
 
         # Control pipeline: (valid, first, last) travel alongside the data.
         n_stages = 3 + cfg.tree_levels
-        v, f, la = fire, first_in, last_in
+        v, f, la, sh = fire, first_in, last_in, p["shift"]
         for s in range(n_stages):
             v = regs.ctrl(v, f"v_s{s + 1}")
             f = regs.data(f, f"first_s{s + 1}")
             la = regs.data(la, f"last_s{s + 1}")
+            sh = regs.data(sh, f"shift_s{s + 1}")
+        sh = regs.data(sh, "shift_acc")  # aligned with acc_done
 
         # PE array: A/B registers, M register, P register (one DSP48E2 each).
         pw = 2 * ib
@@ -189,7 +193,7 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
         done = regs.ctrl(and_(v, la), "acc_done")
 
         # Requantize + output register (writeback stage).
-        outs = [_requantize(acc, p["shift"], ob) for acc in accs]
+        outs = [_requantize(acc, sh, ob) for acc in accs]
         bus = comb.ConcatOp(list(reversed(outs))).result if len(outs) > 1 else outs[0]
         out_fb = Feedback(bus.type)
         out_r = regs.data(mux(done, bus, out_fb.value), "out_r")

@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from circt.dialects import comb, hw, seq
 from circt.ir import Value
 
-from intar.hw.builders import Feedback, and_, cmp, const, ity, mux, not_, or_, width
+from intar.hw.builders import Reg, and_, cmp, const, ity, mux, not_, or_, width
 
 
 @dataclass(frozen=True)
@@ -107,21 +107,6 @@ def _dec(v: Value) -> Value:
 
 def _nonzero(v: Value) -> Value:
     return not_(_eq(v, const(width(v), 0)))
-
-
-class _Reg:
-    """A clock-enabled register ``q`` whose next value and enable are set later."""
-
-    def __init__(self, clk: Value, rst: Value | None, w: int, name: str) -> None:
-        self._d, self._en = Feedback(ity(w)), Feedback(ity(1))
-        kw = {} if rst is None else {"reset": rst, "reset_value": const(w, 0)}
-        self.q: Value = seq.CompRegClockEnabledOp(
-            ity(w), self._d.value, clk, self._en.value, name=name, **kw
-        ).result
-
-    def next(self, d: Value, en: Value | None = None) -> None:
-        self._d.set(d)
-        self._en.set(const(1, 1) if en is None else en)
 
 
 def _clog2(n: int) -> int:
@@ -170,12 +155,12 @@ def build_read_engine(cfg: OffchipConfig, name: str) -> hw.HWModuleOp:
         p = dict(zip([n for n, _ in inputs], mod.entry_block.arguments, strict=True))
         clk, rst = p["clk"], p["rst"]
         pw, cw = _clog2(d), (d).bit_length()
-        req_addr = _Reg(clk, None, aw, "req_addr")
-        req_rem = _Reg(clk, rst, lw, "req_rem")
-        used = _Reg(clk, rst, cw, "credits_used")  # in flight + buffered
-        wptr = _Reg(clk, rst, pw, "fifo_wptr")
-        rptr = _Reg(clk, rst, pw, "fifo_rptr")
-        count = _Reg(clk, rst, cw, "fifo_count")
+        req_addr = Reg(clk, None, aw, "req_addr")
+        req_rem = Reg(clk, rst, lw, "req_rem")
+        used = Reg(clk, rst, cw, "credits_used")  # in flight + buffered
+        wptr = Reg(clk, rst, pw, "fifo_wptr")
+        rptr = Reg(clk, rst, pw, "fifo_rptr")
+        count = Reg(clk, rst, cw, "fifo_count")
 
         cmd_ready = not_(_nonzero(req_rem.q))
         cmd_fire = and_(p["cmd_valid"], cmd_ready)
@@ -240,13 +225,13 @@ def build_write_engine(cfg: OffchipConfig, name: str) -> hw.HWModuleOp:
     def body(mod: hw.HWModuleOp) -> dict[str, Value]:
         p = dict(zip([n for n, _ in inputs], mod.entry_block.arguments, strict=True))
         clk, rst = p["clk"], p["rst"]
-        addr = _Reg(clk, None, aw, "next_addr")
-        rem = _Reg(clk, rst, lw, "beats_left")
-        wvalid = _Reg(clk, rst, 1, "wvalid_r")
-        wlast = _Reg(clk, rst, 1, "wlast_r")
-        waddr = _Reg(clk, None, aw, "waddr_r")
-        wdata = _Reg(clk, None, dw, "wdata_r")
-        done = _Reg(clk, rst, 1, "done_r")
+        addr = Reg(clk, None, aw, "next_addr")
+        rem = Reg(clk, rst, lw, "beats_left")
+        wvalid = Reg(clk, rst, 1, "wvalid_r")
+        wlast = Reg(clk, rst, 1, "wlast_r")
+        waddr = Reg(clk, None, aw, "waddr_r")
+        wdata = Reg(clk, None, dw, "wdata_r")
+        done = Reg(clk, rst, 1, "done_r")
 
         active = _nonzero(rem.q)
         cmd_ready = not_(active)

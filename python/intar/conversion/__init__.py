@@ -1,0 +1,1 @@
+"""Conversion passes: from the scheduled `intar` level to CIRCT's hardware dialects."""

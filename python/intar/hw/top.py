@@ -1,0 +1,852 @@
+"""The top module of a scheduled design, built from its `HwPlan` with CIRCT's hw/comb/seq.
+
+``build_top(plan, name)`` creates every submodule (cores, SFUs, tensor buffers, controllers,
+off-chip engines) and the top ``hw.module`` at the current insertion point.
+
+Top ports (per off-chip port ``P`` of the plan, prefixed ``P_``):
+
+==================  ===  =========  ===================================================
+port                dir  width      meaning
+==================  ===  =========  ===================================================
+clk, rst            in   1          clock, synchronous reset
+start               in   1          start the schedule (once after reset)
+done                out  1          every phase finished and every store written
+phase               out  PB         current phase
+status              out  4 * units  per unit (plan order): waiting for a phase, waiting
+                                    for operands, output blocked, input FIFO full
+P_mem_req_valid     out  1          read request (address in beats)
+P_mem_req_addr      out  AB
+P_mem_req_ready     in   1
+P_mem_rvalid        in   1          read beat returns (request order, fixed latency)
+P_mem_rdata         in   W
+P_mem_wvalid        out  1          write request
+P_mem_waddr         out  AB
+P_mem_wdata         out  W
+P_mem_wready        in   1
+==================  ===  =========  ===================================================
+
+Per unit the datapath is: input controller (stage, i, j, k) -> tile addresses -> tensor
+buffer reads (READ_LATENCY) -> skid FIFO -> unit -> output controller -> writes into the
+destination buffers (each write port arbitrated by fixed priority; a result is held until
+every destination took it). See `intar.hw.plan` for the template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+from circt.dialects import comb, hw, seq
+from circt.ir import InsertionPoint, Value
+
+from intar.hw import tensor_buffer as tb
+from intar.hw.builders import (
+    Feedback,
+    Reg,
+    add,
+    and_,
+    bits_for,
+    cmp,
+    const,
+    extract,
+    ity,
+    mul_const,
+    mux,
+    not_,
+    or_,
+    resize,
+    rom,
+    sext,
+    width,
+)
+from intar.hw.controller import Instruction, build_controller
+from intar.hw.core import K_BOUND_BITS, SHIFT_BITS, CoreConfig, build_core
+from intar.hw.offchip import OffchipConfig, build_read_engine, build_write_engine
+from intar.hw.plan import BufferPlan, HwPlan, Instr
+from intar.hw.sfu import build_sfu
+
+STATUS_BITS = 4
+FIFO_DEPTH = tb.READ_LATENCY + 3
+
+
+def instance(mod: hw.HWModuleOp, name: str, **ports: Value) -> SimpleNamespace:
+    """Instantiate `mod`; the result's attributes are its output Values by port name."""
+    inst = mod.instantiate(name, **ports)
+    res = inst.opview.results
+    return SimpleNamespace(**{n: res[i] for n, i in inst.result_indices.items()})
+
+
+def concat(vals: list[Value]) -> Value:
+    return comb.ConcatOp(list(reversed(vals))).result if len(vals) > 1 else vals[0]
+
+
+def fields(v: Value, n: int, w: int) -> list[Value]:
+    return [extract(v, i * w, w) for i in range(n)]
+
+
+def _or_all(xs: list[Value]) -> Value:
+    return const(1, 0) if not xs else xs[0] if len(xs) == 1 else or_(*xs)
+
+
+def _and_all(xs: list[Value]) -> Value:
+    return const(1, 1) if not xs else xs[0] if len(xs) == 1 else and_(*xs)
+
+
+@dataclass
+class _WritePort:
+    """Wires of one write port of one buffer, driven by its writer."""
+
+    valid: Feedback
+    row: Feedback
+    col: Feedback
+    data: Feedback
+    ready: Value | None = None
+
+
+@dataclass
+class _Buffer:
+    plan: BufferPlan
+    rb: int
+    cb: int
+    ports: list[_WritePort] = field(default_factory=list)
+    rd_en: Feedback | None = None
+    rd_row: Feedback | None = None
+    rd_col: Feedback | None = None
+    rd_data: Value | None = None
+    progress: list[Reg] = field(default_factory=list)  # rows complete, per writer
+
+
+class _TopBuilder:
+    def __init__(
+        self, plan: HwPlan, top: hw.HWModuleOp, name: str, clk: Value, rst: Value, start: Value
+    ) -> None:
+        self.plan, self.top, self.name = plan, top, name
+        self.clk, self.rst, self.start = clk, rst, start
+        self.rows_bits = bits_for(
+            max(b.tensor.rows + b.read_shape[0] + 64 for b in plan.buffers.values())
+        )
+        self.cols_bits = bits_for(
+            max(b.tensor.cols + b.read_shape[1] + 64 for b in plan.buffers.values())
+        )
+        self.phase_bits = bits_for(plan.n_phases)
+        self.phase_fb = Feedback(ity(self.phase_bits))
+        self.phase = self.phase_fb.value
+        self.buffers: dict[str, _Buffer] = {}
+        self.modules: dict[object, hw.HWModuleOp] = {}
+        self.done_by_phase: list[Value] = []  # per agent: finished the current phase
+        self.status: list[Value] = []
+        self.activity: list[Value] = []  # any step, write or beat anywhere (the watchdog's pulse)
+
+    # -- shared pieces ---------------------------------------------------------------------
+
+    def module(self, key: object, make: Callable[[str], hw.HWModuleOp]) -> hw.HWModuleOp:
+        """One submodule per distinct configuration, created before the top module."""
+        if key not in self.modules:
+            with InsertionPoint(self.top):
+                self.modules[key] = make(f"{self.name}_m{len(self.modules)}")
+        return self.modules[key]
+
+    def reg(self, w: int, name: str, init: int = 0) -> Reg:
+        return Reg(self.clk, self.rst, w, name, init)
+
+    def count_done(self, name: str, event: Value, cum: list[int]) -> Value:
+        """A counter of finished items; high when it reaches cum[current phase]."""
+        w = bits_for(max(cum) + 1)
+        c = self.reg(w, f"{name}_finished")
+        c.next(add(c.q, const(w, 1)), event)
+        need = rom(self.phase, cum, w)
+        return not_(cmp("ult", c.q, need))
+
+    def delay(self, v: Value, n: int, name: str) -> Value:
+        for s in range(n):
+            v = seq.CompRegOp(
+                v.type,
+                v,
+                self.clk,
+                reset=self.rst,
+                reset_value=const(width(v), 0),
+                name=f"{name}_d{s + 1}",
+            ).result
+        return v
+
+    def delay_data(self, v: Value, n: int, name: str) -> Value:
+        for s in range(n):
+            v = seq.CompRegOp(v.type, v, self.clk, name=f"{name}_d{s + 1}").result
+        return v
+
+    def fifo(
+        self, name: str, push: Value, data: Value, pop: Value, depth: int
+    ) -> tuple[Value, Value, Value]:
+        """Register FIFO: returns (not_empty, head, count)."""
+        w = width(data)
+        pw = bits_for(depth - 1)
+        cw = bits_for(depth)
+        wp, rp, cnt = (
+            self.reg(pw, f"{name}_wp"),
+            self.reg(pw, f"{name}_rp"),
+            self.reg(cw, f"{name}_n"),
+        )
+        entries = []
+        for e in range(depth):
+            r = Reg(self.clk, None, w, f"{name}_e{e}")
+            r.next(data, and_(push, cmp("eq", wp.q, const(pw, e))))
+            entries.append(r.q)
+
+        def inc(p: Value) -> Value:
+            return mux(cmp("eq", p, const(pw, depth - 1)), const(pw, 0), add(p, const(pw, 1)))
+
+        wp.next(inc(wp.q), push)
+        rp.next(inc(rp.q), pop)
+        up = and_(push, not_(pop))
+        down = and_(pop, not_(push))
+        cnt.next(
+            mux(up, add(cnt.q, const(cw, 1)), comb.SubOp(cnt.q, const(cw, 1)).result),
+            or_(up, down),
+        )
+        head = entries[-1]
+        for e in range(depth - 2, -1, -1):
+            head = mux(cmp("eq", rp.q, const(pw, e)), entries[e], head)
+        return cmp("ne", cnt.q, const(cw, 0)), head, cnt.q
+
+    # -- buffers ---------------------------------------------------------------------------
+
+    def make_buffers(self) -> None:
+        for name in sorted(self.plan.buffers):
+            bp = self.plan.buffers[name]
+            spec = tb.TensorBufferSpec(
+                bp.tensor.rows,
+                bp.tensor.cols,
+                bp.tensor.bits,
+                tuple(w.shape for w in bp.writers),
+                bp.read_shape,
+            )
+            b = _Buffer(bp, tb.row_bits(spec), tb.col_bits(spec))
+            for k, w in enumerate(bp.writers):
+                h, wd = w.shape
+                b.ports.append(
+                    _WritePort(
+                        Feedback(ity(1)),
+                        Feedback(ity(b.rb)),
+                        Feedback(ity(b.cb)),
+                        Feedback(ity(h * wd * bp.tensor.bits)),
+                    )
+                )
+                b.progress.append(self.reg(self.rows_bits, f"{name}_w{k}_rows", w.row_lo))
+            b.rd_en = Feedback(ity(1))
+            b.rd_row = Feedback(ity(b.rb))
+            b.rd_col = Feedback(ity(b.cb))
+            mod = self.module(("buffer", spec), lambda n, s=spec: tb.build_tensor_buffer(s, n))
+            ins: dict[str, Value] = {"clk": self.clk, "rst": self.rst}
+            for k, port in enumerate(b.ports):
+                ins[f"w{k}_valid"] = port.valid.value
+                ins[f"w{k}_row"] = port.row.value
+                ins[f"w{k}_col"] = port.col.value
+                ins[f"w{k}_data"] = port.data.value
+            ins |= {"rd_en": b.rd_en.value, "rd_row": b.rd_row.value, "rd_col": b.rd_col.value}
+            inst = instance(mod, name, **ins)
+            for k, port in enumerate(b.ports):
+                port.ready = getattr(inst, f"w{k}_ready")
+            b.rd_data = inst.rd_data
+            self.buffers[name] = b
+
+    def rows_ready(self, buf: str, row0: Value, h: int) -> Value:
+        """Every writer overlapping rows [row0, row0 + h) has completed them."""
+        b = self.buffers[buf]
+        rw = self.rows_bits
+        r0 = resize(row0, rw)
+        end = add(r0, const(rw, h))
+        terms = []
+        for w, prog in zip(b.plan.writers, b.progress, strict=True):
+            hi = const(rw, w.row_hi)
+            need = mux(cmp("ult", end, hi), end, hi)
+            disjoint = or_(not_(cmp("ult", r0, hi)), not_(cmp("ult", const(rw, w.row_lo), end)))
+            terms.append(or_(disjoint, not_(cmp("ult", prog.q, need))))
+        return _and_all(terms)
+
+    def drive_reads(self, reads: dict[str, tuple[Value, Value, Value]]) -> None:
+        """Connect each listed buffer's read port: (enable, row, col)."""
+        for name, (en, row, col) in reads.items():
+            b = self.buffers[name]
+            b.rd_en.set(en)
+            b.rd_row.set(resize(row, b.rb))
+            b.rd_col.set(resize(col, b.cb))
+
+    def writer_side(
+        self,
+        name: str,
+        source: str,
+        valid: Value,
+        stage: Value,
+        dests: list[list[str]],
+        row0: Value,
+        col0: Value,
+        data: Value,
+        row_done: Value,
+        row_hi: list[int],
+        tile_h: int,
+    ) -> Value:
+        """Broadcast the result tile to the stage's destination buffers; returns ``taken``.
+
+        `dests[s]` lists the buffers stage s writes. A tile is held until every destination
+        accepted it; progress (rows complete) is updated when ``row_done`` (last column block).
+        """
+        sw = width(stage)
+        conds: list[Value] = []
+        all_dests = sorted({d for ds in dests for d in ds})
+        accepted_fbs: list[tuple[Reg, Value, Value]] = []
+        for d in all_dests:
+            b = self.buffers[d]
+            k = b.plan.writer_index(source)
+            port = b.ports[k]
+            sel = _or_all([cmp("eq", stage, const(sw, s)) for s, ds in enumerate(dests) if d in ds])
+            acc = self.reg(1, f"{name}_acc_{d}")
+            want = and_(valid, sel, not_(acc.q))
+            port.valid.set(want)
+            port.row.set(resize(row0, b.rb))
+            port.col.set(resize(col0, b.cb))
+            port.data.set(data)
+            took = and_(want, port.ready)
+            conds.append(or_(not_(sel), acc.q, port.ready))
+            accepted_fbs.append((acc, took, sel))
+            # progress: rows complete up to min(row0 + h, row_hi of this writer)
+            prog = b.progress[k]
+            rw = self.rows_bits
+            end = add(resize(row0, rw), const(rw, tile_h))
+            hi = const(rw, b.plan.writers[k].row_hi)
+            prog.next(mux(cmp("ult", end, hi), end, hi), and_(took, row_done))
+        taken = and_(valid, _and_all(conds))
+        for acc, took, _sel in accepted_fbs:
+            acc.next(mux(taken, const(1, 0), or_(acc.q, took)))
+        return taken
+
+    # -- units -----------------------------------------------------------------------------
+
+    def controller(self, name: str, program: list[Instruction]) -> hw.HWModuleOp:
+        key = ("ctrl", tuple(program))
+        return self.module(key, lambda n: build_controller(n, program, 0))
+
+    def unit(self, unit: str, instrs: list[Instr]) -> None:
+        plan = self.plan
+        core = next((c for c in plan.cores if c.name == unit), None)
+        n = len(instrs)
+        stage_bits = bits_for(max(n - 1, 0))
+        in_prog = [Instruction(s, ins.bounds, 0, 0) for s, ins in enumerate(instrs)]
+        out_prog = [
+            Instruction(s, (ins.bounds[0], ins.bounds[1], 1), 0, 0) for s, ins in enumerate(instrs)
+        ]
+        step_ready_fb = Feedback(ity(1))
+        ic = instance(
+            self.controller(f"{unit}_in", in_prog),
+            f"{unit}_in_ctrl",
+            clk=self.clk,
+            rst=self.rst,
+            start=self.start,
+            step_ready=step_ready_fb.value,
+        )
+        stage = resize(ic.stage, stage_bits)
+        rw, cw = self.rows_bits, self.cols_bits
+
+        def per_stage(vals: list[int], w: int, st: Value = stage) -> Value:
+            return rom(st, vals, w)
+
+        def tile_ij(i: Value, j: Value, st: Value) -> tuple[Value, Value]:
+            swap = per_stage([int(x.swap) for x in instrs], 1, st)
+            return mux(swap, j, i), mux(swap, i, j)
+
+        ti, tj = tile_ij(ic.i, ic.j, stage)
+        phase_ok = cmp("eq", per_stage([x.phase for x in instrs], self.phase_bits), self.phase)
+        # tile origins of the reads
+        reads: dict[str, tuple[Value, Value, Value]] = {}
+        ready_terms: list[Value] = []
+        fire_fb = Feedback(ity(1))
+        if core is not None:
+            d1, d2, d3 = core.pe
+            row_a = add(per_stage([x.row_lo for x in instrs], rw), mul_const(ti, d1, rw))
+            col_a = mul_const(ic.k, d3, cw)
+            kk = mul_const(ic.k, d3, rw)
+            colj = add(per_stage([x.col_lo for x in instrs], cw), mul_const(tj, d2, cw))
+            for s, x in enumerate(instrs):
+                on = cmp("eq", stage, const(stage_bits, s))
+                a, b = x.reads
+                reads[a.buffer] = (and_(fire_fb.value, on), row_a, col_a)
+                if b.transposed:
+                    rowb = resize(colj, rw)
+                    reads[b.buffer] = (and_(fire_fb.value, on), rowb, resize(kk, cw))
+                    rb_ready = self.rows_ready(b.buffer, rowb, d2)
+                else:
+                    reads[b.buffer] = (and_(fire_fb.value, on), kk, colj)
+                    rb_ready = self.rows_ready(b.buffer, kk, d3)
+                ready_terms.append(
+                    or_(not_(on), and_(self.rows_ready(a.buffer, row_a, d1), rb_ready))
+                )
+        else:
+            lanes = instrs[0].out_shape[1]
+            row = resize(ti, rw)
+            col = mul_const(tj, lanes, cw)
+            for s, x in enumerate(instrs):
+                on = cmp("eq", stage, const(stage_bits, s))
+                terms = []
+                for r in x.reads:
+                    reads[r.buffer] = (and_(fire_fb.value, on), row, col)
+                    terms.append(self.rows_ready(r.buffer, row, 1))
+                ready_terms.append(or_(not_(on), _and_all(terms)))
+        operands_ok = _and_all(ready_terms)
+        # credit: reads in flight + FIFO entries < depth
+        pop_fb = Feedback(ity(1))
+        cnt_fb = Feedback(ity(bits_for(FIFO_DEPTH)))
+        fire_d = []
+        v = fire_fb.value
+        for s in range(tb.READ_LATENCY):
+            v = seq.CompRegOp(
+                ity(1),
+                v,
+                self.clk,
+                reset=self.rst,
+                reset_value=const(1, 0),
+                name=f"{unit}_rd_v{s + 1}",
+            ).result
+            fire_d.append(v)
+        inflight_w = bits_for(FIFO_DEPTH + tb.READ_LATENCY)
+        inflight = resize(cnt_fb.value, inflight_w)
+        for fv in fire_d:
+            inflight = add(inflight, resize(fv, inflight_w))
+        credit = cmp("ult", inflight, const(inflight_w, FIFO_DEPTH))
+        step_ready = and_(phase_ok, operands_ok, credit)
+        step_ready_fb.set(step_ready)
+        fire = and_(ic.step_valid, step_ready)
+        fire_fb.set(fire)
+        self.drive_reads(reads)
+        stage_d = self.delay_data(stage, tb.READ_LATENCY, f"{unit}_stage")
+
+        def read_data(slot: str) -> Value | None:
+            bufs = [
+                (s, r.buffer, r.transposed)
+                for s, x in enumerate(instrs)
+                for r in x.reads
+                if r.slot == slot
+            ]
+            if not bufs:
+                return None
+            out = None
+            for s, bname, transposed in bufs:
+                data = self.buffers[bname].rd_data
+                data = self.adapt(data, bname, core, slot, transposed)
+                out = (
+                    data
+                    if out is None
+                    else mux(cmp("eq", stage_d, const(stage_bits, s)), data, out)
+                )
+            return out
+
+        a_data = read_data("a")
+        b_data = read_data("b")
+        entry_parts = [x for x in (a_data, b_data) if x is not None] + [stage_d]
+        entry = concat(entry_parts)
+        valid_d = fire_d[-1]
+        not_empty, head, cnt = self.fifo(f"{unit}_fifo", valid_d, entry, pop_fb.value, FIFO_DEPTH)
+        cnt_fb.set(cnt)
+        off = 0
+        parts = []
+        for x in entry_parts:
+            parts.append(extract(head, off, width(x)))
+            off += width(x)
+        h_stage = parts[-1]
+
+        oc_ready_fb = Feedback(ity(1))
+        oc = instance(
+            self.controller(f"{unit}_out", out_prog),
+            f"{unit}_out_ctrl",
+            clk=self.clk,
+            rst=self.rst,
+            start=self.start,
+            step_ready=oc_ready_fb.value,
+        )
+        ostage = resize(oc.stage, stage_bits)
+        oi, oj = tile_ij(oc.i, oc.j, ostage)
+        if core is not None:
+            cfg = CoreConfig(d1, d2, d3, core.in_bits, core.out_bits)
+            mod = self.module(("core", cfg), lambda nm, c=cfg: build_core(c, nm))
+            inst = instance(
+                mod,
+                f"{unit}_pe",
+                clk=self.clk,
+                rst=self.rst,
+                in_valid=not_empty,
+                a=parts[0],
+                b=parts[1],
+                k_bound=rom(h_stage, [x.bounds[2] for x in instrs], K_BOUND_BITS),
+                shift=rom(h_stage, [min(x.shift, 63) for x in instrs], SHIFT_BITS),
+                out_ready=oc_ready_fb.value,
+            )
+            pop_fb.set(and_(not_empty, inst.in_ready))
+            out_valid, out_data = inst.out_valid, inst.out
+            row0 = add(per_stage([x.row_lo for x in instrs], rw, ostage), mul_const(oi, d1, rw))
+            col0 = add(per_stage([x.col_lo for x in instrs], cw, ostage), mul_const(oj, d2, cw))
+            tile_h = d1
+        else:
+            out_valid, out_data = self.sfu_modules(
+                unit, instrs, not_empty, parts, h_stage, ostage, oc_ready_fb.value, pop_fb
+            )
+            row0 = resize(oi, rw)
+            col0 = mul_const(oj, instrs[0].out_shape[1], cw)
+            tile_h = 1
+        last_col = cmp(
+            "eq",
+            tj_out := oj,
+            rom(
+                ostage,
+                [((x.bounds[0] if x.swap else x.bounds[1]) - 1) for x in instrs],
+                width(tj_out),
+            ),
+        )
+        taken = self.writer_side(
+            unit,
+            unit,
+            and_(out_valid, oc.step_valid),
+            ostage,
+            [x.writes for x in instrs],
+            row0,
+            col0,
+            out_data,
+            last_col,
+            [x.row_hi for x in instrs],
+            tile_h,
+        )
+        oc_ready_fb.set(and_(taken, oc.step_valid))
+        self.activity += [fire, taken]
+        cum = [sum(1 for x in instrs if x.phase <= p) for p in range(plan.n_phases)]
+        finished = self.count_done(unit, and_(taken, oc.step_valid, oc.last_step), cum)
+        self.done_by_phase.append(finished)
+        full = cmp("eq", cnt, const(width(cnt), FIFO_DEPTH))
+        self.status.append(
+            concat(
+                [
+                    and_(ic.step_valid, not_(phase_ok)),
+                    and_(ic.step_valid, phase_ok, not_(operands_ok)),
+                    and_(out_valid, not_(taken)),
+                    full,
+                ]
+            )
+        )
+
+    def adapt(self, data: Value, bname: str, core, slot: str, transposed: bool) -> Value:
+        """A buffer's read tile as the unit's operand bus (widths, transposition)."""
+        b = self.buffers[bname]
+        bits = b.plan.tensor.bits
+        h, w = b.plan.read_shape
+        elems = fields(data, h * w, bits)
+        if core is None:
+            return data
+        ib = core.in_bits
+        if transposed:  # tile (d2 x d3) of the stored rhs; the core wants (d3 x d2)
+            elems = [elems[x * w + y] for y in range(w) for x in range(h)]
+        return concat([sext(e, ib) if bits < ib else e for e in elems])
+
+    def sfu_modules(self, unit, instrs, not_empty, parts, h_stage, ostage, out_ready, pop_fb):
+        from intar.hw import sfu_modules as sm
+
+        keys = sorted({x.params for x in instrs}, key=repr)
+        sb = width(h_stage)
+        ins_valid, outs_valid, outs_data, pops = [], [], [], []
+        for mk, key in enumerate(keys):
+            stages = [s for s, x in enumerate(instrs) if x.params == key]
+            mine = _or_all([cmp("eq", h_stage, const(sb, s)) for s in stages])
+            mine_out = _or_all([cmp("eq", ostage, const(sb, s)) for s in stages])
+            mod = self.module(("sfu", key), lambda nm, k=key: sm.build(k, nm))
+            widths = sm.operand_widths(key)
+            ports = {
+                "clk": self.clk,
+                "rst": self.rst,
+                "in_valid": and_(not_empty, mine),
+                "a": resize(parts[0], widths[0]),
+                "out_ready": and_(out_ready, mine_out),
+            }
+            if len(widths) > 1:
+                ports["b"] = resize(parts[1], widths[1])
+            inst = instance(mod, f"{unit}_sfu{mk}", **ports)
+            pops.append(and_(not_empty, mine, inst.in_ready))
+            outs_valid.append(and_(inst.out_valid, mine_out))
+            outs_data.append(inst.out)
+        pop_fb.set(_or_all(pops))
+        data = outs_data[-1]
+        for mk in range(len(keys) - 2, -1, -1):
+            stages = [s for s, x in enumerate(instrs) if x.params == keys[mk]]
+            sel = _or_all([cmp("eq", ostage, const(sb, s)) for s in stages])
+            data = mux(sel, outs_data[mk], data)
+        return _or_all(outs_valid), data
+
+    # -- off-chip ports --------------------------------------------------------------------
+
+    def engine_config(self, port) -> OffchipConfig:
+        lat = self.plan.device.offchip.latency_cycles
+        longest = max(
+            [ld.tensor.rows * ld.beats_per_row for ld in self.plan.loads[port.name]]
+            + [st.tensor.rows * st.beats_per_row for st in self.plan.stores[port.name]]
+            + [1]
+        )
+        return OffchipConfig(
+            port.width,
+            credits=lat + 2,
+            addr_bits=bits_for(max(port.beats, 1)),
+            len_bits=bits_for(longest),
+        )
+
+    def loader(self, port, cfg: OffchipConfig, p: dict[str, Value], res: dict[str, Value]) -> None:
+        loads = self.plan.loads[port.name]
+        pn = port.name
+        n = len(loads)
+        if n == 0:
+            res[f"{pn}_mem_req_valid"] = const(1, 0)
+            res[f"{pn}_mem_req_addr"] = const(cfg.addr_bits, 0)
+            return
+        iw = bits_for(n)
+        cmd_idx = self.reg(iw, f"{pn}_ld_cmd")
+        cur = resize(cmd_idx.q, bits_for(max(n - 1, 0)))
+        pending = cmp("ult", cmd_idx.q, const(iw, n))
+        cmd_valid = and_(
+            pending, cmp("eq", rom(cur, [ld.phase for ld in loads], self.phase_bits), self.phase)
+        )
+        out_ready_fb = Feedback(ity(1))
+        eng = instance(
+            self.module(("rd", cfg), lambda nm: build_read_engine(cfg, nm)),
+            f"{pn}_rd",
+            clk=self.clk,
+            rst=self.rst,
+            cmd_valid=cmd_valid,
+            cmd_addr=rom(cur, [ld.base for ld in loads], cfg.addr_bits),
+            cmd_len=rom(cur, [ld.tensor.rows * ld.beats_per_row for ld in loads], cfg.len_bits),
+            mem_req_ready=p[f"{pn}_mem_req_ready"],
+            mem_rvalid=p[f"{pn}_mem_rvalid"],
+            mem_rdata=p[f"{pn}_mem_rdata"],
+            out_ready=out_ready_fb.value,
+        )
+        cmd_idx.next(add(cmd_idx.q, const(iw, 1)), and_(cmd_valid, eng.cmd_ready))
+        res[f"{pn}_mem_req_valid"] = eng.mem_req_valid
+        res[f"{pn}_mem_req_addr"] = eng.mem_req_addr
+        # Beat walker: (load, row, beat) of the next returning beat.
+        prog = [
+            Instruction(s, (ld.tensor.rows, ld.beats_per_row, 1), 0, 0)
+            for s, ld in enumerate(loads)
+        ]
+        step_fb = Feedback(ity(1))
+        wk = instance(
+            self.controller(f"{pn}_ld", prog),
+            f"{pn}_ld_walk",
+            clk=self.clk,
+            rst=self.rst,
+            start=self.start,
+            step_ready=step_fb.value,
+        )
+        st = resize(wk.stage, bits_for(max(n - 1, 0)))
+        rw, cw = self.rows_bits, self.cols_bits
+        per = [port.width // ld.tensor.bits for ld in loads]
+        if len(set(per)) > 1 or len({ld.tensor.bits for ld in loads}) > 1:
+            raise NotImplementedError("one element width per port")
+        data = extract(eng.out_data, 0, per[0] * loads[0].tensor.bits)
+        col0 = mul_const(wk.j, per[0], cw)
+        last_beat = cmp("eq", wk.j, rom(st, [ld.beats_per_row - 1 for ld in loads], width(wk.j)))
+        taken = self.writer_side(
+            f"{pn}_ld",
+            f"load:{pn}",
+            and_(eng.out_valid, wk.step_valid),
+            st,
+            [ld.writes for ld in loads],
+            resize(wk.i, rw),
+            col0,
+            data,
+            last_beat,
+            [ld.tensor.rows for ld in loads],
+            1,
+        )
+        out_ready_fb.set(and_(taken, wk.step_valid))
+        step_fb.set(and_(taken, wk.step_valid))
+        self.activity += [taken, eng.mem_req_valid]
+        cum = [sum(1 for ld in loads if ld.phase <= q) for q in range(self.plan.n_phases)]
+        self.done_by_phase.append(
+            self.count_done(f"{pn}_ld", and_(taken, wk.step_valid, wk.last_step), cum)
+        )
+
+    def storer(self, port, cfg: OffchipConfig, p: dict[str, Value], res: dict[str, Value]) -> None:
+        stores = self.plan.stores[port.name]
+        pn = port.name
+        n = len(stores)
+        if n == 0:
+            res[f"{pn}_mem_wvalid"] = const(1, 0)
+            res[f"{pn}_mem_waddr"] = const(cfg.addr_bits, 0)
+            res[f"{pn}_mem_wdata"] = const(cfg.width_bits, 0)
+            return
+        sb = bits_for(max(n - 1, 0))
+        iw = bits_for(n)
+        cmd_idx = self.reg(iw, f"{pn}_st_cmd")
+        cur = resize(cmd_idx.q, sb)
+        cmd_valid = and_(
+            cmp("ult", cmd_idx.q, const(iw, n)),
+            cmp("eq", rom(cur, [s.phase for s in stores], self.phase_bits), self.phase),
+        )
+        in_valid_fb, in_data_fb = Feedback(ity(1)), Feedback(ity(cfg.width_bits))
+        eng = instance(
+            self.module(("wr", cfg), lambda nm: build_write_engine(cfg, nm)),
+            f"{pn}_wr",
+            clk=self.clk,
+            rst=self.rst,
+            cmd_valid=cmd_valid,
+            cmd_addr=rom(cur, [s.base for s in stores], cfg.addr_bits),
+            cmd_len=rom(cur, [s.tensor.rows * s.beats_per_row for s in stores], cfg.len_bits),
+            in_valid=in_valid_fb.value,
+            in_data=in_data_fb.value,
+            mem_wready=p[f"{pn}_mem_wready"],
+        )
+        cmd_idx.next(add(cmd_idx.q, const(iw, 1)), and_(cmd_valid, eng.cmd_ready))
+        res[f"{pn}_mem_wvalid"] = eng.mem_wvalid
+        res[f"{pn}_mem_waddr"] = eng.mem_waddr
+        res[f"{pn}_mem_wdata"] = eng.mem_wdata
+        # Read walker over the store buffers, row-major beats.
+        prog = [
+            Instruction(s, (x.tensor.rows, x.beats_per_row, 1), 0, 0) for s, x in enumerate(stores)
+        ]
+        step_fb = Feedback(ity(1))
+        wk = instance(
+            self.controller(f"{pn}_st", prog),
+            f"{pn}_st_walk",
+            clk=self.clk,
+            rst=self.rst,
+            start=self.start,
+            step_ready=step_fb.value,
+        )
+        st = resize(wk.stage, sb)
+        rw, cw = self.rows_bits, self.cols_bits
+        per = port.width // stores[0].tensor.bits
+        row = resize(wk.i, rw)
+        col = mul_const(wk.j, per, cw)
+        fire_fb = Feedback(ity(1))
+        reads, ready_terms = {}, []
+        for s, x in enumerate(stores):
+            on = cmp("eq", st, const(sb, s))
+            reads[x.buffer] = (and_(fire_fb.value, on), row, col)
+            ready_terms.append(or_(not_(on), self.rows_ready(x.buffer, row, 1)))
+        cnt_fb = Feedback(ity(bits_for(FIFO_DEPTH)))
+        vs, v = [], fire_fb.value
+        for s in range(tb.READ_LATENCY):
+            v = seq.CompRegOp(
+                ity(1),
+                v,
+                self.clk,
+                reset=self.rst,
+                reset_value=const(1, 0),
+                name=f"{pn}_st_v{s + 1}",
+            ).result
+            vs.append(v)
+        fw = bits_for(FIFO_DEPTH + tb.READ_LATENCY)
+        inflight = resize(cnt_fb.value, fw)
+        for x in vs:
+            inflight = add(inflight, resize(x, fw))
+        phase_ok = cmp("eq", rom(st, [x.phase for x in stores], self.phase_bits), self.phase)
+        step = and_(phase_ok, _and_all(ready_terms), cmp("ult", inflight, const(fw, FIFO_DEPTH)))
+        step_fb.set(step)
+        fire_fb.set(and_(wk.step_valid, step))
+        self.drive_reads(reads)
+        st_d = self.delay_data(st, tb.READ_LATENCY, f"{pn}_st_stage")
+        data = None
+        for s, x in enumerate(stores):
+            d = resize(self.buffers[x.buffer].rd_data, cfg.width_bits)
+            data = d if data is None else mux(cmp("eq", st_d, const(sb, s)), d, data)
+        pop_fb = Feedback(ity(1))
+        not_empty, head, cnt = self.fifo(f"{pn}_st_fifo", vs[-1], data, pop_fb.value, FIFO_DEPTH)
+        cnt_fb.set(cnt)
+        in_valid_fb.set(not_empty)
+        in_data_fb.set(head)
+        pop_fb.set(and_(not_empty, eng.in_ready))
+        self.activity += [vs[-1], eng.mem_wvalid]
+        cum = [sum(1 for x in stores if x.phase <= q) for q in range(self.plan.n_phases)]
+        self.done_by_phase.append(self.count_done(f"{pn}_st", eng.done, cum))
+
+    # -- phases ----------------------------------------------------------------------------
+
+    def sequencer(self) -> Value:
+        """Global phase barrier: returns ``done``."""
+        n, sw = self.plan.n_phases, self.plan.switch_cycles
+        pb = self.phase_bits
+        running = self.reg(1, "running")
+        finished = self.reg(1, "finished")
+        swb = bits_for(sw)
+        gap = self.reg(swb, "switch_gap")
+        all_done = _and_all(self.done_by_phase)
+        last = cmp("eq", self.phase, const(pb, n - 1))
+        switching = cmp("ne", gap.q, const(swb, 0))
+        phase_end = and_(running.q, all_done, not_(switching))
+        advance_now = and_(phase_end, not_(last))
+        end = and_(phase_end, last)
+        running.next(mux(end, const(1, 0), or_(running.q, self.start)))
+        finished.next(or_(finished.q, end))
+        ph = self.reg(pb, "phase_r")
+        if sw > 0:
+            # a phase ends -> `sw` idle cycles -> the next phase starts
+            gap_done = cmp("eq", gap.q, const(swb, 1))
+            gap.next(
+                mux(
+                    advance_now,
+                    const(swb, sw),
+                    mux(switching, comb.SubOp(gap.q, const(swb, 1)).result, gap.q),
+                )
+            )
+            ph.next(add(ph.q, const(pb, 1)), gap_done)
+        else:
+            gap.next(gap.q)
+            ph.next(add(ph.q, const(pb, 1)), advance_now)
+        self.phase_fb.set(ph.q)
+        self.phase = ph.q
+        return finished.q
+
+
+def top_ports(plan: HwPlan) -> tuple[list[tuple[str, object]], list[tuple[str, object]]]:
+    i1 = ity(1)
+    ins: list[tuple[str, object]] = [("clk", seq.ClockType.get()), ("rst", i1), ("start", i1)]
+    units = len(plan.instrs)
+    outs: list[tuple[str, object]] = [
+        ("done", i1),
+        ("phase", ity(bits_for(plan.n_phases))),
+        ("status", ity(STATUS_BITS * units)),
+        ("active", i1),
+    ]
+    for port in plan.ports:
+        aw = bits_for(max(port.beats, 1))
+        pn = port.name
+        ins += [
+            (f"{pn}_mem_req_ready", i1),
+            (f"{pn}_mem_rvalid", i1),
+            (f"{pn}_mem_rdata", ity(port.width)),
+            (f"{pn}_mem_wready", i1),
+        ]
+        outs += [
+            (f"{pn}_mem_req_valid", i1),
+            (f"{pn}_mem_req_addr", ity(aw)),
+            (f"{pn}_mem_wvalid", i1),
+            (f"{pn}_mem_waddr", ity(aw)),
+            (f"{pn}_mem_wdata", ity(port.width)),
+        ]
+    return ins, outs
+
+
+def build_top(plan: HwPlan, name: str) -> hw.HWModuleOp:
+    """Create the design's modules and its top ``hw.module`` named ``name``."""
+    ins, outs = top_ports(plan)
+
+    def body(mod: hw.HWModuleOp) -> dict[str, Value]:
+        p = dict(zip([n for n, _ in ins], mod.entry_block.arguments, strict=True))
+        b = _TopBuilder(plan, mod, name, p["clk"], p["rst"], p["start"])
+        b.make_buffers()
+        for unit in plan.instrs:
+            b.unit(unit, plan.instrs[unit])
+        res: dict[str, Value] = {}
+        for port in plan.ports:
+            cfg = b.engine_config(port)
+            b.loader(port, cfg, p, res)
+            b.storer(port, cfg, p, res)
+        res["done"] = b.sequencer()
+        res["phase"] = b.phase
+        res["status"] = concat(b.status)
+        res["active"] = _or_all(b.activity)
+        return res
+
+    return hw.HWModuleOp(name, ins, outs, body_builder=body)
