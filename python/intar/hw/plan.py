@@ -175,6 +175,7 @@ class HwPlan:
     loads: dict[str, list[Load]]  # per port
     stores: dict[str, list[Store]]
     placement: dict[str, tuple[str, int]]  # off-chip tensor -> (port, base beat)
+    starved: frozenset[str] = frozenset()  # units with an incoming link of depth 0
 
     def elems_per_beat(self, port: str, bits: int) -> int:
         return self.port(port).width // bits
@@ -403,6 +404,7 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
     sfu_plans = [SfuPlan(s.name, s.kind, s.lanes) for s in schedule.sfus if instrs[s.name]]
     instrs = {u: lst for u, lst in instrs.items() if lst}
     switch = max((w.cycles for w in schedule.switches), default=0)
+    starved = frozenset(k.dest for k in schedule.links if k.depth == 0)
     return HwPlan(
         graph,
         schedule,
@@ -417,6 +419,7 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
         loads,
         stores,
         placement,
+        starved,
     )
 
 

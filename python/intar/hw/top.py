@@ -64,7 +64,6 @@ from intar.hw.controller import Instruction, build_controller
 from intar.hw.core import K_BOUND_BITS, SHIFT_BITS, CoreConfig, build_core
 from intar.hw.offchip import OffchipConfig, build_read_engine, build_write_engine
 from intar.hw.plan import BufferPlan, HwPlan, Instr
-from intar.hw.sfu import build_sfu
 
 STATUS_BITS = 4
 FIFO_DEPTH = tb.READ_LATENCY + 3
@@ -178,8 +177,10 @@ class _TopBuilder:
     def fifo(
         self, name: str, push: Value, data: Value, pop: Value, depth: int
     ) -> tuple[Value, Value, Value]:
-        """Register FIFO: returns (not_empty, head, count)."""
+        """Register FIFO: returns (not_empty, head, count). Depth 0 holds nothing."""
         w = width(data)
+        if depth == 0:
+            return const(1, 0), const(w, 0), const(1, 0)
         pw = bits_for(depth - 1)
         cw = bits_for(depth)
         wp, rp, cnt = (
@@ -411,7 +412,9 @@ class _TopBuilder:
         inflight = resize(cnt_fb.value, inflight_w)
         for fv in fire_d:
             inflight = add(inflight, resize(fv, inflight_w))
-        credit = cmp("ult", inflight, const(inflight_w, FIFO_DEPTH))
+        # A link of depth 0 into the unit builds no operand FIFO: it never takes an operand.
+        depth = 0 if unit in plan.starved else FIFO_DEPTH
+        credit = cmp("ult", inflight, const(inflight_w, depth))
         step_ready = and_(phase_ok, operands_ok, credit)
         step_ready_fb.set(step_ready)
         fire = and_(ic.step_valid, step_ready)
@@ -444,8 +447,8 @@ class _TopBuilder:
         entry_parts = [x for x in (a_data, b_data) if x is not None] + [stage_d]
         entry = concat(entry_parts)
         valid_d = fire_d[-1]
-        not_empty, head, cnt = self.fifo(f"{unit}_fifo", valid_d, entry, pop_fb.value, FIFO_DEPTH)
-        cnt_fb.set(cnt)
+        not_empty, head, cnt = self.fifo(f"{unit}_fifo", valid_d, entry, pop_fb.value, depth)
+        cnt_fb.set(resize(cnt, width(cnt_fb.value)))
         off = 0
         parts = []
         for x in entry_parts:
@@ -518,7 +521,7 @@ class _TopBuilder:
         cum = [sum(1 for x in instrs if x.phase <= p) for p in range(plan.n_phases)]
         finished = self.count_done(unit, and_(taken, oc.step_valid, oc.last_step), cum)
         self.done_by_phase.append(finished)
-        full = cmp("eq", cnt, const(width(cnt), FIFO_DEPTH))
+        full = cmp("eq", resize(cnt, 8), const(8, depth))
         self.status.append(
             concat(
                 [
@@ -548,7 +551,7 @@ class _TopBuilder:
 
         keys = sorted({x.params for x in instrs}, key=repr)
         sb = width(h_stage)
-        ins_valid, outs_valid, outs_data, pops = [], [], [], []
+        outs_valid, outs_data, pops = [], [], []
         for mk, key in enumerate(keys):
             stages = [s for s, x in enumerate(instrs) if x.params == key]
             mine = _or_all([cmp("eq", h_stage, const(sb, s)) for s in stages])

@@ -140,9 +140,10 @@ def testbench_cpp(man: dict) -> str:
             f" if (take_r || take_w) last_activity = cycle; }}"
         )
         dump.append(f'  save(m{k}, dir + "/{n}.out.bin");')
+        sep = ", " if k + 1 < len(man["ports"]) else ""
         traffic.append(
             f'  std::printf("\\"{n}\\": [%llu, %llu]%s", (unsigned long long)m{k}.read_beats(),'
-            f' (unsigned long long)m{k}.write_beats(), "{", " if k + 1 < len(man["ports"]) else ""}");'
+            f' (unsigned long long)m{k}.write_beats(), "{sep}");'
         )
     units = json.dumps(man["units"])
     status_names = ", ".join(f'"{s}"' for s in STATUS_NAMES)
@@ -208,8 +209,9 @@ int main(int argc, char** argv) {{
     for (int u = 0; u < n_units; ++u) {{
       std::string what;
       for (int b = 0; b < 4; ++b) {{
-        int bit = 4 * u + (3 - b);
-        if ((st[bit / 32] >> (bit % 32)) & 1u) what += std::string(what.empty() ? "" : ", ") + status_names[b];
+        int bit = 4 * u + b;
+        if (!((st[bit / 32] >> (bit % 32)) & 1u)) continue;
+        what += std::string(what.empty() ? "" : ", ") + status_names[b];
       }}
       std::fprintf(stderr, "  %-16s %s\\n", units[u], what.empty() ? "idle" : what.c_str());
     }}

@@ -1,6 +1,10 @@
 """intar: the driver. Each subcommand is one step of the flow, reading what earlier steps wrote.
 
 intar golden FILE -o DIR     verify a task graph and run it on the golden model
+intar schedule FILE -o DIR   choose a static schedule and write its reports
+intar compile FILE -o DIR    schedule, lower to hardware and write DIR/design.sv
+intar sim DIR                simulate DIR's design bit-exact against the golden model
+intar run FILE -o DIR        compile, then sim
 """
 
 from __future__ import annotations
@@ -181,6 +185,53 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0 if result["rows"] else 1
 
 
+def _compile(args: argparse.Namespace) -> bool:
+    from intar.tools.flow import CompileOptions, compile_file
+
+    opts = CompileOptions(args.device, args.dsp, args.ports, args.mode, args.graph)
+    return compile_file(args.file, Path(args.output), opts) is not None
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    return 0 if _compile(args) else 1
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from intar.tools.flow import simulate_dir, summary
+
+    out = Path(args.dir if hasattr(args, "dir") else args.output)
+    if not (out / "hw.json").exists():
+        print(f"intar: error: {out} holds no compiled design (run intar compile)", file=sys.stderr)
+        return 1
+    rep = simulate_dir(out, args.seed, args.watchdog)
+    if rep["stall_report"]:
+        print(rep["stall_report"], file=sys.stderr)
+    print(summary(rep))
+    print(f"wrote {out}/sim.json")
+    return 0 if rep["bit_exact"] else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return cmd_sim(args) if _compile(args) else 1
+
+
+def _compile_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="an .mlir file holding an intar.graph")
+    p.add_argument("--device", default="tiny", help="u280, vpk180, tiny or a JSON file")
+    p.add_argument("--dsp", type=int, default=0, help="DSP budget (0: the whole device)")
+    p.add_argument("--ports", type=int, default=0, help="off-chip ports (0: all channels)")
+    p.add_argument("--mode", default="intar", choices=("intar", "dataflow", "sequential"))
+    p.add_argument("--graph", default=None, help="which graph (default: the first)")
+    p.add_argument("-o", dest="output", default="out", help="output directory")
+
+
+def _sim_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    p.add_argument(
+        "--watchdog", type=int, default=20_000, help="cycles without activity that count as a stall"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="intar", description="The intar compiler driver.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -200,6 +251,20 @@ def build_parser() -> argparse.ArgumentParser:
     sched.add_argument("--graph", default=None, help="which graph (default: all)")
     sched.add_argument("-o", dest="output", default="out", help="output directory")
     sched.set_defaults(run=cmd_schedule)
+
+    comp = sub.add_parser("compile", help="schedule, lower to hardware and write design.sv")
+    _compile_args(comp)
+    comp.set_defaults(run=cmd_compile)
+
+    sim = sub.add_parser("sim", help="simulate a compiled design against the golden model")
+    sim.add_argument("dir", help="a directory written by intar compile")
+    _sim_args(sim)
+    sim.set_defaults(run=cmd_sim)
+
+    run = sub.add_parser("run", help="compile, then simulate")
+    _compile_args(run)
+    _sim_args(run)
+    run.set_defaults(run=cmd_run)
 
     bench = sub.add_parser("bench", help="run a benchmark and write its table")
     bench.add_argument("which", choices=("schedule",), help="schedule: the five paper kernels")

@@ -1,0 +1,343 @@
+"""On-chip tensor buffer: one 2-D tensor in element-wide ``seq.firmem`` banks, tile-parallel.
+
+The buffer holds ``rows x cols`` signed elements of ``bits`` bits. Every write port and the
+read port moves one aligned rectangular tile per cycle; the tile shapes may differ. With
+``R`` = lcm of all tile heights and ``C`` = lcm of all tile widths, the tensor is cut into
+``R x C`` blocks and element (r, c) lives in bank (r % R, c % C) at word
+``(r // R) * ceil(cols / C) + (c // C)``. An aligned tile (origin a multiple of its shape) lies
+in one block, so its elements share one word address and hit distinct banks: one cycle per
+tile, no conflicts. Each bank is one ``seq.firmem`` (1 write + 1 read port, ``bits`` x
+``depth``) as in :mod:`intar.hw.scratchpad`, so yosys infers BRAM / LUTRAM for it.
+
+Interface of ``build_tensor_buffer(spec, name)`` (flat buses, tile element (x, y) of an
+(h, w) tile at bits ``(x*w + y) * bits``; ``RB = row_bits(spec)``, ``CB = col_bits(spec)``):
+
+===========  ===  ================  ==========================================================
+port         dir  width             meaning
+===========  ===  ================  ==========================================================
+clk          in   !seq.clock (1)    clock
+rst          in   1                 synchronous reset: no write accepted (contents kept)
+w{p}_valid   in   1                 writer p offers a tile (p = 0 .. len(write_shapes) - 1)
+w{p}_ready   out  1                 writer p's tile is written this cycle if it is valid
+w{p}_row     in   RB                tile origin row (a multiple of h_p, < rows)
+w{p}_col     in   CB                tile origin column (a multiple of w_p, < cols)
+w{p}_data    in   h_p*w_p*bits      the tile
+rd_en        in   1                 read the tile at (rd_row, rd_col)
+rd_row       in   RB                read origin row (a multiple of h, < rows)
+rd_col       in   CB                read origin column (a multiple of w, < cols)
+rd_data      out  h*w*bits          the tile, ``READ_LATENCY`` cycles after ``rd_en``
+===========  ===  ================  ==========================================================
+
+Writes: fixed priority, the lowest-numbered valid writer wins:
+``w{p}_ready = !rst & !(w0_valid | ... | w{p-1}_valid)``, so a writer's ready never depends on
+its own valid. Tile elements outside the tensor (edge tiles) are written into the padding of
+the last block (``depth`` rounds up, so they are addressable) and never read back.
+
+Reads: no stall, one tile per cycle. ``rd_data`` holds the tile of the read issued
+``READ_LATENCY`` = 2 cycles earlier (firmem read latency 1, then an output register) and keeps
+it until the next read's data arrives; elements outside ``rows x cols`` read as 0.
+
+Read-during-write (same element, same cycle): the read returns the **new** data (write-first,
+CIRCT's ``hw-memory-sim`` firmem model, see :mod:`intar.hw.scratchpad`); a write one cycle
+after the read is not seen. Callers must not rely on either. As for the scratchpad, yosys keeps
+write-first on a BRAM with a bypass per bank (``bits + 1`` FFs and a ``bits``-wide mux).
+
+Logic per bank: the write address is a priority mux of the writers' word addresses (shared by
+all banks), the write data a priority mux over the writers of one fixed tile element each, the
+write enable an AND of the winner's grant and two block-position compares. Per output element
+the read side is an AND-OR mux of ``(R/h)*(C/w)`` bank outputs (selects and the out-of-range
+mask registered beside the firmem read), then the output register. Row / column to
+block / offset uses a shift for power-of-two ``R`` / ``C`` and a constant reciprocal multiply
+otherwise.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import circt
+from circt.dialects import comb, hw, seq
+from circt.ir import Context, InsertionPoint, IntegerAttr, Location, Module, StringAttr, Value
+from circt.passmanager import PassManager
+
+from intar.hw.builders import Regs, and_, cmp, const, extract, ity, mux, not_, or_, width, zext
+from intar.hw.emit import LOWERING_OPTIONS
+from intar.hw.scratchpad import SCRATCHPAD_PIPELINE, addr_bits
+
+READ_LATENCY = 2
+"""Cycles from ``rd_en`` to its tile on ``rd_data`` (firmem read 1 + output register 1)."""
+
+
+@dataclass(frozen=True)
+class TensorBufferSpec:
+    """A ``rows x cols`` tensor of signed ``bits``-bit elements with one write port per entry of
+    ``write_shapes`` and one read port, each moving one aligned (h, w) tile per cycle."""
+
+    rows: int
+    cols: int
+    bits: int
+    write_shapes: tuple[tuple[int, int], ...]
+    read_shape: tuple[int, int]
+
+    @property
+    def R(self) -> int:
+        """Block height: lcm of all tile heights."""
+        return math.lcm(*(h for h, _ in (*self.write_shapes, self.read_shape)))
+
+    @property
+    def C(self) -> int:
+        """Block width: lcm of all tile widths."""
+        return math.lcm(*(w for _, w in (*self.write_shapes, self.read_shape)))
+
+    @property
+    def row_blocks(self) -> int:
+        return -(-self.rows // self.R)
+
+    @property
+    def col_blocks(self) -> int:
+        return -(-self.cols // self.C)
+
+    @property
+    def banks(self) -> int:
+        return self.R * self.C
+
+    @property
+    def depth(self) -> int:
+        """Words per bank."""
+        return self.row_blocks * self.col_blocks
+
+
+def row_bits(spec: TensorBufferSpec) -> int:
+    """Width of the ``*_row`` ports."""
+    return max(1, (spec.rows - 1).bit_length())
+
+
+def col_bits(spec: TensorBufferSpec) -> int:
+    """Width of the ``*_col`` ports."""
+    return max(1, (spec.cols - 1).bit_length())
+
+
+def _mem_depth(spec: TensorBufferSpec) -> int:
+    return max(2, spec.depth)  # a firmem needs an address bit
+
+
+def validate(spec: TensorBufferSpec) -> None:
+    """Raise ``ValueError`` for a spec the generator does not support."""
+    if spec.rows < 1 or spec.cols < 1:
+        raise ValueError("rows and cols must be >= 1")
+    if spec.bits < 1:
+        raise ValueError("bits must be >= 1")
+    if len(spec.write_shapes) < 1:
+        raise ValueError("at least one write port is needed")
+    for h, w in (*spec.write_shapes, spec.read_shape):
+        if h < 1 or w < 1:
+            raise ValueError(f"tile shape ({h}, {w}) must be positive")
+
+
+def _reciprocal(d: int, n: int) -> tuple[int, int]:
+    """(M, k) with (x * M) >> k == x // d for every 0 <= x < n (d > 1, not a power of two)."""
+    for k in range(1, 64):
+        m = -(-(1 << k) // d)
+        if all((x * m) >> k == x // d for x in range(n)):
+            return m, k
+    raise ValueError(f"no reciprocal for x // {d}, x < {n}")
+
+
+def _divmod(x: Value, d: int, n: int) -> tuple[Value, Value]:
+    """(x // d, x % d) for an unsigned ``x`` known to be < n and a constant d >= 1; the quotient
+    is ``bit_length((n-1)//d)`` bits wide (at least 1), the remainder ``bit_length(d-1)``."""
+    wx = width(x)
+    qw = max(1, ((n - 1) // d).bit_length())
+    rw = max(1, (d - 1).bit_length())
+    if d == 1:
+        return (zext(x, qw) if qw >= wx else extract(x, 0, qw)), const(1, 0)
+    if d & (d - 1) == 0:
+        k = d.bit_length() - 1
+        q = extract(x, k, min(qw, wx - k)) if wx > k else const(qw, 0)
+        r = extract(x, 0, k) if wx >= k else zext(x, k)
+        return zext(q, qw), r
+    m, k = _reciprocal(d, n)
+    pw = max(wx + m.bit_length(), k + qw)
+    prod = comb.MulOp([zext(x, pw), const(pw, m)]).result
+    q = extract(prod, k, qw)
+    x_lo = extract(x, 0, rw) if wx >= rw else zext(x, rw)
+    q_lo = extract(q, 0, rw) if qw >= rw else zext(q, rw)
+    r = comb.SubOp(x_lo, comb.MulOp([q_lo, const(rw, d)]).result).result
+    return q, r
+
+
+class _Origin:
+    """A tile origin decoded into the word address of its block and its offset in the block."""
+
+    def __init__(self, spec: TensorBufferSpec, row: Value, col: Value) -> None:
+        aw = addr_bits(_mem_depth(spec))
+        qr, self.rem_r = _divmod(row, spec.R, spec.rows)
+        qc, self.rem_c = _divmod(col, spec.C, spec.cols)
+        word = zext(qc, aw)
+        if spec.row_blocks > 1:
+            base = comb.MulOp([zext(qr, aw), const(aw, spec.col_blocks)]).result
+            word = comb.AddOp([base, word]).result if spec.col_blocks > 1 else base
+        self.word = word
+
+    @staticmethod
+    def _sel(rem: Value, step: int, block: int) -> list[Value]:
+        """One-hot: the tile of extent ``step`` starts at offset a*step of a ``block``."""
+        if block == step:
+            return [const(1, 1)]
+        return [cmp("eq", rem, const(width(rem), a * step)) for a in range(block // step)]
+
+    def row_sel(self, spec: TensorBufferSpec, h: int) -> list[Value]:
+        return self._sel(self.rem_r, h, spec.R)
+
+    def col_sel(self, spec: TensorBufferSpec, w: int) -> list[Value]:
+        return self._sel(self.rem_c, w, spec.C)
+
+
+def _in_range(origin: Value, offset: int, limit: int) -> Value:
+    """origin + offset < limit, for an unsigned origin < limit."""
+    if offset == 0 or limit - offset >= 1 << width(origin):
+        return const(1, 1)
+    if limit - offset <= 0:
+        return const(1, 0)
+    return cmp("ult", origin, const(width(origin), limit - offset))
+
+
+def _concat(vals: list[Value]) -> Value:
+    return comb.ConcatOp(list(reversed(vals))).result if len(vals) > 1 else vals[0]
+
+
+def _prio_mux(sels: list[Value], vals: list[Value]) -> Value:
+    """vals[first i with sels[i]], else vals[-1] (sels[-1] is not looked at)."""
+    acc = vals[-1]
+    for s, v in zip(reversed(sels[:-1]), reversed(vals[:-1]), strict=True):
+        acc = mux(s, v, acc)
+    return acc
+
+
+def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
+    """Create the buffer's ``hw.module`` at the current insertion point (inside a Context).
+
+    ``hw-memory-sim`` later turns the banks into ``<name>_bank_<depth>x<bits>`` memory modules;
+    lower with :func:`emit_sv_with_memories` (or ``SCRATCHPAD_PIPELINE``).
+    """
+    validate(spec)
+    rb, cb, bits, i1 = row_bits(spec), col_bits(spec), spec.bits, ity(1)
+    R, C = spec.R, spec.C
+    rh, rw = spec.read_shape
+    inputs = [("clk", seq.ClockType.get()), ("rst", i1)]
+    outputs = []
+    for p, (h, w) in enumerate(spec.write_shapes):
+        inputs += [
+            (f"w{p}_valid", i1),
+            (f"w{p}_row", ity(rb)),
+            (f"w{p}_col", ity(cb)),
+            (f"w{p}_data", ity(h * w * bits)),
+        ]
+        outputs.append((f"w{p}_ready", i1))
+    inputs += [("rd_en", i1), ("rd_row", ity(rb)), ("rd_col", ity(cb))]
+    outputs.append(("rd_data", ity(rh * rw * bits)))
+    mem_ty = seq.FirMemType.get(_mem_depth(spec), bits)
+    undef = IntegerAttr.get(ity(32), 0)  # seq RUW/WUW enums: 0 = Undefined
+
+    def body(mod: hw.HWModuleOp) -> dict[str, Value]:
+        pt = dict(zip([n for n, _ in inputs], mod.entry_block.arguments, strict=True))
+        clk, rst = pt["clk"], pt["rst"]
+        res: dict[str, Value] = {}
+
+        # Write arbitration: fixed priority, ready independent of the writer's own valid.
+        fires, words, row_sels, col_sels = [], [], [], []
+        blocked = rst
+        for p, (h, w) in enumerate(spec.write_shapes):
+            valid = pt[f"w{p}_valid"]
+            ready = not_(blocked)
+            res[f"w{p}_ready"] = ready
+            fires.append(and_(valid, ready))
+            blocked = or_(blocked, valid)
+            o = _Origin(spec, pt[f"w{p}_row"], pt[f"w{p}_col"])
+            words.append(o.word)
+            row_sels.append(o.row_sel(spec, h))
+            col_sels.append(o.col_sel(spec, w))
+        waddr = _prio_mux(fires, words)
+
+        # Read address and the selects / out-of-range mask of the output mux, registered
+        # beside the firmem's own address register.
+        rd_en = pt["rd_en"]
+        ro = _Origin(spec, pt["rd_row"], pt["rd_col"])
+        r_sel, c_sel = ro.row_sel(spec, rh), ro.col_sel(spec, rw)
+        regs1 = Regs(clk, rd_en, rst)
+        # rs1[a][x]: the tile's rows start at a*rh in the block and row x is inside the tensor.
+        rs1 = [
+            [
+                regs1.data(and_(r_sel[a], _in_range(pt["rd_row"], x, spec.rows)), f"rs_{a}_{x}")
+                for x in range(rh)
+            ]
+            for a in range(R // rh)
+        ]
+        cs1 = [
+            [
+                regs1.data(and_(c_sel[b], _in_range(pt["rd_col"], y, spec.cols)), f"cs_{b}_{y}")
+                for y in range(rw)
+            ]
+            for b in range(C // rw)
+        ]
+        en1 = Regs(clk, const(1, 1), rst).ctrl(rd_en, "rd_en_q")
+
+        banks: dict[tuple[int, int], Value] = {}
+        for i in range(R):
+            for j in range(C):
+                mem = seq.FirMemOp(
+                    mem_ty, 1, 1, undef, undef, name=f"bank_{i}_{j}", prefix=f"{name}_"
+                ).result
+                wens, wdatas = [], []
+                for p, (h, w) in enumerate(spec.write_shapes):
+                    wens.append(and_(fires[p], row_sels[p][i // h], col_sels[p][j // w]))
+                    e = (i % h) * w + (j % w)
+                    wdatas.append(extract(pt[f"w{p}_data"], e * bits, bits))
+                wen = or_(*wens) if len(wens) > 1 else wens[0]
+                seq.FirMemWriteOp(mem, waddr, clk, _prio_mux(fires, wdatas), enable=wen)
+                banks[(i, j)] = seq.FirMemReadOp(mem, ro.word, clk, enable=rd_en).result
+
+        # Output mux: element (x, y) comes from bank (a*rh + x, b*rw + y) for the one (a, b)
+        # selected (none if masked: 0), then the output register.
+        elems = []
+        for x in range(rh):
+            for y in range(rw):
+                terms = []
+                for a in range(R // rh):
+                    for b in range(C // rw):
+                        sel = and_(rs1[a][x], cs1[b][y])
+                        rep = comb.ReplicateOp(ity(bits), sel).result if bits > 1 else sel
+                        terms.append(and_(rep, banks[(a * rh + x, b * rw + y)]))
+                elems.append(or_(*terms) if len(terms) > 1 else terms[0])
+        res["rd_data"] = Regs(clk, en1, rst).data(_concat(elems), "rd_data_q")
+        return res
+
+    return hw.HWModuleOp(name, inputs, outputs, body_builder=body)
+
+
+def emit_sv_with_memories(build: Callable[[], object]) -> str:
+    """Like :func:`intar.hw.emit.emit_sv`, for designs holding ``seq.firmem`` banks: lowers
+    them to behavioural memory modules with ``SCRATCHPAD_PIPELINE``."""
+    with Context() as ctx, Location.unknown():
+        circt.register_dialects(ctx)
+        ctx.load_all_available_dialects()
+        module = Module.create()
+        with InsertionPoint(module.body):
+            build()
+        if not module.operation.verify():
+            raise RuntimeError("generated IR does not verify")
+        module.operation.attributes["circt.loweringOptions"] = StringAttr.get(LOWERING_OPTIONS)
+        PassManager.parse(SCRATCHPAD_PIPELINE).run(module.operation)
+        buf = io.StringIO()
+        circt.export_verilog(module, buf)
+        text = buf.getvalue()
+        del module
+    return text
+
+
+def tensor_buffer_sv(spec: TensorBufferSpec, name: str) -> str:
+    """SystemVerilog text of one tensor buffer (module ``name`` plus its memory module)."""
+    return emit_sv_with_memories(lambda: build_tensor_buffer(spec, name))
