@@ -61,8 +61,11 @@ def compile_file(path: str, out: Path, opts: CompileOptions) -> dict | None:
         if opts.graph:
             options += f" graph={opts.graph}"
         t0 = time.perf_counter()
+        # A file that already holds a design (e.g. an edited schedule.mlir) is not rescheduled.
+        scheduled = bool(designs(module.operation))
+        pipeline = [] if scheduled else ["intar-task-cleanup", f"intar-schedule{{{options}}}"]
         try:
-            ok = run_pipeline(module, ["intar-task-cleanup", f"intar-schedule{{{options}}}"])
+            ok = run_pipeline(module, pipeline) if pipeline else True
         except ir.MLIRError as e:
             diags.add_error(e)
             ok = False
