@@ -52,4 +52,21 @@ def Schedule : Pass<"intar-schedule", "mlir::ModuleOp"> {
   ];
 }
 
+def LowerToHW : Pass<"intar-lower-to-hw", "mlir::ModuleOp"> {
+  let summary = "Build each intar.design as hw/comb/seq modules (the top is named after the design)";
+  let description = [{
+    Plans the hardware of each scheduled design (a tensor buffer per operand a
+    unit reads, load and store engines per off-chip port, an input and an
+    output controller per unit, global phase barriers) and builds it with
+    CIRCT's hw, comb and seq dialects, then erases the task graph and the
+    design. Task kinds the template does not build yet get an error at the
+    task. The `intar-lower-to-sv` group adds CIRCT's lowering to SV.
+  }];
+  let dependentDialects = ["circt::hw::HWDialect", "circt::comb::CombDialect",
+                           "circt::seq::SeqDialect"];
+  let options = [
+    Option<"design", "design", "std::string", "\"\"", "lower only this design">,
+  ];
+}
+
 #endif // INTAR_PASSES_TD
