@@ -187,7 +187,7 @@ def _core(regs: Regs, t: Value, s_off: int, left: int, name: str) -> tuple[Value
     prod = regs.data(comb.MulOp([sext(t, pw), const(pw, approx.LOG2E_Q23)]).result, f"{name}_tl")
     # 2: z = round_shift(prod, 23)
     sh = approx.LOG2E_FRAC
-    z = extract(_add(prod, const(pw, (1 << (sh - 1)) - 1)), sh, Z_BITS)
+    z = extract(_add(prod, const(pw, 1 << (sh - 1))), sh, Z_BITS)
     z = regs.data(z, f"{name}_z")
     r = extract(z, 0, approx.WORK_FRAC)
     n = extract(z, approx.WORK_FRAC, Z_BITS - approx.WORK_FRAC)  # 8-bit signed

@@ -1,0 +1,482 @@
+"""exp and softmax SFUs: deterministic SV, Verilator lint, bit-exact simulation against
+``kernels.exp`` / ``kernels.softmax`` with random input gaps / output stalls, and the exact
+unstalled cycle counts (exp: N + exp_latency; softmax: R * B + softmax_latency).
+
+All configurations are instantiated side by side in one test top (independent streams sharing
+clk/rst), so the whole file needs a single Verilator build.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from circt.dialects import hw, seq
+from circt.ir import IntegerType, Value
+
+from intar.golden import approx, kernels
+from intar.hw.emit import emit_sv
+from intar.hw.sfu_exp import (
+    build_exp_sfu,
+    build_softmax_sfu,
+    exp_latency,
+    softmax_latency,
+    softmax_stream_cycles,
+)
+from intar.sim import build, lint
+from intar.sim.headers import BUS_HEADER
+
+TOP = "sfu_exp_top"
+EXP_BEATS = 240
+SOFTMAX_ROWS = 48
+
+# Verilator -Wall waiver, the only one: every round_shift by a constant s (z from t * log2(e),
+# the Horner steps, the final rounding increment, the softmax scaling) reads only bits >= s of
+# the exact sum, and the exact 49-bit t * log2(e) product never uses its top bits, so those
+# bits are unused by definition (UNUSEDSIGNAL).
+WAIVERS: tuple[str, ...] = ("UNUSEDSIGNAL",)
+
+
+@dataclass(frozen=True)
+class Exp:
+    lanes: int
+    in_bits: int
+    out_bits: int
+    frac_bits: int
+
+    @property
+    def id(self) -> str:
+        return f"exp_l{self.lanes}_i{self.in_bits}o{self.out_bits}_f{self.frac_bits}"
+
+    @property
+    def beats(self) -> int:
+        return EXP_BEATS
+
+    def build(self, name: str) -> hw.HWModuleOp:
+        return build_exp_sfu(self.lanes, self.in_bits, self.out_bits, self.frac_bits, name)
+
+
+@dataclass(frozen=True)
+class Softmax:
+    row_len: int
+    lanes: int
+    in_bits: int
+    out_bits: int
+    frac_bits: int
+    out_frac_bits: int
+    causal: bool = False
+    rows_per_matrix: int = 1
+
+    @property
+    def id(self) -> str:
+        c = f"_causal{self.rows_per_matrix}" if self.causal else ""
+        return (
+            f"softmax_n{self.row_len}_l{self.lanes}_i{self.in_bits}o{self.out_bits}"
+            f"_f{self.frac_bits}F{self.out_frac_bits}{c}"
+        )
+
+    @property
+    def nb(self) -> int:
+        return -(-self.row_len // self.lanes)
+
+    @property
+    def beats(self) -> int:
+        return SOFTMAX_ROWS * self.nb
+
+    def build(self, name: str) -> hw.HWModuleOp:
+        return build_softmax_sfu(
+            self.row_len,
+            self.lanes,
+            self.in_bits,
+            self.out_bits,
+            self.frac_bits,
+            self.out_frac_bits,
+            self.causal,
+            self.rows_per_matrix,
+            name,
+        )
+
+
+Unit = Exp | Softmax
+
+UNITS: list[Unit] = [
+    Exp(1, 16, 16, 8),
+    Exp(4, 8, 8, 4),
+    Exp(4, 32, 32, 20),  # to_work rounds (frac_bits > 16), left shifts up to 14
+    Exp(1, 16, 32, 12),
+    Exp(4, 16, 8, 0),  # integer inputs: mostly 0 or saturated
+    Exp(1, 32, 32, 24),  # the +-64 clamp is active; rounding ties in to_work
+    Softmax(16, 4, 16, 16, 8, 14),
+    Softmax(10, 4, 16, 8, 8, 7),  # partial last beat; out 2**7 saturates to 127
+    Softmax(8, 1, 16, 16, 8, 15),  # out 2**15 saturates
+    Softmax(6, 4, 16, 16, 8, 14, causal=True, rows_per_matrix=6),  # B = 2, 3 row slots
+    Softmax(3, 4, 8, 32, 4, 30, causal=True, rows_per_matrix=5),  # B = 1, 5 row slots
+]
+
+
+def _lo_hi(bits: int) -> tuple[int, int]:
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def _exp_stimulus(u: Exp, rng: np.random.Generator) -> np.ndarray:
+    """[beats, lanes]: a third full range, the rest around the interesting range (|x| up to
+    the saturation point), plus extremes, 0, +-1 LSB and to_work rounding ties."""
+    lo, hi = _lo_hi(u.in_bits)
+    n = u.beats * u.lanes
+    full = rng.integers(lo, hi + 1, size=n, dtype=np.int64)
+    span = int(0.75 * u.out_bits * (1 << u.frac_bits))
+    near = np.clip(rng.integers(-4 * span, span + 1, size=n, dtype=np.int64), lo, hi)
+    x = np.where(rng.random(n) < 1 / 3, full, near)
+    special = [lo, hi, 0, -1, 1, lo + 1, hi - 1, 64 << u.frac_bits, -(64 << u.frac_bits)]
+    x[: len(special)] = np.clip(special, lo, hi)
+    if u.frac_bits > 16:  # exact ties of the Q.16 conversion on every 8th element
+        s = u.frac_bits - 16
+        idx = np.arange(len(special), n, 8)
+        k = rng.integers(-(1 << 20), 1 << 20, size=len(idx), dtype=np.int64)
+        x[idx] = np.clip(k * (1 << s) + (1 << (s - 1)), lo, hi)
+    ties = _rounding_tie_inputs(u, rng)
+    x[len(special) : len(special) + len(ties)] = ties
+    return x.reshape(u.beats, u.lanes)
+
+
+def _rounding_tie_inputs(u: Exp, rng: np.random.Generator, per_step: int = 12) -> np.ndarray:
+    """Inputs whose z = round_shift(t * LOG2E, 23) or one of the four Horner round_shifts is
+    an exact tie (found by enumerating the input range, or 2**20 random inputs)."""
+    lo, hi = _lo_hi(u.in_bits)
+    f = u.frac_bits
+    cand = (
+        np.arange(lo, hi + 1, dtype=np.int64)
+        if u.in_bits <= 16
+        else rng.integers(lo, hi + 1, size=1 << 20, dtype=np.int64)
+    )
+    lim = approx.EXP_INPUT_LIMIT << f
+    prod = approx.to_work(np.clip(cand, -lim, lim), f) * approx.LOG2E_Q23
+    steps = [(prod & ((1 << 23) - 1)) == 1 << 22]
+    r = approx.round_shift(prod, 23) & 0xFFFF
+    c1, c2, c3, c4 = approx.POW2_COEFFS
+    q = np.full_like(r, c4)
+    for c in (c3, c2, c1):
+        steps.append((r * q & 0xFFFF) == 1 << 15)
+        q = c + approx.round_shift(r * q, 16)
+    steps.append((r * q & 0xFFFFF) == 1 << 19)
+    picks = [rng.permutation(cand[m])[:per_step] for m in steps]
+    return np.concatenate(picks)
+
+
+def _softmax_rows(u: Softmax, rng: np.random.Generator) -> np.ndarray:
+    """[rows, row_len]: full-range, narrow-range (real probabilities), all-equal, one large
+    element among the lowest values, and all-lowest rows."""
+    lo, hi = _lo_hi(u.in_bits)
+    rows = np.empty((SOFTMAX_ROWS, u.row_len), dtype=np.int64)
+    narrow = 6 << u.frac_bits
+    for i in range(SOFTMAX_ROWS):
+        kind = i % 6
+        if kind == 0:
+            row = rng.integers(lo, hi + 1, size=u.row_len)
+        elif kind in (1, 2):
+            row = np.clip(rng.integers(-narrow, narrow + 1, size=u.row_len), lo, hi)
+        elif kind == 3:
+            row = np.full(u.row_len, int(rng.integers(lo, hi + 1)))
+        elif kind == 4:
+            row = np.full(u.row_len, lo)
+            row[int(rng.integers(0, u.row_len))] = hi
+        else:
+            row = np.full(u.row_len, lo if i % 12 == 5 else hi)
+        rows[i] = row
+    return rows
+
+
+def _softmax_beats(u: Softmax, rows: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """Row-major beats [rows * nb, lanes]; unused lanes of partial beats take ``fill``."""
+    pad = u.nb * u.lanes - u.row_len
+    padded = np.concatenate([rows, fill[:, :pad]], axis=1) if pad else rows
+    return padded.reshape(-1, u.lanes)
+
+
+def _stimulus(u: Unit, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(input beats, expected output beats), both [beats, lanes]."""
+    if isinstance(u, Exp):
+        x = _exp_stimulus(u, rng)
+        return x, kernels.exp(x, frac_bits=u.frac_bits, out_bits=u.out_bits)
+    rows = _softmax_rows(u, rng)
+    lo, hi = _lo_hi(u.in_bits)
+    garbage = rng.integers(lo, hi + 1, size=(SOFTMAX_ROWS, u.lanes), dtype=np.int64)
+    want = np.concatenate(
+        [
+            kernels.softmax(
+                rows[m : m + u.rows_per_matrix],
+                frac_bits=u.frac_bits,
+                out_frac_bits=u.out_frac_bits,
+                causal=u.causal,
+                out_bits=u.out_bits,
+            )
+            for m in range(0, SOFTMAX_ROWS, u.rows_per_matrix)
+        ]
+    )
+    zeros = np.zeros((SOFTMAX_ROWS, u.lanes), dtype=np.int64)
+    return _softmax_beats(u, rows, garbage), _softmax_beats(u, want, zeros)
+
+
+def _top_sv() -> str:
+    """All UNITS as submodules ``unit_<k>`` of one top; unit k's ports are prefixed ``u<k>_``."""
+
+    def make() -> None:
+        def ity(w: int) -> IntegerType:
+            return IntegerType.get_signless(w)
+
+        i1 = ity(1)
+        mods = [u.build(f"unit_{k}") for k, u in enumerate(UNITS)]
+        inputs = [("clk", seq.ClockType.get()), ("rst", i1)]
+        outputs = []
+        for k, u in enumerate(UNITS):
+            inputs += [
+                (f"u{k}_in_valid", i1),
+                (f"u{k}_a", ity(u.lanes * u.in_bits)),
+                (f"u{k}_out_ready", i1),
+            ]
+            outputs += [
+                (f"u{k}_in_ready", i1),
+                (f"u{k}_out_valid", i1),
+                (f"u{k}_out", ity(u.lanes * u.out_bits)),
+            ]
+
+        def body(top: hw.HWModuleOp) -> dict[str, Value]:
+            p = dict(zip([n for n, _ in inputs], top.entry_block.arguments, strict=True))
+            res: dict[str, Value] = {}
+            for k, m in enumerate(mods):
+                ports = {"clk": p["clk"], "rst": p["rst"]}
+                ports |= {n: p[f"u{k}_{n}"] for n in ("in_valid", "a", "out_ready")}
+                inst = m.instantiate(f"u{k}", **ports)
+                for n in ("in_ready", "out_valid", "out"):
+                    res[f"u{k}_{n}"] = getattr(inst, n)
+            return res
+
+        hw.HWModuleOp(TOP, inputs, outputs, body_builder=body)
+
+    return emit_sv(make)
+
+
+# C++ harness. argv: stimulus, result, seed. Stimulus: per unit one line of its input beats
+# (lanes values per beat). seed 0 drives every cycle with out_ready high; otherwise each
+# unit's in_valid gaps (1/4) and out_ready stalls (1/3) come from its own LCG. Result: per
+# unit "first_in last_out got" and a line of outputs.
+HARNESS = r"""
+#include "Vsfu_exp_top.h"
+#include "verilated.h"
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "@BUS_H@"
+using intar::field;
+using intar::get;
+using intar::pack;
+using intar::put;
+struct Unit {
+  int lanes, ib, ob;
+  long nb;
+  std::vector<int64_t> a, outs;
+  std::vector<uint32_t> wa, wo;
+  unsigned lcg;
+  long beat = 0, got = 0, first_in = -1, last_out = -1;
+  unsigned rnd() { lcg = lcg * 1103515245u + 12345u; return (lcg >> 16) & 0x7fffu; }
+};
+
+int main(int argc, char** argv) {
+  if (argc < 4) return 2;
+  FILE* in = std::fopen(argv[1], "r");
+  if (!in) return 3;
+  unsigned seed = unsigned(std::atoi(argv[3]));
+  std::vector<Unit> U = {@units@};
+  for (size_t k = 0; k < U.size(); ++k) {
+    Unit& u = U[k];
+    u.lcg = seed * 7919u + unsigned(k) * 104729u + 1u;
+    u.a.resize(size_t(u.nb) * u.lanes);
+    for (auto& x : u.a) if (std::fscanf(in, "%ld", &x) != 1) return 4;
+    u.wa.assign((u.lanes * u.ib + 31) / 32 + 2, 0);
+    u.wo.assign((u.lanes * u.ob + 31) / 32 + 2, 0);
+  }
+  std::fclose(in);
+  auto* top = new Vsfu_exp_top;
+  top->rst = 1;
+  for (int i = 0; i < 4; ++i) { top->clk = 0; top->eval(); top->clk = 1; top->eval(); }
+  top->rst = 0;
+  long cycle = 0;
+  auto done = [&]() {
+    for (auto& u : U) if (u.got < u.nb) return false;
+    return true;
+  };
+  while (!done() && cycle < 100000L) {
+@drive@
+    top->clk = 0;
+    top->eval();
+@sample@
+    top->clk = 1;
+    top->eval();
+    ++cycle;
+  }
+  top->final();
+  delete top;
+  FILE* out = std::fopen(argv[2], "w");
+  for (auto& u : U) {
+    std::fprintf(out, "%ld %ld %ld\n", u.first_in, u.last_out, u.got);
+    for (auto x : u.outs) std::fprintf(out, "%ld ", x);
+    std::fprintf(out, "\n");
+  }
+  std::fclose(out);
+  return done() ? 0 : 1;
+}
+"""
+
+DRIVE = r"""    {
+      Unit& u = U[%(k)d];
+      bool drive = u.beat < u.nb && (seed == 0 || u.rnd() %% 4 != 0);
+      top->u%(k)d_in_valid = drive;
+      if (drive) {
+        pack(u.wa, &u.a[size_t(u.beat) * u.lanes], u.lanes, u.ib);
+        put(top->u%(k)d_a, u.wa);
+      }
+      top->u%(k)d_out_ready = seed == 0 || u.rnd() %% 3 != 0;
+    }"""
+SAMPLE = r"""    {
+      Unit& u = U[%(k)d];
+      if (top->u%(k)d_in_valid && top->u%(k)d_in_ready) {
+        if (u.first_in < 0) u.first_in = cycle;
+        ++u.beat;
+      }
+      if (top->u%(k)d_out_valid && top->u%(k)d_out_ready) {
+        get(top->u%(k)d_out, u.wo);
+        for (int i = 0; i < u.lanes; ++i) u.outs.push_back(field(u.wo, i, u.ob));
+        u.last_out = cycle;
+        ++u.got;
+      }
+    }"""
+
+
+def _harness() -> str:
+    units = ", ".join(f"Unit{{{u.lanes}, {u.in_bits}, {u.out_bits}, {u.beats}}}" for u in UNITS)
+    drive = "\n".join(DRIVE % {"k": k} for k in range(len(UNITS)))
+    sample = "\n".join(SAMPLE % {"k": k} for k in range(len(UNITS)))
+    text = HARNESS
+    for key, val in {"units": units, "drive": drive, "sample": sample}.items():
+        text = text.replace(f"@{key}@", val)
+    return text
+
+
+# The C++ is compiled at -O0: it halves the build (the file's dominant cost on small
+# machines) and the few thousand simulated cycles stay well under a second.
+FAST_BUILD = ("-MAKEFLAGS", "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0")
+
+
+@pytest.fixture(scope="module")
+def top_sv() -> str:
+    return _top_sv()
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory, top_sv: str) -> tuple[Path, Path]:
+    """The one simulator build (all UNITS) and its work directory."""
+    work = tmp_path_factory.mktemp("sfu_exp")
+    sv, tb = work / f"{TOP}.sv", work / "tb.cpp"
+    sv.write_text(top_sv)
+    tb.write_text(_harness().replace("@BUS_H@", str(BUS_HEADER)))
+    return build(sv, TOP, tb, work / "build", progress=True, extra_args=FAST_BUILD), work
+
+
+@pytest.fixture(scope="module")
+def stimulus() -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(2025)
+    return [_stimulus(u, rng) for u in UNITS]
+
+
+def _run(exe: Path, work: Path, stim: list, seed: int) -> list[tuple[np.ndarray, int]]:
+    """Per unit: output beats [beats, lanes] and cycles from first accepted beat to last result."""
+    lines = [" ".join(map(str, a.ravel().tolist())) for a, _ in stim]
+    sfile, rfile = work / f"stim_{seed}.txt", work / f"res_{seed}.txt"
+    sfile.write_text("\n".join(lines) + "\n")
+    proc = subprocess.run([str(exe), str(sfile), str(rfile), str(seed)], capture_output=True)
+    assert proc.returncode == 0, f"simulation failed rc={proc.returncode}"
+    rows = rfile.read_text().splitlines()
+    res = []
+    for k, u in enumerate(UNITS):
+        first_in, last_out, got = map(int, rows[2 * k].split())
+        assert got == u.beats, u.id
+        outs = np.array([int(x) for x in rows[2 * k + 1].split()], dtype=np.int64)
+        res.append((outs.reshape(u.beats, u.lanes), last_out - first_in + 1))
+    return res
+
+
+def _expected_cycles(u: Unit) -> int:
+    if isinstance(u, Exp):
+        return u.beats + exp_latency()
+    return softmax_stream_cycles(SOFTMAX_ROWS, u.row_len, u.lanes)
+
+
+def test_sv_is_deterministic(top_sv: str) -> None:
+    assert _top_sv() == top_sv
+
+
+@pytest.mark.parametrize("u", UNITS, ids=lambda u: u.id)
+def test_verilator_lint_clean(u: Unit, tmp_path: Path) -> None:
+    name = "sfu_exp_lint"
+    sv = tmp_path / f"{name}.sv"  # file named after the module: no DECLFILENAME
+    sv.write_text(emit_sv(lambda: u.build(name)))
+    assert lint(sv, name, WAIVERS) == []
+
+
+def test_bad_parameters() -> None:
+    bad = [
+        lambda: build_exp_sfu(0, 16, 16, 8, "bad"),
+        lambda: build_exp_sfu(1, 16, 12, 8, "bad"),
+        lambda: build_exp_sfu(1, 16, 16, 33, "bad"),
+        lambda: build_softmax_sfu(1000, 4, 16, 16, 8, 14, False, 1, "bad"),  # 250 beats
+        lambda: build_softmax_sfu(0, 4, 16, 16, 8, 14, False, 1, "bad"),
+        lambda: build_softmax_sfu(8, 4, 16, 16, 8, 33, False, 1, "bad"),
+    ]
+    for fn in bad:
+        with pytest.raises(ValueError):
+            emit_sv(fn)
+
+
+def test_latency_formulas() -> None:
+    assert exp_latency() == 16
+    assert softmax_latency(16, 4) == 2 * 4 + 2 * 2 + 55
+    assert softmax_latency(8, 1) == 2 * 8 + 55
+    assert softmax_stream_cycles(10, 10, 4) == 10 * 3 + softmax_latency(10, 4)
+
+
+def test_stimulus_covers_edges(stimulus: list) -> None:
+    for u, (_, want) in zip(UNITS, stimulus, strict=True):
+        _, hi = _lo_hi(u.out_bits)
+        if isinstance(u, Exp):
+            ends = kernels.exp(
+                np.array(_lo_hi(u.in_bits)), frac_bits=u.frac_bits, out_bits=u.out_bits
+            )
+            assert np.any(want == ends[0]) and np.any(want == ends[1]), u.id
+            assert np.any((want > ends[0]) & (want < ends[1])), u.id
+        elif u.out_frac_bits >= u.out_bits - 1:
+            assert np.any(want == hi), f"{u.id}: a dominant element should saturate"
+
+
+def test_bit_exact_unstalled_cycle_count(sim: tuple[Path, Path], stimulus: list) -> None:
+    exe, work = sim
+    for u, (_, want), (got, cycles) in zip(
+        UNITS, stimulus, _run(exe, work, stimulus, 0), strict=True
+    ):
+        np.testing.assert_array_equal(got, want, err_msg=u.id)
+        print(f"{u.id}: {u.beats} beats, measured {cycles} cycles")
+        assert cycles == _expected_cycles(u), u.id
+
+
+def test_bit_exact_random_gaps_and_stalls(sim: tuple[Path, Path], stimulus: list) -> None:
+    exe, work = sim
+    base = _run(exe, work, stimulus, 0)
+    for seed in (7, 99):
+        runs = _run(exe, work, stimulus, seed)
+        for u, (_, want), (got, cycles), (_, c0) in zip(UNITS, stimulus, runs, base, strict=True):
+            np.testing.assert_array_equal(got, want, err_msg=f"{u.id} seed {seed}")
+            assert cycles > c0, f"{u.id}: the stalled run should have stalled"
