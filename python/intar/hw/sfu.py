@@ -45,7 +45,7 @@ combinationally on ``out_ready`` through one gate).
 from __future__ import annotations
 
 from circt.dialects import comb, hw, seq
-from circt.ir import Value
+from circt.ir import Type, Value
 
 from intar.hw.builders import (
     Feedback,
@@ -126,6 +126,34 @@ def _concat_lanes(vals: list[Value]) -> Value:
     return comb.ConcatOp(list(reversed(vals))).result if len(vals) > 1 else vals[0]
 
 
+def stream_ports(
+    lanes: int, in_bits: int, out_bits: int, rhs_bits: int | None = None
+) -> tuple[list[tuple[str, Type]], list[tuple[str, Type]]]:
+    """(inputs, outputs) of a streaming SFU, as in the table above (``b`` if rhs_bits)."""
+    i1 = ity(1)
+    inputs = [
+        ("clk", seq.ClockType.get()),
+        ("rst", i1),
+        ("in_valid", i1),
+        ("a", ity(lanes * in_bits)),
+    ]
+    if rhs_bits is not None:
+        inputs.append(("b", ity(lanes * rhs_bits)))
+    inputs.append(("out_ready", i1))
+    outputs = [("in_ready", i1), ("out_valid", i1), ("out", ity(lanes * out_bits))]
+    return inputs, outputs
+
+
+def global_stall(p: dict[str, Value]) -> tuple[Regs, Value, Feedback]:
+    """The SFU's global stall: ``en = !out_valid | out_ready`` enables every register.
+
+    Returns (register factory, en, feedback to set to out_valid once it exists).
+    """
+    out_valid_fb = Feedback(ity(1))
+    en = or_(not_(out_valid_fb.value), p["out_ready"])
+    return Regs(p["clk"], en, p["rst"]), en, out_valid_fb
+
+
 def build_sfu(
     kind: str,
     lanes: int,
@@ -139,24 +167,12 @@ def build_sfu(
     rb = in_bits if rhs_bits is None else rhs_bits
     _validate(kind, lanes, in_bits, out_bits, shift, rb)
     binary = kind in ("add", "mul")
-    i1 = ity(1)
-    inputs = [
-        ("clk", seq.ClockType.get()),
-        ("rst", i1),
-        ("in_valid", i1),
-        ("a", ity(lanes * in_bits)),
-    ]
-    if binary:
-        inputs.append(("b", ity(lanes * rb)))
-    inputs.append(("out_ready", i1))
-    outputs = [("in_ready", i1), ("out_valid", i1), ("out", ity(lanes * out_bits))]
+    inputs, outputs = stream_ports(lanes, in_bits, out_bits, rb if binary else None)
     n_stages = sfu_latency(kind, shift)
 
     def body(mod: hw.HWModuleOp) -> dict[str, Value]:
         p = dict(zip([n for n, _ in inputs], mod.entry_block.arguments, strict=True))
-        out_valid_fb = Feedback(i1)
-        en = or_(not_(out_valid_fb.value), p["out_ready"])
-        regs = Regs(p["clk"], en, p["rst"])
+        regs, en, out_valid_fb = global_stall(p)
 
         v = and_(p["in_valid"], en)
         for s in range(n_stages):

@@ -89,8 +89,15 @@ from intar.hw.builders import (
     width,
     zext,
 )
+from intar.hw.sfu import global_stall, stream_ports
 
-ELEMENT_BITS = (4, 8, 16, 32)  # the golden kernels' out_bits
+ELEMENT_BITS = (
+    4,
+    8,
+    16,
+    32,
+)  # the golden kernels' out_bits
+
 MAX_ROW_BEATS = 64  # row slots are registers: K * B beats, with B <= MAX_ROW_BEATS
 T_BITS = 24  # t = to_work(clamped x), |t| <= 2**22
 Z_BITS = 24  # z = t * log2(e) in Q.16, |z| < 2**22.6
@@ -246,19 +253,6 @@ def _check_common(lanes: int, in_bits: int, out_bits: int, frac_bits: int) -> No
         raise ValueError(f"frac_bits must be in [0, {approx.MAX_FRAC_BITS}], got {frac_bits}")
 
 
-def _ports(lanes: int, in_bits: int, out_bits: int) -> tuple[list, list]:
-    i1 = ity(1)
-    inputs = [
-        ("clk", seq.ClockType.get()),
-        ("rst", i1),
-        ("in_valid", i1),
-        ("a", ity(lanes * in_bits)),
-        ("out_ready", i1),
-    ]
-    outputs = [("in_ready", i1), ("out_valid", i1), ("out", ity(lanes * out_bits))]
-    return inputs, outputs
-
-
 # --------------------------------------------------------------------------------------
 # exp
 # --------------------------------------------------------------------------------------
@@ -269,15 +263,13 @@ def build_exp_sfu(
 ) -> hw.HWModuleOp:
     """Create the pointwise exp SFU's ``hw.module`` at the current insertion point."""
     _check_common(lanes, in_bits, out_bits, frac_bits)
-    inputs, outputs = _ports(lanes, in_bits, out_bits)
+    inputs, outputs = stream_ports(lanes, in_bits, out_bits)
     left = max(out_bits - 18, 0)
     s_off = frac_bits - approx.WORK_FRAC
 
     def body(mod: hw.HWModuleOp) -> dict[str, Value]:
         p = dict(zip([n for n, _ in inputs], mod.entry_block.arguments, strict=True))
-        out_valid_fb = Feedback(ity(1))
-        en = or_(not_(out_valid_fb.value), p["out_ready"])
-        regs = Regs(p["clk"], en, p["rst"])
+        regs, en, out_valid_fb = global_stall(p)
         v = _delay(regs, and_(p["in_valid"], en), exp_latency(), "v", ctrl=True)
         out_valid_fb.set(v)
         outs = []
@@ -348,7 +340,7 @@ def build_softmax_sfu(
         raise ValueError(
             f"row_len / lanes needs {nb} beats > {MAX_ROW_BEATS}: register row buffers only"
         )
-    inputs, outputs = _ports(lanes, in_bits, out_bits)
+    inputs, outputs = stream_ports(lanes, in_bits, out_bits)
     lv = _levels(lanes)
     k_slots = _slots(row_len, lanes)
     n_entries = k_slots * nb
@@ -373,9 +365,7 @@ def build_softmax_sfu(
 
     def body(mod: hw.HWModuleOp) -> dict[str, Value]:
         p = dict(zip([n for n, _ in inputs], mod.entry_block.arguments, strict=True))
-        out_valid_fb = Feedback(i1)
-        en = or_(not_(out_valid_fb.value), p["out_ready"])
-        regs = Regs(p["clk"], en, p["rst"])
+        regs, en, out_valid_fb = global_stall(p)
         clk = p["clk"]
 
         # ---- pass 1: store + max -------------------------------------------------------

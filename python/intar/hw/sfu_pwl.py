@@ -55,26 +55,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from circt.dialects import comb, hw, seq
+from circt.dialects import comb, hw
 from circt.ir import Value
 
 from intar.golden import approx
 from intar.hw.builders import (
-    Feedback,
-    Regs,
     and_,
     cmp,
     const,
     extract,
-    ity,
     mux,
-    not_,
-    or_,
     sext,
     width,
     zext,
 )
-from intar.hw.sfu import _concat_lanes, _saturate
+from intar.hw.sfu import _concat_lanes, _saturate, global_stall, stream_ports
 
 KINDS = ("gelu", "silu")
 #: Fractional bits of the interpolation parameter u (a segment is 2**SEG_BITS Q.16 units).
@@ -147,22 +142,12 @@ def build_pwl_sfu(
     xw = max(lw + SEG_BITS + 1, pw) + 1
     drop = SEG_BITS + max(s2, 0)
 
-    i1 = ity(1)
-    inputs = [
-        ("clk", seq.ClockType.get()),
-        ("rst", i1),
-        ("in_valid", i1),
-        ("a", ity(lanes * in_bits)),
-        ("out_ready", i1),
-    ]
-    outputs = [("in_ready", i1), ("out_valid", i1), ("out", ity(lanes * out_bits))]
+    inputs, outputs = stream_ports(lanes, in_bits, out_bits)
     n_stages = pwl_latency(kind, frac_bits)
 
     def body(mod: hw.HWModuleOp) -> dict[str, Value]:
         p = dict(zip([n for n, _ in inputs], mod.entry_block.arguments, strict=True))
-        out_valid_fb = Feedback(i1)
-        en = or_(not_(out_valid_fb.value), p["out_ready"])
-        regs = Regs(p["clk"], en, p["rst"])
+        regs, en, out_valid_fb = global_stall(p)
 
         v = and_(p["in_valid"], en)
         for s in range(n_stages):

@@ -157,17 +157,22 @@ class _TopBuilder:
         need = rom(self.phase, cum, w)
         return not_(cmp("ult", c.q, need))
 
-    def delay(self, v: Value, n: int, name: str) -> Value:
-        for s in range(n):
+    def read_credit(
+        self, name: str, fire: Value, fifo_count: Value, depth: int
+    ) -> tuple[Value, Value]:
+        """Valid of the buffer reads issued READ_LATENCY cycles ago, and whether one more read
+        fits: reads in flight plus FIFO entries < depth (so read data never needs a stall)."""
+        valids, v = [], fire
+        for s in range(tb.READ_LATENCY):
             v = seq.CompRegOp(
-                v.type,
-                v,
-                self.clk,
-                reset=self.rst,
-                reset_value=const(width(v), 0),
-                name=f"{name}_d{s + 1}",
+                ity(1), v, self.clk, reset=self.rst, reset_value=const(1, 0), name=f"{name}{s + 1}"
             ).result
-        return v
+            valids.append(v)
+        w = bits_for(FIFO_DEPTH + tb.READ_LATENCY)
+        inflight = resize(fifo_count, w)
+        for x in valids:
+            inflight = add(inflight, resize(x, w))
+        return valids[-1], cmp("ult", inflight, const(w, depth))
 
     def delay_data(self, v: Value, n: int, name: str) -> Value:
         for s in range(n):
@@ -396,25 +401,9 @@ class _TopBuilder:
         # credit: reads in flight + FIFO entries < depth
         pop_fb = Feedback(ity(1))
         cnt_fb = Feedback(ity(bits_for(FIFO_DEPTH)))
-        fire_d = []
-        v = fire_fb.value
-        for s in range(tb.READ_LATENCY):
-            v = seq.CompRegOp(
-                ity(1),
-                v,
-                self.clk,
-                reset=self.rst,
-                reset_value=const(1, 0),
-                name=f"{unit}_rd_v{s + 1}",
-            ).result
-            fire_d.append(v)
-        inflight_w = bits_for(FIFO_DEPTH + tb.READ_LATENCY)
-        inflight = resize(cnt_fb.value, inflight_w)
-        for fv in fire_d:
-            inflight = add(inflight, resize(fv, inflight_w))
         # A link of depth 0 into the unit builds no operand FIFO: it never takes an operand.
         depth = 0 if unit in plan.starved else FIFO_DEPTH
-        credit = cmp("ult", inflight, const(inflight_w, depth))
+        valid_d, credit = self.read_credit(f"{unit}_rd_v", fire_fb.value, cnt_fb.value, depth)
         step_ready = and_(phase_ok, operands_ok, credit)
         step_ready_fb.set(step_ready)
         fire = and_(ic.step_valid, step_ready)
@@ -446,7 +435,6 @@ class _TopBuilder:
         b_data = read_data("b")
         entry_parts = [x for x in (a_data, b_data) if x is not None] + [stage_d]
         entry = concat(entry_parts)
-        valid_d = fire_d[-1]
         not_empty, head, cnt = self.fifo(f"{unit}_fifo", valid_d, entry, pop_fb.value, depth)
         cnt_fb.set(resize(cnt, width(cnt_fb.value)))
         off = 0
@@ -729,23 +717,9 @@ class _TopBuilder:
             reads[x.buffer] = (and_(fire_fb.value, on), row, col)
             ready_terms.append(or_(not_(on), self.rows_ready(x.buffer, row, 1)))
         cnt_fb = Feedback(ity(bits_for(FIFO_DEPTH)))
-        vs, v = [], fire_fb.value
-        for s in range(tb.READ_LATENCY):
-            v = seq.CompRegOp(
-                ity(1),
-                v,
-                self.clk,
-                reset=self.rst,
-                reset_value=const(1, 0),
-                name=f"{pn}_st_v{s + 1}",
-            ).result
-            vs.append(v)
-        fw = bits_for(FIFO_DEPTH + tb.READ_LATENCY)
-        inflight = resize(cnt_fb.value, fw)
-        for x in vs:
-            inflight = add(inflight, resize(x, fw))
+        valid_d, credit = self.read_credit(f"{pn}_st_v", fire_fb.value, cnt_fb.value, FIFO_DEPTH)
         phase_ok = cmp("eq", rom(st, [x.phase for x in stores], self.phase_bits), self.phase)
-        step = and_(phase_ok, _and_all(ready_terms), cmp("ult", inflight, const(fw, FIFO_DEPTH)))
+        step = and_(phase_ok, _and_all(ready_terms), credit)
         step_fb.set(step)
         fire_fb.set(and_(wk.step_valid, step))
         self.drive_reads(reads)
@@ -755,12 +729,12 @@ class _TopBuilder:
             d = resize(self.buffers[x.buffer].rd_data, cfg.width_bits)
             data = d if data is None else mux(cmp("eq", st_d, const(sb, s)), d, data)
         pop_fb = Feedback(ity(1))
-        not_empty, head, cnt = self.fifo(f"{pn}_st_fifo", vs[-1], data, pop_fb.value, FIFO_DEPTH)
+        not_empty, head, cnt = self.fifo(f"{pn}_st_fifo", valid_d, data, pop_fb.value, FIFO_DEPTH)
         cnt_fb.set(cnt)
         in_valid_fb.set(not_empty)
         in_data_fb.set(head)
         pop_fb.set(and_(not_empty, eng.in_ready))
-        self.activity += [vs[-1], eng.mem_wvalid]
+        self.activity += [valid_d, eng.mem_wvalid]
         cum = [sum(1 for x in stores if x.phase <= q) for q in range(self.plan.n_phases)]
         self.done_by_phase.append(self.count_done(f"{pn}_st", eng.done, cum))
 
