@@ -30,11 +30,13 @@
 
 // -----
 
-// A chain whose intermediate is small: the producer streams into the ReLU unit and on into
-// the next product (task-pipeline), through links that only this phase uses.
+// A chain whose intermediate is small. h1's weight arrives from off-chip row by row, so h1
+// runs k-outer (kij) and emits its tiles only in its last k step; the ReLU unit shares its
+// phase (task-pipeline) through a link that only this phase uses.
 // INTAR: "intar.sfu"() {kind = "relu"
 // INTAR: "intar.link"() {{.*}}dest = @sfu_relu{{.*}}source = @cc
-// INTAR: "intar.assign"() {{.*}}sinks = [@ln_cc{{.*}}_sfu_relu{{.*}}task = @h1
+// INTAR: "intar.assign"() {{.*}}loop_order = "kij"{{.*}}task = @h1
+// INTAR-NEXT: "intar.assign"() {{.*}}task = @r, unit = @sfu_relu
 // INTAR: pattern = "task_pipeline"
 // INTAR: graph = @chain
 // SEQ: pattern = "sequential", sym_name = "p0"

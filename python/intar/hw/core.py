@@ -28,6 +28,16 @@ register is clock-enabled by ``en``. ``k_bound`` is read as each beat is accepte
 travels with the beat (the value on the tile's last-k beat is used), so both may change from
 one tile to the next while earlier tiles are in flight. Per output tile, the beats with
 k = 0 .. k_bound-1 must arrive consecutively.
+
+**k-outer cores** (``acc_depth > 1``, for the ``kij`` loop order): the beats of one output tile
+need not be consecutive. Instead of ``k_bound`` the core takes per beat ``first`` (k = 0),
+``last`` (k = K-1), ``acc_idx`` (which of ``acc_depth`` partial tiles the beat adds to) and
+``acc_mem`` (take the partial sum from the accumulator memory rather than the accumulator
+register). The memory is one ``seq.firmem`` of ``acc_depth`` words of ``d1*d2*32`` bits (BRAM
+or URAM): it is read one stage before the adder tree's result (read latency 1) and written with
+the new partial sum, so beats with the same ``acc_idx`` must be at least 2 beats apart (true for
+``kij`` with ``I*J >= 2``). ``acc_mem = 0`` beats accumulate in the register as above (``ijk``
+instructions on the same core). Latency and throughput are unchanged.
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ import math
 from dataclasses import dataclass
 
 from circt.dialects import comb, hw, seq
-from circt.ir import Value
+from circt.ir import IntegerAttr, Value
 
 from intar.hw.builders import (
     Feedback,
@@ -68,6 +78,12 @@ class CoreConfig:
     in_bits: int
     out_bits: int
     acc_bits: int = 32
+    acc_depth: int = 1
+    """Partial tiles held for k-outer (``kij``) instructions; 1 = accumulator register only."""
+
+    @property
+    def acc_idx_bits(self) -> int:
+        return max(1, (self.acc_depth - 1).bit_length())
 
     @property
     def tree_levels(self) -> int:
@@ -123,6 +139,14 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
         ("shift", ity(SHIFT_BITS)),
         ("out_ready", i1),
     ]
+    k_outer = cfg.acc_depth > 1
+    if k_outer:
+        inputs[5:6] = [
+            ("first", i1),
+            ("last", i1),
+            ("acc_idx", ity(cfg.acc_idx_bits)),
+            ("acc_mem", i1),
+        ]
     outputs = [("in_ready", i1), ("out_valid", i1), ("out", ity(d1 * d2 * ob))]
 
     def body(mod: hw.HWModuleOp) -> dict[str, Value]:
@@ -134,22 +158,30 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
         regs = Regs(clk, en, rst)
         fire = and_(p["in_valid"], en)
 
-        # Input-side k counter: marks the first and last beat of each output tile.
-        kc_fb = Feedback(ity(K_BOUND_BITS))
-        kc = kc_fb.value
-        last_in = cmp("eq", add(kc, const(K_BOUND_BITS, 1)), p["k_bound"])
-        first_in = cmp("eq", kc, const(K_BOUND_BITS, 0))
-        kc_next = mux(last_in, const(K_BOUND_BITS, 0), add(kc, const(K_BOUND_BITS, 1)))
-        kc_fb.set(regs.ctrl(mux(fire, kc_next, kc), "k_count"))
+        if k_outer:  # first/last/partial-tile index come with each beat
+            first_in, last_in = p["first"], p["last"]
+            idx, from_mem = p["acc_idx"], p["acc_mem"]
+        else:  # input-side k counter: marks the first and last beat of each output tile
+            kc_fb = Feedback(ity(K_BOUND_BITS))
+            kc = kc_fb.value
+            last_in = cmp("eq", add(kc, const(K_BOUND_BITS, 1)), p["k_bound"])
+            first_in = cmp("eq", kc, const(K_BOUND_BITS, 0))
+            kc_next = mux(last_in, const(K_BOUND_BITS, 0), add(kc, const(K_BOUND_BITS, 1)))
+            kc_fb.set(regs.ctrl(mux(fire, kc_next, kc), "k_count"))
 
         # Control pipeline: (valid, first, last) travel alongside the data.
         n_stages = 3 + cfg.tree_levels
         v, f, la, sh = fire, first_in, last_in, p["shift"]
         for s in range(n_stages):
+            if k_outer and s == n_stages - 1:
+                idx_rd = idx  # the partial-tile read is issued one stage before the sums
             v = regs.ctrl(v, f"v_s{s + 1}")
             f = regs.data(f, f"first_s{s + 1}")
             la = regs.data(la, f"last_s{s + 1}")
             sh = regs.data(sh, f"shift_s{s + 1}")
+            if k_outer:
+                idx = regs.data(idx, f"acc_idx_s{s + 1}")
+                from_mem = regs.data(from_mem, f"acc_mem_s{s + 1}")
         sh = regs.data(sh, "shift_acc")  # aligned with acc_done
 
         # PE array: A/B registers, M register, P register (one DSP48E2 each).
@@ -181,15 +213,35 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
                     level = nxt
                 sums.append(sext(level[0], cfg.acc_bits))
 
-        # Accumulators: acc = (first ? 0 : acc) + sum, int32 wrap.
+        # Accumulators: acc = (first ? 0 : partial) + sum, int32 wrap; the partial sum is the
+        # accumulator register, or for k-outer beats the memory word of their partial tile.
         zero_acc = const(cfg.acc_bits, 0)
-        accs = []
-        for idx, s_ in enumerate(sums):
-            fb = Feedback(ity(cfg.acc_bits))
-            nxt = add(mux(f, zero_acc, fb.value), s_)
-            acc = regs.data(mux(v, nxt, fb.value), f"acc_r{idx // d2}_{idx % d2}")
+        ab = cfg.acc_bits
+        if k_outer:
+            mem_w = d1 * d2 * ab
+            mem = seq.FirMemOp(
+                seq.FirMemType.get(cfg.acc_depth, mem_w),
+                1,
+                1,
+                IntegerAttr.get(ity(32), 0),
+                IntegerAttr.get(ity(32), 0),
+                name="acc_mem",
+            ).result
+            rd = seq.FirMemReadOp(mem, idx_rd, clk, enable=const(1, 1)).result
+        accs, nxts = [], []
+        for e, s_ in enumerate(sums):
+            fb = Feedback(ity(ab))
+            partial = fb.value
+            if k_outer:
+                partial = mux(from_mem, extract(rd, e * ab, ab), partial)
+            nxt = add(mux(f, zero_acc, partial), s_)
+            acc = regs.data(mux(v, nxt, fb.value), f"acc_r{e // d2}_{e % d2}")
             fb.set(acc)
             accs.append(acc)
+            nxts.append(nxt)
+        if k_outer:
+            wdata = comb.ConcatOp(list(reversed(nxts))).result if len(nxts) > 1 else nxts[0]
+            seq.FirMemWriteOp(mem, idx, clk, wdata, enable=and_(v, en, from_mem))
         done = regs.ctrl(and_(v, la), "acc_done")
 
         # Requantize + output register (writeback stage).

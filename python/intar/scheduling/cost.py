@@ -139,16 +139,23 @@ def port_cycles(bytes_per_port: Iterable[int], bytes_per_cycle: int, latency: in
 
 
 def supplied_cycles(
-    compute: int, bytes_per_port: Iterable[int], bytes_per_cycle: int, latency: int
+    compute: int,
+    bytes_per_port: Iterable[int],
+    bytes_per_cycle: int,
+    latency: int,
+    tail: int = 0,
 ) -> int:
-    """A stage fed from off-chip: max(compute, busiest port bytes / bytes_per_cycle) + latency.
+    """A stage fed from off-chip: max(compute, busiest port bytes / bytes_per_cycle + tail)
+    + latency.
 
-    Operands are double-buffered, so transfer overlaps compute; the latency is paid once.
+    Transfer overlaps compute; `tail` is the work that can only start once the last byte has
+    arrived (for a k-outer matmul its last k step, see `_Evaluator._tail`), and the latency is
+    paid once.
     """
     moved = [b for b in bytes_per_port if b > 0]
     if not moved:
         return compute
-    return max(compute, ceil_div(max(moved), bytes_per_cycle)) + latency
+    return max(compute, ceil_div(max(moved), bytes_per_cycle) + tail) + latency
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from .cost import (
     core_cycles,
     fifo_depth,
     pe_bounds,
+    pe_fill,
     pipeline_cycles,
     port_cycles,
     roofline_cycles,
@@ -569,6 +570,8 @@ class _Evaluator:
         pp, cp = tp[e.prod], tp[e.cons]
         if len(pp.cores) > 1 or len(cp.cores) > 1:
             return None
+        if self._emits_at_end(prod, tp):
+            return None  # k-outer: results appear only in the last k step
         if prod.kind in PE_KINDS:
             pe_p = cfg.cores[pp.cores[0]]
             gp = s.gemm[prod.name]
@@ -615,6 +618,15 @@ class _Evaluator:
         if cons.attr("transpose_rhs", False):
             return None if big_other else (max(grain, d2 * gc.k), 0, "jik")
         return max(grain, d3 * gc.n), acc, "kij"
+
+    def _emits_at_end(self, t: Task, tp: dict[str, TaskPlan], depth: int = 0) -> bool:
+        """`t` is k-outer, or a pointwise SFU fed (in this group) by a k-outer task."""
+        if t.kind in PE_KINDS:
+            return tp[t.name].order == "kij"
+        if t.kind in ROW_KINDS or depth > len(tp):
+            return False
+        ins = [e for e in self.s.in_edges[t.name] if e.prod in tp and not e.through_view]
+        return any(self._emits_at_end(self.s.g.task(e.prod), tp, depth + 1) for e in ins)
 
     def _pointwise_source(self, t: Task, tp: dict[str, TaskPlan], depth: int = 0) -> str | None:
         """The single-core PE task whose tile order pointwise SFU `t` keeps (all its in-group
@@ -673,13 +685,27 @@ class _Evaluator:
                 tp[t.name].cycles = s.sfu_time(t, lanes)
                 tp[t.name].line_bytes = s.line_bytes(t)
                 tp[t.name].beat = lanes
+        # A weight read from off-chip arrives row by row: k-outer order consumes it as it
+        # comes (partial tiles in the accumulator memory); i/j-outer would wait for all of it.
+        acc_bytes: dict[str, int] = {}
+        produced = {t.name for t in tasks}
+        for t in pe:
+            rhs = s.base[t.operands[1]]
+            if t.kind != "matmul" or t.attr("transpose_rhs", False) or rhs in produced:
+                continue
+            if not self.offchip(rhs) or len(tp[t.name].cores) != 1:
+                continue
+            bi, bj, bk = pe_bounds(tp[t.name].gemms[0], cfg.cores[tp[t.name].cores[0]])
+            if bi * bj >= 2 and bk >= 2:
+                tp[t.name].order = "kij"
+                gm = s.gemm[t.name]
+                acc_bytes[t.name] = gm.batch * gm.m * gm.n * 4
         # which operand of a two-internal-operand matmul streams
         streamed_ops: dict[str, int] = {}
         for name, choice in prefer.items():
             streamed_ops[name] = choice
         streamed: dict[tuple[str, str], float] = {}
         full: set[tuple[str, str]] = set()
-        acc_bytes: dict[str, int] = {}
         window_bytes: dict[str, int] = {}
         for e in internal:
             w = self._window(e, tp, streamed_ops)
@@ -693,13 +719,16 @@ class _Evaluator:
             if order:
                 tp[e.cons].order = order
             tp[e.cons].streamed_in = True
+            if order and order != "kij" and e.cons in acc_bytes:
+                del acc_bytes[e.cons]  # the streamed operand decides the order
             if order == "kij" and e.operands[0] == 0:
                 src = self._pointwise_source(g.task(e.prod), tp)
                 if src is not None and tp[src].order == "ijk":
                     pe_s = cfg.cores[tp[src].cores[0]]
                     if s.gemm[src].m * s.gemm[src].batch > pe_s[0]:
                         tp[src].order = "jik"
-            acc_bytes[e.cons] = acc_bytes.get(e.cons, 0) + acc
+            if acc:
+                acc_bytes[e.cons] = acc
             mult = 2 if g.task(e.cons).kind in PE_KINDS else 1
             window_bytes[e.cons] = window_bytes.get(e.cons, 0) + ceil_div(
                 mult * min(win, size) * g.tensors[e.tensor].bits, 8
@@ -734,7 +763,8 @@ class _Evaluator:
             plan.port_bytes = ports
             for ch, nb in ports.items():
                 group_ports[ch] = group_ports.get(ch, 0) + nb
-            plan.cycles = supplied_cycles(plan.cycles, ports.values(), s.bpc, s.lat)
+            tail = self._tail(t, plan, {k for k, _, off in resident if off})
+            plan.cycles = supplied_cycles(plan.cycles, ports.values(), s.bpc, s.lat, tail)
             work = window_bytes.get(t.name, 0) + acc_bytes.get(t.name, 0)
             if t.kind in PE_KINDS:
                 work += self._staging(t, plan, resident, bool(streamed_into[t.name]))
@@ -760,6 +790,32 @@ class _Evaluator:
         return GroupPlan(
             i, j, cycles, pattern, tp, streamed, full, full_buffers, group_ports, onchip
         )
+
+    def _tail(self, t: Task, plan: TaskPlan, off_ops: set[int]) -> int:
+        """Cycles a task still runs after its last off-chip byte arrived (see supplied_cycles).
+
+        k-outer: the last k step's I*J tiles. Otherwise a weight (rhs) loaded row by row is
+        complete only at the end, so every tile but the first's k steps follows it; an lhs
+        alone arrives row block by row block, leaving the last row block's tiles.
+        """
+        if not off_ops:
+            return 0
+        if t.kind not in PE_KINDS:
+            return self.s.p.sfu_latency
+        if not plan.cores:
+            return 0
+        tail = 0
+        for g, c in zip(plan.gemms, plan.cores, strict=False):
+            pe = self.cfg.cores[c]
+            bi, bj, bk = pe_bounds(g, pe)
+            if plan.order == "kij":
+                rest = bi * bj
+            elif 1 in off_ops:
+                rest = bi * bj * bk - bk
+            else:
+                rest = (bi if plan.order == "jik" else 1) * bj * bk
+            tail = max(tail, rest + pe_fill(pe[2], self.s.p))
+        return tail
 
     def _staging(
         self, t: Task, plan: TaskPlan, resident: list[tuple[int, int, bool]], streaming: bool

@@ -57,6 +57,7 @@ def manifest(plan: HwPlan, top: str) -> dict:
         "device": dev.name,
         "predicted_cycles": plan.schedule.predicted_cycles,
         "phases": plan.n_phases,
+        "predicted_phase_cycles": [ph.cycles for ph in plan.schedule.phases],
         "units": list(plan.instrs),
         "ports": [
             {
@@ -189,13 +190,16 @@ int main(int argc, char** argv) {{
   int status_words = (4 * n_units + 31) / 32;
   std::vector<uint32_t> st(status_words > 0 ? status_words : 1);
   const char* result = "done";
+  std::vector<unsigned long long> phase_end;
+  int last_phase = 0;
   while (true) {{
     top->start = cycle == 0;
 {chr(10).join(drive)}
     top->eval();
 {chr(10).join(sample)}
     if (top->active) last_activity = cycle;
-    if (top->done) break;
+    if (int(top->phase) != last_phase) {{ phase_end.push_back(cycle); last_phase = int(top->phase); }}
+    if (top->done) {{ phase_end.push_back(cycle); break; }}
     if (cycle >= max_cycles) {{ result = "timeout"; break; }}
     if (cycle - last_activity > watchdog) {{ result = "stall"; break; }}
     top->clk = 1; top->eval(); top->clk = 0;
@@ -219,7 +223,9 @@ int main(int argc, char** argv) {{
 {chr(10).join(dump)}
   std::printf("{{\\"result\\": \\"%s\\", \\"cycles\\": %llu, \\"traffic\\": {{", result, cycle);
 {chr(10).join(traffic)}
-  std::printf("}}}}\\n");
+  std::printf("}}, \\"phase_end\\": [");
+  for (size_t i = 0; i < phase_end.size(); ++i) std::printf("%s%llu", i ? ", " : "", phase_end[i]);
+  std::printf("]}}\\n");
   delete top;
   return std::string(result) == "done" ? 0 : 3;
 }}
@@ -261,6 +267,7 @@ def simulate(
     wall = time.monotonic() - t0
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     run = json.loads(lines[-1]) if lines else {"result": "crash", "cycles": 0, "traffic": {}}
+    ends = run.get("phase_end", [])
     mismatches, checked, first = 0, 0, []
     if run["result"] == "done":
         ports = {p["name"]: p for p in man["ports"]}
@@ -297,6 +304,8 @@ def simulate(
         "elements_checked": checked,
         "mismatches": mismatches,
         "first_mismatches": first,
+        "phase_cycles": [b - a for a, b in zip([0, *ends], ends, strict=False)],
+        "predicted_phase_cycles": man["predicted_phase_cycles"],
         "offchip_beats": run.get("traffic", {}),
         "stall_report": proc.stderr.strip() if run["result"] != "done" else "",
         "build_seconds": round(build_seconds, 2),

@@ -128,9 +128,15 @@ def test_search_uses_the_formulas() -> None:
     assert len(s.phases) == 1 and len(s.cores) == 1
     pe = s.cores[0].pe
     # ports (greedy, largest first): w 256 B -> port0; x 128 B and y 64 B -> port1.
-    # busiest port 256 B / 8 B per cycle = 32 cycles; latency 4 once.
+    # busiest port 256 B / 8 B per cycle = 32 cycles; latency 4 once. The weight arrives row
+    # by row, so the product runs k-outer and its last k step (I*J tiles + fill) follows the
+    # last weight row.
     compute = core_cycles(Gemm(1, 4, 8, 16), pe)
-    assert s.phases[0].cycles == max(compute, 32) + 4
+    bi, bj, bk = pe_bounds(Gemm(1, 4, 8, 16), pe)
+    assert dict(s.loop_orders)["y"] == ("kij" if bi * bj >= 2 and bk >= 2 else "ijk")
+    rest = bi * bj if dict(s.loop_orders)["y"] == "kij" else bi * bj * bk - bk
+    tail = rest + pe_fill(pe[2])
+    assert s.phases[0].cycles == max(compute, 32 + tail) + 4
     assert s.predicted_cycles == s.phases[0].cycles
     # roofline: 512 MACs / 16 DSPs = 32; 448 compulsory bytes / (2 * 8) = 28 -> 32
     assert s.roofline_cycles == 32
