@@ -198,7 +198,10 @@ int main(int argc, char** argv) {{
     top->eval();
 {chr(10).join(sample)}
     if (top->active) last_activity = cycle;
-    if (int(top->phase) != last_phase) {{ phase_end.push_back(cycle); last_phase = int(top->phase); }}
+    if (int(top->phase) != last_phase) {{
+      phase_end.push_back(cycle);
+      last_phase = int(top->phase);
+    }}
     if (top->done) {{ phase_end.push_back(cycle); break; }}
     if (cycle >= max_cycles) {{ result = "timeout"; break; }}
     if (cycle - last_activity > watchdog) {{ result = "stall"; break; }}
