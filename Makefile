@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: install example test lit pytest lint format regen regen-check bench clean
+.PHONY: install example test lit pytest lint format regen regen-check bench bench-sim clean
 
 install: $(STAMP)
 
@@ -49,6 +49,11 @@ regen-check: install
 
 bench: install
 	$(BIN)/intar bench schedule
+
+# The small kernels and 20 random graphs compiled for the tiny device in every mode and
+# simulated bit-exact in Verilator (bench/results/sim.{md,json}); about 30 s per design.
+bench-sim: install
+	$(BIN)/intar bench sim --random 20
 
 clean:
 	rm -rf build out .pytest_cache .ruff_cache

@@ -937,7 +937,9 @@ class BufferOp(UnitOp):
             raise VerifyError(f"'placement' must be onchip or offchip, got '{self.placement}'")
         home = (CoreOp,) if self.placement == "onchip" else (PortOp,)
         _resolve(self, ref_attr(self, "home"), home, "a core" if home == (CoreOp,) else "a port")
-        if int_attr(self, "bytes") < 1:
+        op = graph.lookup(tensor) if graph is not None else None
+        alias = op is not None and task_kind(op) in VIEW_KINDS  # a view aliases its source
+        if int_attr(self, "bytes") < (0 if alias else 1):
             raise VerifyError("'bytes' must be positive")
 
 
@@ -1078,7 +1080,8 @@ class AssignOp(DesignLevelOp):
         if not 0 <= dim < len(shape) or not 0 <= lo < hi <= shape[dim]:
             raise VerifyError(f"'slice' {sl} is outside the result shape {_fmt(shape)}")
         bounds = array_attr(self, "bounds")
-        if len(bounds) != 3 or min(bounds) < 1:
+        view = task_kind(task) in VIEW_KINDS  # a view moves no data: bounds [0, 0, 0]
+        if len(bounds) != 3 or (list(bounds) != [0, 0, 0] if view else min(bounds) < 1):
             raise VerifyError(f"'bounds' must be three positive loop bounds, got {bounds}")
         n_operands = len(task.operation.operands)
         if len(self.sources) != n_operands:

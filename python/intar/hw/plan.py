@@ -14,6 +14,9 @@ only builds what the plan lists. The template (docs/hardware.md):
   task-pipeline phase overlap row block by row block, and sequential phases need no extra logic.
 * Phases are global barriers: phase p + 1 starts ``switch_cycles`` after every unit, load and
   store of phase p has finished.
+* Views (reshape, transpose) move no data: a reader of a view reads the source tensor's buffer
+  through re-indexed tile addresses (`Read`). A batched operand whose batches are not one
+  contiguous matrix gets one instruction per batch, each with its own base addresses.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ import math
 from dataclasses import dataclass, field
 
 from intar.scheduling.device import Device
-from intar.scheduling.problem import PE_KINDS, Task, TaskGraph
-from intar.scheduling.result import Schedule
+from intar.scheduling.problem import PE_KINDS, VIEW_KINDS, Task, TaskGraph
+from intar.scheduling.result import Assign, Schedule
 
 POINTWISE = ("relu", "requantize", "add", "mul", "exp", "gelu", "silu")
-ROW_WISE = ("softmax",)
-SUPPORTED_KINDS = ("matmul", *POINTWISE, *ROW_WISE)
+ROW_WISE = ("softmax", "layernorm")
+RESAMPLE = ("upsample", "maxpool")
+VIEWS = ("reshape", "transpose")
+SUPPORTED_KINDS = ("matmul", *POINTWISE, *ROW_WISE, *RESAMPLE, *VIEWS)
 
 
 class LoweringError(Exception):
@@ -67,6 +72,9 @@ class Writer:
     row_lo: int
     row_hi: int
     shape: tuple[int, int]
+    col_lo: int = 0
+    col_hi: int | None = None  # None: every column
+    col_order: bool = True  # finishes each row block's tiles left to right before the next
 
 
 @dataclass
@@ -89,16 +97,47 @@ class BufferPlan:
 
 @dataclass
 class Read:
-    """An operand slot of an instruction: which buffer, and whether its tile is transposed."""
+    """An operand slot of an instruction: the buffer it reads and where its tiles lie there.
+
+    The instruction walks logical operand tiles (see `Instr`). Logical element (x, y) is element
+    (row_base + x, col_base + y) of the buffer's tensor, or (row_base + y, col_base + x) when
+    `transposed` (the buffer's read tile is the transposed one). A `broadcast` operand (a
+    vector shared by every row) reads logical row 0 on every beat.
+    """
 
     slot: str
     buffer: str
     transposed: bool = False
+    row_base: int = 0
+    col_base: int = 0
+    broadcast: bool = False
+
+
+@dataclass
+class Write:
+    """A destination of an instruction: result tile (0, 0) lands at element (row, col) of the
+    buffer's tensor, and the instruction writes its rows [row, row_hi). `advance`: no later
+    instruction of the unit writes these rows again, so they complete as tiles go out; once
+    the last tile is out, the unit's rows below `rows_after` are complete."""
+
+    buffer: str
+    row: int
+    col: int
+    row_hi: int
+    rows_after: int = 0
+    advance: bool = True
 
 
 @dataclass
 class Instr:
-    """One assign on one unit (a controller instruction)."""
+    """One controller instruction: an assign on one unit, or one batch of it.
+
+    Step (i, j, k) of the loop ``bounds`` (after `swap`) reads, for a core, lhs tile
+    (i*d1, k*d3) and rhs tile (k*d3, j*d2); for an SFU, tile (i*num//den + k, j*w) of each
+    operand (``in_rows = (num, den)``, w its read width). The unit's result tile (i, j) is
+    written at (row_lo + i*h, col_lo + j*w) of the result for ``out_shape = (h, w)``, and
+    to every buffer of `writes` at that buffer's own origin.
+    """
 
     unit: str
     task: str
@@ -112,9 +151,18 @@ class Instr:
     col_hi: int
     out_shape: tuple[int, int]
     reads: list[Read]
-    writes: list[str]  # buffers the results go to
+    writes: list[Write]
     shift: int = 0
     params: tuple = ()  # SFU module parameters (key of the SFU module)
+    in_rows: tuple[int, int] = (1, 1)
+    order: str = "ijk"  # ijk, jik (swap) or kij (bounds programmed as (k, i, j))
+
+    @property
+    def out_bounds(self) -> tuple[int, int]:
+        """(outer, inner) tile counts of the output side; k-outer emits tiles i-major."""
+        if self.order == "kij":
+            return self.bounds[1], self.bounds[2]
+        return self.bounds[0], self.bounds[1]
 
 
 @dataclass
@@ -191,14 +239,388 @@ def _check_task(task: Task, graph: TaskGraph) -> None:
             f"(supported: {', '.join(SUPPORTED_KINDS)})",
             task.name,
         )
-    if task.kind == "matmul":
-        for op in task.operands:
-            if len(graph.tensors[op].shape) != 2:
-                raise LoweringError("only rank-2 matmul operands are built yet", task.name)
     if task.kind in ("add", "mul"):
         a, b = (graph.tensors[o].shape for o in task.operands)
-        if a != b:
-            raise LoweringError("add/mul operands must have equal shapes (no broadcast)", task.name)
+        if a != b and b != a[-1:]:
+            raise LoweringError(
+                "add/mul operands must have equal shapes or a row-vector rhs", task.name
+            )
+
+
+# -- views -------------------------------------------------------------------------------
+
+
+def _row_major(shape: tuple[int, ...]) -> list[int]:
+    strides, acc = [], 1
+    for d in reversed(shape):
+        strides.append(acc)
+        acc *= d
+    return strides[::-1]
+
+
+def _reshape_strides(
+    sizes: list[int], strides: list[int], new: tuple[int, ...]
+) -> list[int] | None:
+    """Strides of `new` over the same elements as the strided view (sizes, strides), or None
+    when the view would need a copy (numpy's no-copy reshape rule)."""
+    old = [(n, s) for n, s in zip(sizes, strides, strict=True) if n != 1]
+    keep = [k for k, n in enumerate(new) if n != 1]
+    dims = [new[k] for k in keep]
+    out = [0] * len(dims)
+    oi = ni = 0
+    while ni < len(dims) and oi < len(old):
+        oj, nj = oi + 1, ni + 1
+        np_, op = dims[ni], old[oi][0]
+        while np_ != op:
+            if np_ < op:
+                np_ *= dims[nj]
+                nj += 1
+            else:
+                op *= old[oj][0]
+                oj += 1
+        for ok in range(oi, oj - 1):
+            if old[ok][1] != old[ok + 1][0] * old[ok + 1][1]:
+                return None
+        out[nj - 1] = old[oj - 1][1]
+        for nk in range(nj - 1, ni, -1):
+            out[nk - 1] = out[nk] * dims[nk]
+        oi, ni = oj, nj
+    full = [0] * len(new)
+    for k, st in zip(keep, out, strict=True):
+        full[k] = st
+    return full
+
+
+def _layout(
+    graph: TaskGraph, name: str, stored: frozenset[str] = frozenset()
+) -> tuple[str, list[int], list[int]]:
+    """(stored source tensor, sizes, strides over the source's row-major elements) of `name`."""
+    task = graph.producer(name)
+    if task is None or task.kind not in VIEW_KINDS or name in stored:
+        shape = graph.tensors[name].shape
+        return name, list(shape), _row_major(shape)
+    src, sizes, strides = _layout(graph, task.operands[0], stored)
+    if task.kind == "transpose":
+        perm = [int(p) for p in task.attr("perm", ())]
+        return src, [sizes[p] for p in perm], [strides[p] for p in perm]
+    new = _reshape_strides(sizes, strides, task.shape)
+    if new is None:
+        raise LoweringError("a reshape of a non-contiguous view is not built", task.name)
+    return src, list(task.shape), new
+
+
+@dataclass(frozen=True)
+class Operand:
+    """How an instruction sees a task operand: batch b of it is the [rows, cols] block of the
+    stored `source` matrix at element bases[b], read as is or transposed."""
+
+    source: str
+    bases: tuple[tuple[int, int], ...]
+    rows: int
+    cols: int
+    transposed: bool
+
+
+def _blocks(
+    src: str, cols_s: int, sizes: list[int], strides: list[int], batched: bool
+) -> Operand | str | None:
+    """A strided view over the row-major `src` (cols_s columns) as one source window per
+    batch; None when unbatched leading dims do not fold into rows, a reason when a batch is
+    no window of the source matrix."""
+    if batched:
+        n_b, sb, sizes, strides = sizes[0], strides[0], sizes[1:], strides[1:]
+    else:
+        n_b, sb = 1, 0
+        if len(sizes) > 2:
+            folded = (math.prod(sizes[:-1]), sizes[-1])
+            new = _reshape_strides(sizes, strides, folded)
+            if new is None:
+                return None
+            sizes, strides = list(folded), new
+    if len(sizes) == 1:
+        sizes, strides = [1, sizes[0]], [0, strides[0]]
+    (r, c), (sr, sc) = sizes, strides
+    if (c == 1 or sc == 1) and (r == 1 or sr == cols_s):
+        transposed, width = False, c
+    elif (r == 1 or sr == 1) and (c == 1 or sc == cols_s):
+        transposed, width = True, r
+    else:
+        return "is not built"
+    bases = tuple(divmod(b * sb, cols_s) for b in range(n_b))
+    if any(col + width > cols_s for _, col in bases):
+        return "wraps rows"
+    return Operand(src, bases, r, c, transposed)
+
+
+def operand(
+    graph: TaskGraph, name: str, batched: bool, where: str, stored: frozenset[str] = frozenset()
+) -> Operand | None:
+    """`name` as one matrix per batch (its leading dim when `batched`), or None when the
+    leading dims of an unbatched view do not fold into rows. Raises for other layouts.
+    A view in `stored` is held as a tensor of its own (written by its source's producers)."""
+    src, sizes, strides = _layout(graph, name, stored)
+    op = _blocks(src, matrix(graph, src).cols, sizes, strides, batched)
+    if isinstance(op, str):
+        raise LoweringError(f"the view of '{name}' read by '{where}' {op}", where)
+    return op
+
+
+def _root(graph: TaskGraph, name: str) -> str:
+    """The stored tensor under a chain of views."""
+    while (t := graph.producer(name)) is not None and t.kind in VIEW_KINDS:
+        name = t.operands[0]
+    return name
+
+
+def _stored_view(graph: TaskGraph, view: str) -> Operand:
+    """Where each batch of the view's source lands in the view, for a view that is stored as a
+    tensor of its own: its source's producers write their result tiles there re-indexed."""
+    name, chain = view, []
+    while (t := graph.producer(name)) is not None and t.kind in VIEW_KINDS:
+        chain.append(t)
+        name = t.operands[0]
+    shape = graph.tensors[view].shape
+    sizes, strides = list(shape), _row_major(shape)
+    for t in chain:  # undo the views, last first: the source as a view of `view`
+        if t.kind == "transpose":
+            perm = [int(p) for p in t.attr("perm", ())]
+            inv = sorted(range(len(perm)), key=perm.__getitem__)
+            sizes, strides = [sizes[i] for i in inv], [strides[i] for i in inv]
+        else:
+            new = _reshape_strides(sizes, strides, graph.tensors[t.operands[0]].shape)
+            if new is None:
+                raise LoweringError(f"the view '{view}' needs a copy that is not built", view)
+            sizes, strides = list(graph.tensors[t.operands[0]].shape), new
+    if graph.producer(name) is None:
+        raise LoweringError(f"the view '{view}' of '{name}' needs a copy that is not built", view)
+    op = _blocks(view, matrix(graph, view).cols, sizes, strides, len(sizes) == 3)
+    if not isinstance(op, Operand) or op.transposed:
+        raise LoweringError(f"the view '{view}' needs a copy that is not built", view)
+    return op
+
+
+def _at(op: Operand, b: int, x: int, y: int) -> tuple[int, int]:
+    """Source element of logical element (x, y) of batch b."""
+    r0, c0 = op.bases[b]
+    return (r0 + y, c0 + x) if op.transposed else (r0 + x, c0 + y)
+
+
+# -- instructions ------------------------------------------------------------------------
+
+
+def _matmul_instrs(
+    t: Task,
+    a: Assign,
+    pe: tuple[int, int, int],
+    graph: TaskGraph,
+    order: str,
+    phase: int,
+    buf,
+    stored: frozenset[str],
+) -> list[Instr]:
+    """A matmul assign: one instruction over the folded rows, or one per batch when the
+    batches are not one contiguous lhs matrix (a batched rhs, a view, or a result written
+    into a stored view)."""
+    d1, d2, d3 = pe
+    lhs, rhs = t.operands
+    ls, rs = graph.tensors[lhs].shape, graph.tensors[rhs].shape
+    if len(ls) not in (2, 3) or len(rs) not in (2, len(ls)):
+        raise LoweringError(f"matmul of ranks {len(ls)} x {len(rs)} is not built", t.name)
+    tr = bool(t.attr("transpose_rhs", False))
+    m, k, n = ls[-2], ls[-1], t.shape[-1]
+    n_b = ls[0] if len(ls) == 3 else 1
+    dim, lo, hi = a.slice
+    c_lo, c_hi = (lo, hi) if dim == len(t.shape) - 1 else (0, n)
+    batched_rhs = len(rs) == 3
+    lop = None
+    split = any(_root(graph, v) == t.name for v in stored)
+    if not batched_rhs and not (len(ls) == 3 and (dim == 1 or split)):
+        lop = operand(graph, lhs, False, t.name, stored)
+    if lop is not None:
+        r_lo, r_hi = (lo, hi) if dim == 0 else (0, n_b * m)
+        if dim == 0 and len(ls) == 3:
+            r_lo, r_hi = lo * m, hi * m
+        windows = [(0, 0, r_lo, r_hi, r_lo)]  # (lhs batch, rhs batch, m_lo, m_hi, result row)
+    else:
+        lop = operand(graph, lhs, True, t.name, stored)
+        assert lop is not None
+        batches = range(lo, hi) if dim == 0 else range(n_b)
+        m_lo, m_hi = (lo, hi) if dim == 1 else (0, m)
+        windows = [(b, b if batched_rhs else 0, m_lo, m_hi, b * m + m_lo) for b in batches]
+    rop = operand(graph, rhs, batched_rhs, t.name, stored)
+    assert rop is not None
+    a_t, b_t = lop.transposed, rop.transposed != tr  # b_t: the source holds B as [n, k]
+    a_src, b_src = matrix(graph, lop.source), matrix(graph, rop.source)
+    a_buf = buf(a.unit, "a", lop.source, (d3, d1) if a_t else (d1, d3))
+    b_buf = buf(a.unit, "b", rop.source, (d2, d3) if b_t else (d3, d2))
+    swap = order == "jik"
+    out = []
+    for lb, rb, m_lo, m_hi, row0 in windows:
+        ar, ac = _at(lop, lb, m_lo, 0)
+        br, bc = _at(rop, rb, *((c_lo, 0) if tr else (0, c_lo)))
+        # A k tile past k must read zeros on one side: a side whose k ends at its source's edge
+        a_edge = ar + k == a_src.rows if a_t else ac + k == a_src.cols
+        b_edge = bc + k == b_src.cols if b_t else br + k == b_src.rows
+        if k % d3 and not (a_edge or b_edge):
+            raise LoweringError(f"k = {k} is not a multiple of d3 = {d3} in a batch", t.name)
+        bounds = (ceil_div(m_hi - m_lo, d1), ceil_div(c_hi - c_lo, d2), ceil_div(k, d3))
+        if swap:
+            bounds = (bounds[1], bounds[0], bounds[2])
+        out.append(
+            Instr(
+                a.unit,
+                t.name,
+                t.kind,
+                phase,
+                bounds,
+                swap,
+                row0,
+                c_lo,
+                row0 + m_hi - m_lo,
+                c_hi,
+                (d1, d2),
+                [Read("a", a_buf, a_t, ar, ac), Read("b", b_buf, b_t, br, bc)],
+                [],
+                int(t.attr("shift", 0)),
+            )
+        )
+    return out
+
+
+def _sfu_instrs(
+    t: Task, a: Assign, lanes: int, graph: TaskGraph, phase: int, buf, stored: frozenset[str]
+) -> list[Instr]:
+    """An SFU assign: beats of `lanes` result elements, (1, lanes) tiles in and out, except
+    upsample (reads (1, lanes/2) tiles; result row r reads row r // 2) and maxpool (reads the
+    two (1, lanes) tiles of rows 2r and 2r + 1 as k = 0, 1, writes (1, lanes/2))."""
+    res = matrix(graph, t.name)
+    out_w, in_w, in_rows, k_bound = lanes, lanes, (1, 1), 1
+    windows = [(0, res.rows, 0)]  # (result row_lo, row_hi, first operand row)
+    if t.kind in RESAMPLE and lanes % 2:
+        raise LoweringError(f"{t.kind} needs an even number of SFU lanes, not {lanes}", t.name)
+    if t.kind == "upsample":
+        in_w, in_rows = lanes // 2, (1, 2)
+    elif t.kind == "maxpool":
+        out_w, in_rows, k_bound = lanes // 2, (2, 1), 2
+        c, h, _ = graph.tensors[t.operands[0]].shape
+        if h % 2:  # the dropped last row of each channel: one instruction per channel
+            hp = h // 2
+            windows = [(ch * hp, (ch + 1) * hp, ch * h) for ch in range(c)]
+    if len(t.shape) == 3 and len(windows) == 1 and any(_root(graph, v) == t.name for v in stored):
+        m = t.shape[1]  # one instruction per batch: each lands elsewhere in the stored view
+        x0 = {"upsample": m // 2, "maxpool": 2 * m}.get(t.kind, m)
+        windows = [(b * m, (b + 1) * m, b * x0) for b in range(t.shape[0])]
+    params = _sfu_params(t, graph, lanes, res)
+    out = []
+    for row_lo, row_hi, x0 in windows:
+        reads = []
+        for slot, o in zip("abc", t.operands, strict=False):
+            op = operand(graph, o, False, t.name, stored)
+            if op is None:
+                raise LoweringError(f"the view of '{o}' read by '{t.name}' is not built", t.name)
+            bcast = op.rows == 1 and res.rows > 1
+            r, c = _at(op, 0, 0 if bcast else x0, 0)
+            shape = (in_w, 1) if op.transposed else (1, in_w)
+            reads.append(
+                Read(slot, buf(a.unit, slot, op.source, shape), op.transposed, r, c, bcast)
+            )
+        out.append(
+            Instr(
+                a.unit,
+                t.name,
+                t.kind,
+                phase,
+                (row_hi - row_lo, ceil_div(res.cols, out_w), k_bound),
+                False,
+                row_lo,
+                0,
+                row_hi,
+                res.cols,
+                (1, out_w),
+                reads,
+                [],
+                int(t.attr("shift", 0)),
+                params,
+                in_rows,
+            )
+        )
+    return out
+
+
+def _check_tiles(unit: list[Instr], buffers: dict[str, BufferPlan]) -> None:
+    """Every tile origin is aligned to its tile, and a result tile that sticks out of its
+    instruction's rows only covers rows the same unit writes next (or none)."""
+    for s, ins in enumerate(unit):
+        h, w = ins.out_shape
+        nxt = unit[s + 1] if s + 1 < len(unit) else None
+        for wr in ins.writes:
+            m = buffers[wr.buffer].tensor
+            if wr.row % h or wr.col % w:
+                raise LoweringError(
+                    f"result tiles of '{ins.unit}' at ({wr.row}, {wr.col}) of '{m.name}' are "
+                    f"not aligned to the {h}x{w} tile",
+                    ins.task,
+                )
+            follows = nxt is not None and any(
+                v.buffer == wr.buffer and v.row == wr.row_hi and v.col == wr.col for v in nxt.writes
+            )
+            if (wr.row_hi - wr.row) % h and wr.row_hi != m.rows and not follows:
+                raise LoweringError(
+                    f"rows {wr.row_hi - wr.row} of a batch or slice are not a multiple of the "
+                    f"{h}-row tile",
+                    ins.task,
+                )
+            n = ins.col_hi - ins.col_lo
+            if n % w and wr.col + n != m.cols:
+                raise LoweringError(
+                    f"{n} columns of a slice or view are not a multiple of the {w}-column tile",
+                    ins.task,
+                )
+        for r in ins.reads:
+            rh, rw = buffers[r.buffer].read_shape
+            if r.row_base % rh or r.col_base % rw:
+                raise LoweringError(
+                    f"operand '{buffers[r.buffer].tensor.name}' of '{ins.task}' starts at "
+                    f"({r.row_base}, {r.col_base}), not aligned to its {rh}x{rw} read tile",
+                    ins.task,
+                )
+
+
+def _write(ins: Instr, buffer: str, graph: TaskGraph, via: Operand | None) -> Write:
+    """Where `ins` writes into `buffer`: its own rows, or re-indexed into a stored view."""
+    if via is None:
+        return Write(buffer, ins.row_lo, ins.col_lo, ins.row_hi)
+    shape = graph.tensors[ins.task].shape
+    m = shape[-2] if len(shape) == 3 else matrix(graph, ins.task).rows
+    b = ins.row_lo // m
+    if ins.row_hi > (b + 1) * m:
+        raise LoweringError(f"an instruction of '{ins.task}' spans batches of a view", ins.task)
+    row, col = _at(via, b, ins.row_lo - b * m, ins.col_lo)
+    return Write(buffer, row, col, row + ins.row_hi - ins.row_lo)
+
+
+def _writers(writes: list[tuple[Instr, Write]]) -> list[Writer]:
+    """One writer per producing unit, spanning the rows of all its instructions; sets each
+    write's `advance` and `rows_after` (instructions in execution order)."""
+    by_unit: dict[str, list[tuple[Instr, Write]]] = {}
+    for ins, w in writes:
+        by_unit.setdefault(ins.unit, []).append((ins, w))
+    out = []
+    for unit, lst in by_unit.items():
+        lo, hi = min(w.row for _, w in lst), max(w.row_hi for _, w in lst)
+        for k, (_, w) in enumerate(lst):
+            later = [v for _, v in lst[k + 1 :]]
+            w.advance = not any(v.row < w.row_hi and w.row < v.row_hi for v in later)
+            w.rows_after = min([v.row for v in later] + [hi])
+        ins0, w0 = lst[0]
+        if len(lst) == 1:
+            wr = _writer(ins0)
+            wr.col_lo, wr.col_hi = w0.col, w0.col + ins0.col_hi - ins0.col_lo
+        else:  # several instructions: only whole rows count
+            wr = Writer(unit, lo, hi, ins0.out_shape, col_order=False)
+        wr.row_lo, wr.row_hi = lo, hi
+        out.append(wr)
+    return out
 
 
 def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
@@ -206,16 +628,36 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
     tasks = {t.name: t for t in graph.tasks}
     for t in graph.tasks:
         _check_task(t, graph)
+
+    def is_view(name: str) -> bool:
+        p = graph.producer(name)
+        return p is not None and p.kind in VIEW_KINDS
+
+    for out in graph.outputs:
+        if is_view(out):
+            raise LoweringError(f"the graph output '{out}' is a view; it is not built", out)
+    # A view whose strides do not exist (merging heads: a reshape that needs a copy) is stored
+    # as a tensor of its own, written by its source's producers at re-indexed origins.
+    stored_at: dict[str, Operand] = {}
+    for t in graph.tasks:
+        for o in t.operands if t.kind not in VIEW_KINDS else ():
+            if is_view(o) and o not in stored_at:
+                try:
+                    _layout(graph, o)
+                except LoweringError:
+                    stored_at[o] = _stored_view(graph, o)
+    stored = frozenset(stored_at)
     cores = {c.name: c for c in schedule.cores}
     sfus = {s.name: s for s in schedule.sfus}
     ports = [PortPlan(p.name, p.channel, p.width_bits) for p in schedule.ports]
     port_names = {p.name for p in ports}
     placement_of = {b.tensor: b for b in schedule.buffers}
 
-    # Off-chip tensors and their addresses: each port's tensors packed in name order.
+    # Off-chip tensors and their addresses: each port's tensors packed in name order. A view
+    # is an alias of its source and takes no space.
     def offchip(t: str) -> bool:
         b = placement_of.get(t)
-        return b is not None and b.placement == "offchip"
+        return b is not None and b.placement == "offchip" and not is_view(t)
 
     placement: dict[str, tuple[str, int]] = {}
     for t in sorted(graph.tensors):
@@ -236,7 +678,7 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
     for ph in schedule.phases:
         for a in ph.assigns:
             t = tasks[a.task]
-            if a.unit in cores and a.bounds != (0, 0, 0):
+            if a.unit in cores and t.kind not in VIEW_KINDS:
                 ib = max(graph.tensors[o].bits for o in t.operands)
                 prev = core_bits.get(a.unit)
                 if prev is not None and prev[1] != t.bits:
@@ -255,91 +697,28 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
 
     def buffer_for(unit: str, slot: str, tensor: str, shape: tuple[int, int]) -> str:
         name = f"buf_{unit}_{slot}_{tensor}"
+        if name in buffers and buffers[name].read_shape != shape:
+            name += f"_{shape[0]}x{shape[1]}"
         if name not in buffers:
             buffers[name] = BufferPlan(name, matrix(graph, tensor), unit, slot, shape)
         return name
 
+    orders = dict(schedule.loop_orders)
     for p_idx, ph in enumerate(schedule.phases):
         for a in ph.assigns:
             t = tasks[a.task]
-            if a.bounds == (0, 0, 0):
-                raise LoweringError("views are not built by the hardware template yet", t.name)
-            res = matrix(graph, t.name)
+            if t.kind in VIEW_KINDS:
+                continue  # no data moves: its readers re-index the source's buffer
             if a.unit in cores:
-                d1, d2, d3 = cores[a.unit].pe
-                transposed = bool(t.attr("transpose_rhs", False))
-                dim, lo, hi = a.slice
-                r_lo, r_hi, c_lo, c_hi = 0, res.rows, 0, res.cols
-                if dim == 0:
-                    r_lo, r_hi = lo, hi
-                elif dim == 1:
-                    c_lo, c_hi = lo, hi
-                if r_lo % d1 or c_lo % d2:
-                    raise LoweringError(
-                        f"slice {a.slice} on '{a.unit}' is not aligned to the {d1}x{d2} tile",
-                        t.name,
-                    )
-                k = graph.tensors[t.operands[0]].shape[1]
-                bounds = (ceil_div(r_hi - r_lo, d1), ceil_div(c_hi - c_lo, d2), ceil_div(k, d3))
-                order = dict(schedule.loop_orders).get(t.name, "ijk")
-                swap = order == "jik"
-                if swap:
-                    bounds = (bounds[1], bounds[0], bounds[2])
-                reads = [
-                    Read("a", buffer_for(a.unit, "a", t.operands[0], (d1, d3))),
-                    Read(
-                        "b",
-                        buffer_for(
-                            a.unit, "b", t.operands[1], (d2, d3) if transposed else (d3, d2)
-                        ),
-                        transposed,
-                    ),
-                ]
-                ins = Instr(
-                    a.unit,
-                    t.name,
-                    t.kind,
-                    p_idx,
-                    bounds,
-                    swap,
-                    r_lo,
-                    c_lo,
-                    r_hi,
-                    c_hi,
-                    (d1, d2),
-                    reads,
-                    [],
-                    int(t.attr("shift", 0)),
-                )
+                order = orders.get(t.name, "ijk")
+                pe = cores[a.unit].pe
+                new = _matmul_instrs(t, a, pe, graph, order, p_idx, buffer_for, stored)
             elif a.unit in sfus:
-                lanes = sfus[a.unit].lanes
-                slots = ["a", "b"][: len(t.operands)]
-                reads = [
-                    Read(s, buffer_for(a.unit, s, o, (1, lanes)))
-                    for s, o in zip(slots, t.operands, strict=True)
-                ]
-                params = _sfu_params(t, graph, lanes, res)
-                ins = Instr(
-                    a.unit,
-                    t.name,
-                    t.kind,
-                    p_idx,
-                    (res.rows, ceil_div(res.cols, lanes), 1),
-                    False,
-                    0,
-                    0,
-                    res.rows,
-                    res.cols,
-                    (1, lanes),
-                    reads,
-                    [],
-                    int(t.attr("shift", 0)),
-                    params,
-                )
+                new = _sfu_instrs(t, a, sfus[a.unit].lanes, graph, p_idx, buffer_for, stored)
             else:
                 raise LoweringError(f"task '{t.name}' is assigned to '{a.unit}', not a unit")
-            instrs[a.unit].append(ins)
-            producers.setdefault(t.name, []).append(ins)
+            instrs[a.unit].extend(new)
+            producers.setdefault(t.name, []).extend(new)
 
     # Writers of each buffer, and the loads that fill off-chip operands.
     phase_of_reader: dict[str, int] = {}
@@ -368,11 +747,24 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
             load.writes.append(name)
             buf.writers.append(Writer(f"load:{port}", 0, buf.tensor.rows, (1, per)))
         else:
-            for ins in producers.get(tname, []):
-                ins.writes.append(name)
-                buf.writers.append(Writer(ins.unit, ins.row_lo, ins.row_hi, ins.out_shape))
+            via = stored_at.get(tname)
+            ws = [
+                (ins, _write(ins, name, graph, via))
+                for ins in producers.get(_root(graph, tname), [])
+            ]
+            for ins, w in ws:
+                ins.writes.append(w)
+            buf.writers.extend(_writers(ws))
     for port in loads:
-        loads[port].sort(key=lambda ld: (ld.phase, ld.tensor.name))
+        # Per phase, row operands (slot a) first: a k-outer matmul needs its lhs column
+        # blocks from every row before the weight rows after the first can be used.
+        loads[port].sort(
+            key=lambda ld: (
+                ld.phase,
+                all(buffers[b].slot != "a" for b in ld.writes),
+                ld.tensor.name,
+            )
+        )
 
     # Stores: graph outputs and spilled intermediates produced on chip.
     for tname, (port, base) in sorted(placement.items()):
@@ -382,9 +774,10 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
         per = next(p for p in ports if p.name == port).width // m.bits
         name = f"store_{port}_{tname}"
         buf = BufferPlan(name, m, f"store:{port}", "s", (1, per))
-        for ins in producers[tname]:
-            ins.writes.append(name)
-            buf.writers.append(Writer(ins.unit, ins.row_lo, ins.row_hi, ins.out_shape))
+        ws = [(ins, _write(ins, name, graph, None)) for ins in producers[tname]]
+        for ins, w in ws:
+            ins.writes.append(w)
+        buf.writers.extend(_writers(ws))
         buffers[name] = buf
         phase = max(ins.phase for ins in producers[tname])
         stores[port].append(Store(port, phase, m, base, ceil_div(m.cols, per), name))
@@ -392,6 +785,7 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
         stores[port].sort(key=lambda s: (s.phase, s.tensor.name))
 
     for lst in instrs.values():
+        _check_tiles(lst, buffers)
         for ins in lst:
             if not ins.writes:
                 raise LoweringError(f"the result of '{ins.task}' is never read", ins.task)
@@ -423,6 +817,15 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
     )
 
 
+def _writer(ins: Instr) -> Writer:
+    """The instruction as a writer of its result; j-outer order with several row blocks
+    leaves row blocks open, so only whole rows count as progress."""
+    col_order = not ins.swap or ins.bounds[1] == 1
+    return Writer(
+        ins.unit, ins.row_lo, ins.row_hi, ins.out_shape, ins.col_lo, ins.col_hi, col_order
+    )
+
+
 def _sfu_params(t: Task, graph: TaskGraph, lanes: int, res: Matrix) -> tuple:
     """The elaboration parameters of the SFU module that runs task `t`."""
     in_bits = tuple(graph.tensors[o].bits for o in t.operands)
@@ -444,6 +847,12 @@ def _sfu_params(t: Task, graph: TaskGraph, lanes: int, res: Matrix) -> tuple:
             bool(t.attr("causal", False)),
             per_matrix,
         )
+    if t.kind == "layernorm":
+        return (t.kind, lanes, in_bits, t.bits, res.cols, int(t.attr("frac_bits")))
+    if t.kind == "upsample":  # reads lanes / 2 elements, writes lanes
+        return (t.kind, lanes // 2, in_bits, t.bits)
+    if t.kind == "maxpool":  # reads lanes elements, writes lanes / 2
+        return (t.kind, lanes, in_bits, t.bits)
     raise LoweringError(f"no SFU for '{t.kind}'", t.name)
 
 

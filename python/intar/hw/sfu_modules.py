@@ -29,6 +29,19 @@ def build(key: tuple, name: str) -> hw.HWModuleOp:
         return build_softmax_sfu(
             row_len, lanes, in_bits[0], out_bits, frac, out_frac, causal, per_matrix, name
         )
+    if kind == "layernorm":  # operands x, gamma, beta on ports a, b, c
+        from intar.hw.sfu_layernorm import build_layernorm_sfu
+
+        out_bits, row_len, frac = key[3:6]
+        x_bits, gamma_bits, beta_bits = in_bits
+        return build_layernorm_sfu(
+            row_len, lanes, x_bits, out_bits, frac, name, gamma_bits, beta_bits
+        )
+    if kind in ("upsample", "maxpool"):
+        from intar.hw.sfu_resample import build_maxpool_sfu, build_upsample_sfu
+
+        make = build_upsample_sfu if kind == "upsample" else build_maxpool_sfu
+        return make(lanes, in_bits[0], key[3], name)
     raise ValueError(f"no SFU module for {kind!r}")
 
 

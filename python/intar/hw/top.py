@@ -63,7 +63,7 @@ from intar.hw.builders import (
 from intar.hw.controller import Instruction, build_controller
 from intar.hw.core import K_BOUND_BITS, SHIFT_BITS, CoreConfig, build_core
 from intar.hw.offchip import OffchipConfig, build_read_engine, build_write_engine
-from intar.hw.plan import BufferPlan, HwPlan, Instr
+from intar.hw.plan import BufferPlan, CorePlan, HwPlan, Instr, Read, Write
 
 STATUS_BITS = 4
 FIFO_DEPTH = tb.READ_LATENCY + 3
@@ -114,6 +114,7 @@ class _Buffer:
     rd_col: Feedback | None = None
     rd_data: Value | None = None
     progress: list[Reg] = field(default_factory=list)  # rows complete, per writer
+    col_progress: list[Reg] = field(default_factory=list)  # columns done in the open row block
 
 
 class _TopBuilder:
@@ -239,6 +240,7 @@ class _TopBuilder:
                     )
                 )
                 b.progress.append(self.reg(self.rows_bits, f"{name}_w{k}_rows", w.row_lo))
+                b.col_progress.append(self.reg(self.cols_bits, f"{name}_w{k}_cols", w.col_lo))
             b.rd_en = Feedback(ity(1))
             b.rd_row = Feedback(ity(b.rb))
             b.rd_col = Feedback(ity(b.cb))
@@ -256,18 +258,37 @@ class _TopBuilder:
             b.rd_data = inst.rd_data
             self.buffers[name] = b
 
-    def rows_ready(self, buf: str, row0: Value, h: int) -> Value:
-        """Every writer overlapping rows [row0, row0 + h) has completed them."""
+    def rows_ready(
+        self, buf: str, row0: Value, h: int, col0: Value | None = None, w: int = 0
+    ) -> Value:
+        """Every writer overlapping the tile [row0, row0 + h) x [col0, col0 + w) has written it.
+
+        A writer is past the tile when it completed the rows, or (``col0`` given, and the writer
+        works left to right) the tile lies in its open row block and its columns are done.
+        """
         b = self.buffers[buf]
-        rw = self.rows_bits
+        rw, cw = self.rows_bits, self.cols_bits
         r0 = resize(row0, rw)
         end = add(r0, const(rw, h))
         terms = []
-        for w, prog in zip(b.plan.writers, b.progress, strict=True):
-            hi = const(rw, w.row_hi)
+        for wr, prog, cprog in zip(b.plan.writers, b.progress, b.col_progress, strict=True):
+            hi = const(rw, wr.row_hi)
             need = mux(cmp("ult", end, hi), end, hi)
-            disjoint = or_(not_(cmp("ult", r0, hi)), not_(cmp("ult", const(rw, w.row_lo), end)))
-            terms.append(or_(disjoint, not_(cmp("ult", prog.q, need))))
+            disjoint = or_(not_(cmp("ult", r0, hi)), not_(cmp("ult", const(rw, wr.row_lo), end)))
+            ok = or_(disjoint, not_(cmp("ult", prog.q, need)))
+            if col0 is not None and wr.col_order:
+                c_hi = b.plan.tensor.cols if wr.col_hi is None else wr.col_hi
+                c0 = resize(col0, cw)
+                c_end = add(c0, const(cw, w))
+                c_need = mux(cmp("ult", c_end, const(cw, c_hi)), c_end, const(cw, c_hi))
+                in_block = not_(cmp("ugt", need, add(prog.q, const(rw, wr.shape[0]))))
+                cols_apart = or_(
+                    not_(cmp("ult", c0, const(cw, c_hi))),
+                    not_(cmp("ult", const(cw, wr.col_lo), c_end)),
+                )
+                cols_done = or_(cols_apart, not_(cmp("ult", cprog.q, c_need)))
+                ok = or_(ok, and_(in_block, cols_done))
+            terms.append(ok)
         return _and_all(terms)
 
     def drive_reads(self, reads: dict[str, tuple[Value, Value, Value]]) -> None:
@@ -284,45 +305,54 @@ class _TopBuilder:
         source: str,
         valid: Value,
         stage: Value,
-        dests: list[list[str]],
-        row0: Value,
-        col0: Value,
+        writes: list[list[Write]],
+        i_off: Value,
+        j_off: Value,
         data: Value,
         row_done: Value,
-        row_hi: list[int],
+        last: Value,
         tile_h: int,
     ) -> Value:
         """Broadcast the result tile to the stage's destination buffers; returns ``taken``.
 
-        `dests[s]` lists the buffers stage s writes. A tile is held until every destination
-        accepted it; progress (rows complete) is updated when ``row_done`` (last column block).
+        `writes[s]` lists where stage s writes: the tile goes to (row, col) + (i_off, j_off)
+        of each buffer, and is held until every destination accepted it. Progress (rows
+        complete) of an advancing write moves on ``row_done`` (last column block) to
+        min(row + i_off + tile_h, row_hi), and on the stage's ``last`` tile to rows_after.
         """
         sw = width(stage)
+        rw, cw = self.rows_bits, self.cols_bits
         conds: list[Value] = []
-        all_dests = sorted({d for ds in dests for d in ds})
-        accepted_fbs: list[tuple[Reg, Value, Value]] = []
-        for d in all_dests:
+        accepted_fbs: list[Reg] = []
+        tooks: list[Value] = []
+        for d in sorted({w.buffer for ws in writes for w in ws}):
             b = self.buffers[d]
             k = b.plan.writer_index(source)
             port = b.ports[k]
-            sel = _or_all([cmp("eq", stage, const(sw, s)) for s, ds in enumerate(dests) if d in ds])
+            at = [next((w for w in ws if w.buffer == d), None) for ws in writes]
+
+            def field(f: Callable[[Write], int], w: int, at: list[Write | None] = at) -> Value:
+                return rom(stage, [f(x) if x is not None else 0 for x in at], w)
+
+            sel = _or_all([cmp("eq", stage, const(sw, s)) for s, x in enumerate(at) if x])
+            row0 = add(field(lambda x: x.row, rw), resize(i_off, rw))
             acc = self.reg(1, f"{name}_acc_{d}")
             want = and_(valid, sel, not_(acc.q))
             port.valid.set(want)
             port.row.set(resize(row0, b.rb))
-            port.col.set(resize(col0, b.cb))
+            port.col.set(resize(add(field(lambda x: x.col, cw), resize(j_off, cw)), b.cb))
             port.data.set(data)
             took = and_(want, port.ready)
             conds.append(or_(not_(sel), acc.q, port.ready))
-            accepted_fbs.append((acc, took, sel))
-            # progress: rows complete up to min(row0 + h, row_hi of this writer)
-            prog = b.progress[k]
-            rw = self.rows_bits
-            end = add(resize(row0, rw), const(rw, tile_h))
-            hi = const(rw, b.plan.writers[k].row_hi)
-            prog.next(mux(cmp("ult", end, hi), end, hi), and_(took, row_done))
+            accepted_fbs.append(acc)
+            tooks.append(took)
+            end = add(row0, const(rw, tile_h))
+            hi = field(lambda x: x.row_hi, rw)
+            prog = mux(last, field(lambda x: x.rows_after, rw), mux(cmp("ult", end, hi), end, hi))
+            advance = field(lambda x: int(x.advance), 1)
+            b.progress[k].next(prog, and_(took, row_done, advance))
         taken = and_(valid, _and_all(conds))
-        for acc, took, _sel in accepted_fbs:
+        for acc, took in zip(accepted_fbs, tooks, strict=True):
             acc.next(mux(taken, const(1, 0), or_(acc.q, took)))
         return taken
 
@@ -331,6 +361,29 @@ class _TopBuilder:
     def controller(self, name: str, program: list[Instruction]) -> hw.HWModuleOp:
         key = ("ctrl", tuple(program))
         return self.module(key, lambda n: build_controller(n, program, 0))
+
+    def read_origins(
+        self, instrs: list[Instr], core: CorePlan | None, ti: Value, tj: Value, k: Value
+    ) -> dict[str, tuple[Value, Value]]:
+        """Per operand slot, the logical origin (x, y) of the tile read at step (ti, tj, k)."""
+        aw = max(self.rows_bits, self.cols_bits)
+        if core is not None:
+            d1, d2, d3 = core.pe
+            kk = mul_const(k, d3, aw)
+            return {"a": (mul_const(ti, d1, aw), kk), "b": (kk, mul_const(tj, d2, aw))}
+        if len({x.in_rows for x in instrs}) != 1:
+            raise ValueError(f"one SFU walks its operand rows one way: {instrs[0].unit}")
+        num, den = instrs[0].in_rows
+        x = mul_const(ti, num, aw)
+        if den > 1:  # den is a power of two
+            sh = den.bit_length() - 1
+            x = resize(extract(x, sh, aw - sh), aw)
+        x = add(x, resize(k, aw))
+        out = {}
+        for r in instrs[0].reads:
+            h, w = self.plan.buffers[r.buffer].read_shape
+            out[r.slot] = (x, mul_const(tj, h if r.transposed else w, aw))
+        return out
 
     def unit(self, unit: str, instrs: list[Instr]) -> None:
         plan = self.plan
@@ -362,42 +415,38 @@ class _TopBuilder:
 
         ti, tj = tile_ij(ic.i, ic.j, stage)
         phase_ok = cmp("eq", per_stage([x.phase for x in instrs], self.phase_bits), self.phase)
-        # tile origins of the reads
-        reads: dict[str, tuple[Value, Value, Value]] = {}
-        ready_terms: list[Value] = []
+        on = [cmp("eq", stage, const(stage_bits, s)) for s in range(n)]
         fire_fb = Feedback(ity(1))
-        if core is not None:
-            d1, d2, d3 = core.pe
-            row_a = add(per_stage([x.row_lo for x in instrs], rw), mul_const(ti, d1, rw))
-            col_a = mul_const(ic.k, d3, cw)
-            kk = mul_const(ic.k, d3, rw)
-            colj = add(per_stage([x.col_lo for x in instrs], cw), mul_const(tj, d2, cw))
-            for s, x in enumerate(instrs):
-                on = cmp("eq", stage, const(stage_bits, s))
-                a, b = x.reads
-                reads[a.buffer] = (and_(fire_fb.value, on), row_a, col_a)
-                if b.transposed:
-                    rowb = resize(colj, rw)
-                    reads[b.buffer] = (and_(fire_fb.value, on), rowb, resize(kk, cw))
-                    rb_ready = self.rows_ready(b.buffer, rowb, d2)
-                else:
-                    reads[b.buffer] = (and_(fire_fb.value, on), kk, colj)
-                    rb_ready = self.rows_ready(b.buffer, kk, d3)
-                ready_terms.append(
-                    or_(not_(on), and_(self.rows_ready(a.buffer, row_a, d1), rb_ready))
-                )
-        else:
-            lanes = instrs[0].out_shape[1]
-            row = resize(ti, rw)
-            col = mul_const(tj, lanes, cw)
-            for s, x in enumerate(instrs):
-                on = cmp("eq", stage, const(stage_bits, s))
-                terms = []
-                for r in x.reads:
-                    reads[r.buffer] = (and_(fire_fb.value, on), row, col)
-                    terms.append(self.rows_ready(r.buffer, row, 1))
-                ready_terms.append(or_(not_(on), _and_all(terms)))
-        operands_ok = _and_all(ready_terms)
+        # Each buffer is read at its stage's base plus the slot's logical tile origin (x, y),
+        # swapped for a transposed read; a broadcast read stays on logical row 0.
+        origins = self.read_origins(instrs, core, ti, tj, ic.k)
+        users: dict[str, dict[int, Read]] = {}
+        for s, x in enumerate(instrs):
+            for r in x.reads:
+                users.setdefault(r.buffer, {})[s] = r
+        reads: dict[str, tuple[Value, Value, Value]] = {}
+        buf_ready: dict[str, Value] = {}
+        for bname, by_stage in users.items():
+            rd = [by_stage.get(s) for s in range(n)]
+
+            def field(f: Callable[[Read], int], w: int, rd: list[Read | None] = rd) -> Value:
+                return per_stage([f(r) if r is not None else 0 for r in rd], w)
+
+            ox, oy = origins[next(iter(by_stage.values())).slot]
+            aw = width(ox)
+            ox = mux(field(lambda r: int(r.broadcast), 1), const(aw, 0), ox)
+            t = field(lambda r: int(r.transposed), 1)
+            row = add(field(lambda r: r.row_base, aw), mux(t, oy, ox))
+            col = add(field(lambda r: r.col_base, aw), mux(t, ox, oy))
+            reads[bname] = (and_(fire_fb.value, _or_all([on[s] for s in by_stage])), row, col)
+            h = plan.buffers[bname].read_shape[0]
+            buf_ready[bname] = self.rows_ready(bname, row, h)
+        operands_ok = _and_all(
+            [
+                or_(not_(on[s]), _and_all([buf_ready[r.buffer] for r in x.reads]))
+                for s, x in enumerate(instrs)
+            ]
+        )
         # credit: reads in flight + FIFO entries < depth
         pop_fb = Feedback(ity(1))
         cnt_fb = Feedback(ity(bits_for(FIFO_DEPTH)))
@@ -412,28 +461,18 @@ class _TopBuilder:
         stage_d = self.delay_data(stage, tb.READ_LATENCY, f"{unit}_stage")
 
         def read_data(slot: str) -> Value | None:
-            bufs = [
-                (s, r.buffer, r.transposed)
-                for s, x in enumerate(instrs)
-                for r in x.reads
-                if r.slot == slot
-            ]
-            if not bufs:
+            srcs = [(s, r) for s, x in enumerate(instrs) for r in x.reads if r.slot == slot]
+            if not srcs:
                 return None
             out = None
-            for s, bname, transposed in bufs:
-                data = self.buffers[bname].rd_data
-                data = self.adapt(data, bname, core, slot, transposed)
-                out = (
-                    data
-                    if out is None
-                    else mux(cmp("eq", stage_d, const(stage_bits, s)), data, out)
-                )
+            for s, r in srcs:
+                data = self.adapt(self.buffers[r.buffer].rd_data, r.buffer, core, r.transposed)
+                sel = cmp("eq", stage_d, const(stage_bits, s))
+                out = data if out is None else mux(sel, data, out)
             return out
 
-        a_data = read_data("a")
-        b_data = read_data("b")
-        entry_parts = [x for x in (a_data, b_data) if x is not None] + [stage_d]
+        slots = [sl for sl in "abc" if any(r.slot == sl for x in instrs for r in x.reads)]
+        entry_parts = [read_data(sl) for sl in slots] + [stage_d]
         entry = concat(entry_parts)
         not_empty, head, cnt = self.fifo(f"{unit}_fifo", valid_d, entry, pop_fb.value, depth)
         cnt_fb.set(resize(cnt, width(cnt_fb.value)))
@@ -455,7 +494,9 @@ class _TopBuilder:
         )
         ostage = resize(oc.stage, stage_bits)
         oi, oj = tile_ij(oc.i, oc.j, ostage)
+        tile_h, tile_w = instrs[0].out_shape
         if core is not None:
+            d1, d2, d3 = core.pe
             cfg = CoreConfig(d1, d2, d3, core.in_bits, core.out_bits)
             mod = self.module(("core", cfg), lambda nm, c=cfg: build_core(c, nm))
             inst = instance(
@@ -472,23 +513,15 @@ class _TopBuilder:
             )
             pop_fb.set(and_(not_empty, inst.in_ready))
             out_valid, out_data = inst.out_valid, inst.out
-            row0 = add(per_stage([x.row_lo for x in instrs], rw, ostage), mul_const(oi, d1, rw))
-            col0 = add(per_stage([x.col_lo for x in instrs], cw, ostage), mul_const(oj, d2, cw))
-            tile_h = d1
         else:
             out_valid, out_data = self.sfu_modules(
                 unit, instrs, not_empty, parts, h_stage, ostage, oc_ready_fb.value, pop_fb
             )
-            row0 = resize(oi, rw)
-            col0 = mul_const(oj, instrs[0].out_shape[1], cw)
-            tile_h = 1
         last_col = cmp(
             "eq",
-            tj_out := oj,
+            oj,
             rom(
-                ostage,
-                [((x.bounds[0] if x.swap else x.bounds[1]) - 1) for x in instrs],
-                width(tj_out),
+                ostage, [((x.bounds[0] if x.swap else x.bounds[1]) - 1) for x in instrs], width(oj)
             ),
         )
         taken = self.writer_side(
@@ -497,11 +530,11 @@ class _TopBuilder:
             and_(out_valid, oc.step_valid),
             ostage,
             [x.writes for x in instrs],
-            row0,
-            col0,
+            mul_const(oi, tile_h, rw),
+            mul_const(oj, tile_w, cw),
             out_data,
             last_col,
-            [x.row_hi for x in instrs],
+            oc.last_step,
             tile_h,
         )
         oc_ready_fb.set(and_(taken, oc.step_valid))
@@ -521,18 +554,19 @@ class _TopBuilder:
             )
         )
 
-    def adapt(self, data: Value, bname: str, core, slot: str, transposed: bool) -> Value:
-        """A buffer's read tile as the unit's operand bus (widths, transposition)."""
+    def adapt(self, data: Value, bname: str, core: CorePlan | None, transposed: bool) -> Value:
+        """A buffer's read tile as the unit's operand bus (transposition, core widths)."""
         b = self.buffers[bname]
         bits = b.plan.tensor.bits
         h, w = b.plan.read_shape
-        elems = fields(data, h * w, bits)
-        if core is None:
+        if not transposed and core is None:
             return data
-        ib = core.in_bits
-        if transposed:  # tile (d2 x d3) of the stored rhs; the core wants (d3 x d2)
+        elems = fields(data, h * w, bits)
+        if transposed:  # the stored (h x w) tile is the operand's (w x h) tile
             elems = [elems[x * w + y] for y in range(w) for x in range(h)]
-        return concat([sext(e, ib) if bits < ib else e for e in elems])
+        if core is not None:
+            elems = [sext(e, core.in_bits) if bits < core.in_bits else e for e in elems]
+        return concat(elems)
 
     def sfu_modules(self, unit, instrs, not_empty, parts, h_stage, ostage, out_ready, pop_fb):
         from intar.hw import sfu_modules as sm
@@ -550,11 +584,10 @@ class _TopBuilder:
                 "clk": self.clk,
                 "rst": self.rst,
                 "in_valid": and_(not_empty, mine),
-                "a": resize(parts[0], widths[0]),
                 "out_ready": and_(out_ready, mine_out),
             }
-            if len(widths) > 1:
-                ports["b"] = resize(parts[1], widths[1])
+            for name, w, part in zip("abc", widths, parts, strict=False):
+                ports[name] = resize(part, w)
             inst = instance(mod, f"{unit}_sfu{mk}", **ports)
             pops.append(and_(not_empty, mine, inst.in_ready))
             outs_valid.append(and_(inst.out_valid, mine_out))
@@ -642,12 +675,12 @@ class _TopBuilder:
             f"load:{pn}",
             and_(eng.out_valid, wk.step_valid),
             st,
-            [ld.writes for ld in loads],
+            [[Write(b, 0, 0, ld.tensor.rows, ld.tensor.rows) for b in ld.writes] for ld in loads],
             resize(wk.i, rw),
             col0,
             data,
             last_beat,
-            [ld.tensor.rows for ld in loads],
+            wk.last_step,
             1,
         )
         out_ready_fb.set(and_(taken, wk.step_valid))

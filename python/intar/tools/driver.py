@@ -178,10 +178,23 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from intar.tools.bench import bench_schedule
+    from intar.tools.bench import bench_schedule, bench_sim, sim_ok
 
-    result = bench_schedule(Path(args.output), args.device)
-    print((Path(args.output) / "schedule.md").read_text())
+    out = Path(args.output)
+    if args.which == "sim":
+        result = bench_sim(
+            out,
+            random_graphs=args.random,
+            first_seed=args.first_seed,
+            examples=Path(args.examples),
+            work=Path(args.work),
+            device_name=args.device or "tiny",
+            watchdog=args.watchdog,
+        )
+        print((out / "sim.md").read_text())
+        return 0 if sim_ok(result) else 1
+    result = bench_schedule(out, args.device or "u280")
+    print((out / "schedule.md").read_text())
     return 0 if result["rows"] else 1
 
 
@@ -267,9 +280,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(run=cmd_run)
 
     bench = sub.add_parser("bench", help="run a benchmark and write its table")
-    bench.add_argument("which", choices=("schedule",), help="schedule: the five paper kernels")
-    bench.add_argument("--device", default="u280")
+    bench.add_argument(
+        "which",
+        choices=("schedule", "sim"),
+        help="schedule: the five paper kernels' predicted cycles; sim: the small kernels and "
+        "random graphs simulated in every mode",
+    )
+    bench.add_argument("--device", default=None, help="default: u280 (schedule), tiny (sim)")
     bench.add_argument("-o", dest="output", default="bench/results", help="output directory")
+    bench.add_argument("--random", type=int, default=20, help="sim: how many random graphs")
+    bench.add_argument(
+        "--first-seed", type=int, default=0, help="sim: seed of the first random graph"
+    )
+    bench.add_argument(
+        "--examples", default="examples/small", help="sim: directory of the kernels (*.mlir)"
+    )
+    bench.add_argument(
+        "--work", default="out/bench-sim", help="sim: where the designs are compiled and built"
+    )
+    bench.add_argument(
+        "--watchdog",
+        type=int,
+        default=20_000,
+        help="sim: cycles without activity that count as a stall",
+    )
     bench.set_defaults(run=cmd_bench)
     return parser
 

@@ -2,20 +2,19 @@
 ``kernels.exp`` / ``kernels.softmax`` with random input gaps / output stalls, and the exact
 unstalled cycle counts (exp: N + exp_latency; softmax: R * B + softmax_latency).
 
-All configurations are instantiated side by side in one test top (independent streams sharing
-clk/rst), so the whole file needs a single Verilator build.
+All configurations are instantiated side by side in one test top (sfu_harness), so the whole
+file needs a single Verilator build.
 """
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
-from circt.dialects import hw, seq
-from circt.ir import IntegerType, Value
+from circt.dialects import hw
+from sfu_harness import Stream, StreamBench, lo_hi
 
 from intar.golden import approx, kernels
 from intar.hw.emit import emit_sv
@@ -26,8 +25,7 @@ from intar.hw.sfu_exp import (
     softmax_latency,
     softmax_stream_cycles,
 )
-from intar.sim import build, lint
-from intar.sim.headers import BUS_HEADER
+from intar.sim import lint
 
 TOP = "sfu_exp_top"
 EXP_BEATS = 240
@@ -117,14 +115,10 @@ UNITS: list[Unit] = [
 ]
 
 
-def _lo_hi(bits: int) -> tuple[int, int]:
-    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-
-
 def _exp_stimulus(u: Exp, rng: np.random.Generator) -> np.ndarray:
     """[beats, lanes]: a third full range, the rest around the interesting range (|x| up to
     the saturation point), plus extremes, 0, +-1 LSB and to_work rounding ties."""
-    lo, hi = _lo_hi(u.in_bits)
+    lo, hi = lo_hi(u.in_bits)
     n = u.beats * u.lanes
     full = rng.integers(lo, hi + 1, size=n, dtype=np.int64)
     span = int(0.75 * u.out_bits * (1 << u.frac_bits))
@@ -145,7 +139,7 @@ def _exp_stimulus(u: Exp, rng: np.random.Generator) -> np.ndarray:
 def _rounding_tie_inputs(u: Exp, rng: np.random.Generator, per_step: int = 12) -> np.ndarray:
     """Inputs whose z = round_shift(t * LOG2E, 23) or one of the four Horner round_shifts is
     an exact tie (found by enumerating the input range, or 2**20 random inputs)."""
-    lo, hi = _lo_hi(u.in_bits)
+    lo, hi = lo_hi(u.in_bits)
     f = u.frac_bits
     cand = (
         np.arange(lo, hi + 1, dtype=np.int64)
@@ -169,7 +163,7 @@ def _rounding_tie_inputs(u: Exp, rng: np.random.Generator, per_step: int = 12) -
 def _softmax_rows(u: Softmax, rng: np.random.Generator) -> np.ndarray:
     """[rows, row_len]: full-range, narrow-range (real probabilities), all-equal, one large
     element among the lowest values, and all-lowest rows."""
-    lo, hi = _lo_hi(u.in_bits)
+    lo, hi = lo_hi(u.in_bits)
     rows = np.empty((SOFTMAX_ROWS, u.row_len), dtype=np.int64)
     narrow = 6 << u.frac_bits
     for i in range(SOFTMAX_ROWS):
@@ -202,7 +196,7 @@ def _stimulus(u: Unit, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
         x = _exp_stimulus(u, rng)
         return x, kernels.exp(x, frac_bits=u.frac_bits, out_bits=u.out_bits)
     rows = _softmax_rows(u, rng)
-    lo, hi = _lo_hi(u.in_bits)
+    lo, hi = lo_hi(u.in_bits)
     garbage = rng.integers(lo, hi + 1, size=(SOFTMAX_ROWS, u.lanes), dtype=np.int64)
     want = np.concatenate(
         [
@@ -220,151 +214,11 @@ def _stimulus(u: Unit, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
     return _softmax_beats(u, rows, garbage), _softmax_beats(u, want, zeros)
 
 
-def _top_sv() -> str:
-    """All UNITS as submodules ``unit_<k>`` of one top; unit k's ports are prefixed ``u<k>_``."""
-
-    def make() -> None:
-        def ity(w: int) -> IntegerType:
-            return IntegerType.get_signless(w)
-
-        i1 = ity(1)
-        mods = [u.build(f"unit_{k}") for k, u in enumerate(UNITS)]
-        inputs = [("clk", seq.ClockType.get()), ("rst", i1)]
-        outputs = []
-        for k, u in enumerate(UNITS):
-            inputs += [
-                (f"u{k}_in_valid", i1),
-                (f"u{k}_a", ity(u.lanes * u.in_bits)),
-                (f"u{k}_out_ready", i1),
-            ]
-            outputs += [
-                (f"u{k}_in_ready", i1),
-                (f"u{k}_out_valid", i1),
-                (f"u{k}_out", ity(u.lanes * u.out_bits)),
-            ]
-
-        def body(top: hw.HWModuleOp) -> dict[str, Value]:
-            p = dict(zip([n for n, _ in inputs], top.entry_block.arguments, strict=True))
-            res: dict[str, Value] = {}
-            for k, m in enumerate(mods):
-                ports = {"clk": p["clk"], "rst": p["rst"]}
-                ports |= {n: p[f"u{k}_{n}"] for n in ("in_valid", "a", "out_ready")}
-                inst = m.instantiate(f"u{k}", **ports)
-                for n in ("in_ready", "out_valid", "out"):
-                    res[f"u{k}_{n}"] = getattr(inst, n)
-            return res
-
-        hw.HWModuleOp(TOP, inputs, outputs, body_builder=body)
-
-    return emit_sv(make)
-
-
-# C++ harness. argv: stimulus, result, seed. Stimulus: per unit one line of its input beats
-# (lanes values per beat). seed 0 drives every cycle with out_ready high; otherwise each
-# unit's in_valid gaps (1/4) and out_ready stalls (1/3) come from its own LCG. Result: per
-# unit "first_in last_out got" and a line of outputs.
-HARNESS = r"""
-#include "Vsfu_exp_top.h"
-#include "verilated.h"
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <vector>
-
-#include "@BUS_H@"
-using intar::field;
-using intar::get;
-using intar::pack;
-using intar::put;
-struct Unit {
-  int lanes, ib, ob;
-  long nb;
-  std::vector<int64_t> a, outs;
-  std::vector<uint32_t> wa, wo;
-  unsigned lcg;
-  long beat = 0, got = 0, first_in = -1, last_out = -1;
-  unsigned rnd() { lcg = lcg * 1103515245u + 12345u; return (lcg >> 16) & 0x7fffu; }
-};
-
-int main(int argc, char** argv) {
-  if (argc < 4) return 2;
-  FILE* in = std::fopen(argv[1], "r");
-  if (!in) return 3;
-  unsigned seed = unsigned(std::atoi(argv[3]));
-  std::vector<Unit> U = {@units@};
-  for (size_t k = 0; k < U.size(); ++k) {
-    Unit& u = U[k];
-    u.lcg = seed * 7919u + unsigned(k) * 104729u + 1u;
-    u.a.resize(size_t(u.nb) * u.lanes);
-    for (auto& x : u.a) if (std::fscanf(in, "%ld", &x) != 1) return 4;
-    u.wa.assign((u.lanes * u.ib + 31) / 32 + 2, 0);
-    u.wo.assign((u.lanes * u.ob + 31) / 32 + 2, 0);
-  }
-  std::fclose(in);
-  auto* top = new Vsfu_exp_top;
-  top->rst = 1;
-  for (int i = 0; i < 4; ++i) { top->clk = 0; top->eval(); top->clk = 1; top->eval(); }
-  top->rst = 0;
-  long cycle = 0;
-  auto done = [&]() {
-    for (auto& u : U) if (u.got < u.nb) return false;
-    return true;
-  };
-  while (!done() && cycle < 100000L) {
-@drive@
-    top->clk = 0;
-    top->eval();
-@sample@
-    top->clk = 1;
-    top->eval();
-    ++cycle;
-  }
-  top->final();
-  delete top;
-  FILE* out = std::fopen(argv[2], "w");
-  for (auto& u : U) {
-    std::fprintf(out, "%ld %ld %ld\n", u.first_in, u.last_out, u.got);
-    for (auto x : u.outs) std::fprintf(out, "%ld ", x);
-    std::fprintf(out, "\n");
-  }
-  std::fclose(out);
-  return done() ? 0 : 1;
-}
-"""
-
-DRIVE = r"""    {
-      Unit& u = U[%(k)d];
-      bool drive = u.beat < u.nb && (seed == 0 || u.rnd() %% 4 != 0);
-      top->u%(k)d_in_valid = drive;
-      if (drive) {
-        pack(u.wa, &u.a[size_t(u.beat) * u.lanes], u.lanes, u.ib);
-        put(top->u%(k)d_a, u.wa);
-      }
-      top->u%(k)d_out_ready = seed == 0 || u.rnd() %% 3 != 0;
-    }"""
-SAMPLE = r"""    {
-      Unit& u = U[%(k)d];
-      if (top->u%(k)d_in_valid && top->u%(k)d_in_ready) {
-        if (u.first_in < 0) u.first_in = cycle;
-        ++u.beat;
-      }
-      if (top->u%(k)d_out_valid && top->u%(k)d_out_ready) {
-        get(top->u%(k)d_out, u.wo);
-        for (int i = 0; i < u.lanes; ++i) u.outs.push_back(field(u.wo, i, u.ob));
-        u.last_out = cycle;
-        ++u.got;
-      }
-    }"""
-
-
-def _harness() -> str:
-    units = ", ".join(f"Unit{{{u.lanes}, {u.in_bits}, {u.out_bits}, {u.beats}}}" for u in UNITS)
-    drive = "\n".join(DRIVE % {"k": k} for k in range(len(UNITS)))
-    sample = "\n".join(SAMPLE % {"k": k} for k in range(len(UNITS)))
-    text = HARNESS
-    for key, val in {"units": units, "drive": drive, "sample": sample}.items():
-        text = text.replace(f"@{key}@", val)
-    return text
+BENCH = StreamBench(
+    TOP,
+    "unit_",
+    tuple(Stream(u.id, u.lanes, u.in_bits, u.out_bits, u.beats, u.build) for u in UNITS),
+)
 
 
 # The C++ is compiled at -O0: it halves the build (the file's dominant cost on small
@@ -374,17 +228,14 @@ FAST_BUILD = ("-MAKEFLAGS", "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0")
 
 @pytest.fixture(scope="module")
 def top_sv() -> str:
-    return _top_sv()
+    return BENCH.top_sv()
 
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory, top_sv: str) -> tuple[Path, Path]:
     """The one simulator build (all UNITS) and its work directory."""
     work = tmp_path_factory.mktemp("sfu_exp")
-    sv, tb = work / f"{TOP}.sv", work / "tb.cpp"
-    sv.write_text(top_sv)
-    tb.write_text(_harness().replace("@BUS_H@", str(BUS_HEADER)))
-    return build(sv, TOP, tb, work / "build", progress=True, extra_args=FAST_BUILD), work
+    return BENCH.build(work, top_sv, extra_args=FAST_BUILD), work
 
 
 @pytest.fixture(scope="module")
@@ -395,19 +246,7 @@ def stimulus() -> list[tuple[np.ndarray, np.ndarray]]:
 
 def _run(exe: Path, work: Path, stim: list, seed: int) -> list[tuple[np.ndarray, int]]:
     """Per unit: output beats [beats, lanes] and cycles from first accepted beat to last result."""
-    lines = [" ".join(map(str, a.ravel().tolist())) for a, _ in stim]
-    sfile, rfile = work / f"stim_{seed}.txt", work / f"res_{seed}.txt"
-    sfile.write_text("\n".join(lines) + "\n")
-    proc = subprocess.run([str(exe), str(sfile), str(rfile), str(seed)], capture_output=True)
-    assert proc.returncode == 0, f"simulation failed rc={proc.returncode}"
-    rows = rfile.read_text().splitlines()
-    res = []
-    for k, u in enumerate(UNITS):
-        first_in, last_out, got = map(int, rows[2 * k].split())
-        assert got == u.beats, u.id
-        outs = np.array([int(x) for x in rows[2 * k + 1].split()], dtype=np.int64)
-        res.append((outs.reshape(u.beats, u.lanes), last_out - first_in + 1))
-    return res
+    return BENCH.run(exe, work, [(a,) for a, _ in stim], seed)
 
 
 def _expected_cycles(u: Unit) -> int:
@@ -417,7 +256,7 @@ def _expected_cycles(u: Unit) -> int:
 
 
 def test_sv_is_deterministic(top_sv: str) -> None:
-    assert _top_sv() == top_sv
+    assert BENCH.top_sv() == top_sv
 
 
 @pytest.mark.parametrize("u", UNITS, ids=lambda u: u.id)
@@ -451,10 +290,10 @@ def test_latency_formulas() -> None:
 
 def test_stimulus_covers_edges(stimulus: list) -> None:
     for u, (_, want) in zip(UNITS, stimulus, strict=True):
-        _, hi = _lo_hi(u.out_bits)
+        _, hi = lo_hi(u.out_bits)
         if isinstance(u, Exp):
             ends = kernels.exp(
-                np.array(_lo_hi(u.in_bits)), frac_bits=u.frac_bits, out_bits=u.out_bits
+                np.array(lo_hi(u.in_bits)), frac_bits=u.frac_bits, out_bits=u.out_bits
             )
             assert np.any(want == ends[0]) and np.any(want == ends[1]), u.id
             assert np.any((want > ends[0]) & (want < ends[1])), u.id

@@ -2,26 +2,24 @@
 against ``kernels.gelu`` / ``kernels.silu`` with random input gaps / output stalls, plus an
 unstalled run that checks the exact latency and II = 1.
 
-All configurations are instantiated side by side in one test top (independent streams sharing
-clk/rst), so the whole file needs a single Verilator build.
+All configurations are instantiated side by side in one test top (sfu_harness), so the whole
+file needs a single Verilator build.
 """
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
-from circt.dialects import hw, seq
-from circt.ir import IntegerType, Value
+from circt.dialects import hw
+from sfu_harness import Stream, StreamBench, lo_hi
 
 from intar.golden import approx, kernels
 from intar.hw.emit import emit_sv
 from intar.hw.sfu_pwl import build_pwl_sfu, pwl_latency
-from intar.sim import build, lint
-from intar.sim.headers import BUS_HEADER
+from intar.sim import lint
 
 TOP = "pwl_top"
 N_BEATS = 400
@@ -68,13 +66,9 @@ UNITS = [
 ]
 
 
-def _lo_hi(bits: int) -> tuple[int, int]:
-    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-
-
 def _stimulus(u: Unit, rng: np.random.Generator) -> np.ndarray:
     """[N_BEATS, lanes] operands: extremes, knots +-1, range edges, dense in-range and random."""
-    lo, hi = _lo_hi(u.in_bits)
+    lo, hi = lo_hi(u.in_bits)
     n = N_BEATS * u.lanes
     limit = u.value_range << u.frac_bits
     special = [lo, hi, 0, 1, -1, lo + 1, limit, -limit, limit - 1, 1 - limit, limit + 1]
@@ -96,162 +90,18 @@ def _golden(u: Unit, a: np.ndarray) -> np.ndarray:
     return fn(a, frac_bits=u.frac_bits, out_bits=u.out_bits)
 
 
-def _top_sv() -> str:
-    """All UNITS as submodules ``pwl_<k>`` of one top; unit k's ports are prefixed ``u<k>_``."""
-
-    def make() -> None:
-        def ity(w: int) -> IntegerType:
-            return IntegerType.get_signless(w)
-
-        i1 = ity(1)
-        mods = [u.build(f"pwl_{k}") for k, u in enumerate(UNITS)]
-        inputs = [("clk", seq.ClockType.get()), ("rst", i1)]
-        outputs = []
-        for k, u in enumerate(UNITS):
-            inputs += [
-                (f"u{k}_in_valid", i1),
-                (f"u{k}_a", ity(u.lanes * u.in_bits)),
-                (f"u{k}_out_ready", i1),
-            ]
-            outputs += [
-                (f"u{k}_in_ready", i1),
-                (f"u{k}_out_valid", i1),
-                (f"u{k}_out", ity(u.lanes * u.out_bits)),
-            ]
-
-        def body(top: hw.HWModuleOp) -> dict[str, Value]:
-            p = dict(zip([n for n, _ in inputs], top.entry_block.arguments, strict=True))
-            res: dict[str, Value] = {}
-            for k, m in enumerate(mods):
-                ports = {"clk": p["clk"], "rst": p["rst"]}
-                ports |= {n: p[f"u{k}_{n}"] for n in ("in_valid", "a", "out_ready")}
-                inst = m.instantiate(f"u{k}", **ports)
-                for n in ("in_ready", "out_valid", "out"):
-                    res[f"u{k}_{n}"] = getattr(inst, n)
-            return res
-
-        hw.HWModuleOp(TOP, inputs, outputs, body_builder=body)
-
-    return emit_sv(make)
-
-
-# C++ harness. argv: stimulus, result, seed. Stimulus: per unit one line of lanes values per
-# beat, beats in order. seed 0 drives every cycle with out_ready high; otherwise each unit's
-# in_valid gaps (1/4) and out_ready stalls (1/3) come from its own LCG. Result: per unit
-# "first_in last_out got" and a line of outputs.
-HARNESS_HEAD = r"""
-#include "Vpwl_top.h"
-#include "verilated.h"
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <vector>
-
-#include "@BUS_H@"
-using intar::field;
-using intar::get;
-using intar::pack;
-using intar::put;
-struct Unit {
-  int lanes, ib, ob;
-  std::vector<int64_t> a, outs;
-  std::vector<uint32_t> wa, wo;
-  unsigned lcg;
-  long beat = 0, got = 0, first_in = -1, last_out = -1;
-  unsigned rnd() { lcg = lcg * 1103515245u + 12345u; return (lcg >> 16) & 0x7fffu; }
-};
-static const int NB = @n_beats@;
-
-int main(int argc, char** argv) {
-  if (argc < 4) return 2;
-  FILE* in = std::fopen(argv[1], "r");
-  if (!in) return 3;
-  unsigned seed = unsigned(std::atoi(argv[3]));
-  std::vector<Unit> U = {@units@};
-  for (size_t k = 0; k < U.size(); ++k) {
-    Unit& u = U[k];
-    u.lcg = seed * 7919u + unsigned(k) * 104729u + 1u;
-    u.a.resize(size_t(NB) * u.lanes);
-    for (auto& x : u.a) if (std::fscanf(in, "%ld", &x) != 1) return 4;
-    u.wa.assign((u.lanes * u.ib + 31) / 32 + 2, 0);
-    u.wo.assign((u.lanes * u.ob + 31) / 32 + 2, 0);
-  }
-  std::fclose(in);
-  auto* top = new Vpwl_top;
-  top->rst = 1;
-  for (int i = 0; i < 4; ++i) { top->clk = 0; top->eval(); top->clk = 1; top->eval(); }
-  top->rst = 0;
-  long cycle = 0;
-  auto done = [&]() {
-    for (auto& u : U) if (u.got < NB) return false;
-    return true;
-  };
-  while (!done() && cycle < 100000L) {
-@drive@
-    top->clk = 0;
-    top->eval();
-@sample@
-    top->clk = 1;
-    top->eval();
-    ++cycle;
-  }
-  top->final();
-  delete top;
-  FILE* out = std::fopen(argv[2], "w");
-  for (auto& u : U) {
-    std::fprintf(out, "%ld %ld %ld\n", u.first_in, u.last_out, u.got);
-    for (auto x : u.outs) std::fprintf(out, "%ld ", x);
-    std::fprintf(out, "\n");
-  }
-  std::fclose(out);
-  return done() ? 0 : 1;
-}
-"""
-
-DRIVE = r"""    {
-      Unit& u = U[%(k)d];
-      bool drive = u.beat < NB && (seed == 0 || u.rnd() %% 4 != 0);
-      top->u%(k)d_in_valid = drive;
-      if (drive) {
-        pack(u.wa, &u.a[size_t(u.beat) * u.lanes], u.lanes, u.ib);
-        put(top->u%(k)d_a, u.wa);
-      }
-      top->u%(k)d_out_ready = seed == 0 || u.rnd() %% 3 != 0;
-    }"""
-SAMPLE = r"""    {
-      Unit& u = U[%(k)d];
-      if (top->u%(k)d_in_valid && top->u%(k)d_in_ready) {
-        if (u.first_in < 0) u.first_in = cycle;
-        ++u.beat;
-      }
-      if (top->u%(k)d_out_valid && top->u%(k)d_out_ready) {
-        get(top->u%(k)d_out, u.wo);
-        for (int i = 0; i < u.lanes; ++i) u.outs.push_back(field(u.wo, i, u.ob));
-        u.last_out = cycle;
-        ++u.got;
-      }
-    }"""
-
-
-def _harness() -> str:
-    units = ", ".join(f"Unit{{{u.lanes}, {u.in_bits}, {u.out_bits}}}" for u in UNITS)
-    drive = "\n".join(DRIVE % {"k": k} for k in range(len(UNITS)))
-    sample = "\n".join(SAMPLE % {"k": k} for k in range(len(UNITS)))
-    subst = {"n_beats": str(N_BEATS), "units": units, "drive": drive, "sample": sample}
-    text = HARNESS_HEAD
-    for key, val in subst.items():
-        text = text.replace(f"@{key}@", val)
-    return text
+BENCH = StreamBench(
+    TOP,
+    "pwl_",
+    tuple(Stream(u.id, u.lanes, u.in_bits, u.out_bits, N_BEATS, u.build) for u in UNITS),
+)
 
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The one simulator build (all UNITS) and its work directory."""
     work = tmp_path_factory.mktemp("pwl")
-    sv, tb = work / f"{TOP}.sv", work / "tb.cpp"
-    sv.write_text(_top_sv())
-    tb.write_text(_harness().replace("@BUS_H@", str(BUS_HEADER)))
-    return build(sv, TOP, tb, work / "build", progress=True), work
+    return BENCH.build(work), work
 
 
 @pytest.fixture(scope="module")
@@ -262,23 +112,11 @@ def stimulus() -> list[np.ndarray]:
 
 def _run(exe: Path, work: Path, stim: list[np.ndarray], seed: int) -> list[tuple[np.ndarray, int]]:
     """Per unit: outputs [N_BEATS, lanes] and cycles from first accepted beat to last result."""
-    lines = [" ".join(map(str, a.ravel().tolist())) for a in stim]
-    sfile, rfile = work / f"stim_{seed}.txt", work / f"res_{seed}.txt"
-    sfile.write_text("\n".join(lines) + "\n")
-    proc = subprocess.run([str(exe), str(sfile), str(rfile), str(seed)], capture_output=True)
-    assert proc.returncode == 0, f"simulation failed rc={proc.returncode}"
-    rows = rfile.read_text().splitlines()
-    res = []
-    for k, u in enumerate(UNITS):
-        first_in, last_out, got = map(int, rows[2 * k].split())
-        assert got == N_BEATS, u.id
-        outs = np.array([int(x) for x in rows[2 * k + 1].split()], dtype=np.int64)
-        res.append((outs.reshape(N_BEATS, u.lanes), last_out - first_in + 1))
-    return res
+    return BENCH.run(exe, work, [(a,) for a in stim], seed)
 
 
 def test_sv_is_deterministic() -> None:
-    assert _top_sv() == _top_sv()
+    assert BENCH.top_sv() == BENCH.top_sv()
 
 
 @pytest.mark.parametrize("u", UNITS, ids=lambda u: u.id)
@@ -309,7 +147,7 @@ def test_latency_formula() -> None:
 
 def test_stimulus_covers_interesting_cases(stimulus: list[np.ndarray]) -> None:
     for u, a in zip(UNITS, stimulus, strict=True):
-        lo, hi = _lo_hi(u.in_bits)
+        lo, hi = lo_hi(u.in_bits)
         want = _golden(u, a)
         assert lo in a and hi in a and 0 in a, u.id
         limit = u.value_range << u.frac_bits
