@@ -729,7 +729,10 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
     for name in sorted(buffers):
         buf = buffers[name]
         tname = buf.tensor.name
-        if tname in placement:
+        made = producers.get(_root(graph, tname), [])
+        # An off-chip tensor is loaded when it is a leaf or spilled by an earlier phase; one
+        # made in the reader's own phase is written by its producers (it is still stored).
+        if tname in placement and all(ins.phase < phase_of_reader[name] for ins in made):
             port, base = placement[tname]
             per = next(p for p in ports if p.name == port).width // buf.tensor.bits
             bpr = ceil_div(buf.tensor.cols, per)
@@ -748,10 +751,7 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
             buf.writers.append(Writer(f"load:{port}", 0, buf.tensor.rows, (1, per)))
         else:
             via = stored_at.get(tname)
-            ws = [
-                (ins, _write(ins, name, graph, via))
-                for ins in producers.get(_root(graph, tname), [])
-            ]
+            ws = [(ins, _write(ins, name, graph, via)) for ins in made]
             for ins, w in ws:
                 ins.writes.append(w)
             buf.writers.extend(_writers(ws))
