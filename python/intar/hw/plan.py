@@ -16,7 +16,9 @@ only builds what the plan lists. The template (docs/hardware.md):
   store of phase p has finished.
 * Views (reshape, transpose) move no data: a reader of a view reads the source tensor's buffer
   through re-indexed tile addresses (`Read`). A batched operand whose batches are not one
-  contiguous matrix gets one instruction per batch, each with its own base addresses.
+  contiguous matrix gets one instruction per batch, each with its own base addresses. A view
+  that needs a copy (merging heads) is stored: the source's producers write each batch into
+  the reader's buffer at the batch's window (`Write`).
 """
 
 from __future__ import annotations

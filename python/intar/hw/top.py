@@ -380,9 +380,9 @@ class _TopBuilder:
             x = resize(extract(x, sh, aw - sh), aw)
         x = add(x, resize(k, aw))
         out = {}
-        for r in instrs[0].reads:
+        for r in (r for ins in instrs for r in ins.reads):
             h, w = self.plan.buffers[r.buffer].read_shape
-            out[r.slot] = (x, mul_const(tj, h if r.transposed else w, aw))
+            out.setdefault(r.slot, (x, mul_const(tj, h if r.transposed else w, aw)))
         return out
 
     def unit(self, unit: str, instrs: list[Instr]) -> None:

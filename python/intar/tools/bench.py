@@ -323,6 +323,7 @@ def _sim_markdown(result: dict) -> str:
         "| build s | sim s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    not_run: dict[str, list[dict]] = {}
     for r in result["kernels"]:
         if r["status"] in ("pass", "fail"):
             err = r["model_error"]
@@ -332,18 +333,22 @@ def _sim_markdown(result: dict) -> str:
                 f"| {r['mismatches']} | {r['build_seconds']:.1f} | {r['wall_seconds']:.2f} |"
             )
         else:
-            first = r["diagnostic"].splitlines()[0] if r["diagnostic"] else ""
-            lines.append(
-                f"| {r['kernel']} | {r['mode']} | {r['status']}: {_md(first)} | | | | | | |"
-            )
+            lines.append(f"| {r['kernel']} | {r['mode']} | {r['status']} | | | | | | |")
+            not_run.setdefault(r["kernel"], []).append(r)
     mean = s["mean_abs_model_error"]
     lines += [
         "",
         f"{s['kernel_designs_bit_exact']} of {s['kernel_designs_run']} simulated designs are "
         f"bit-exact; {s['kernel_designs_not_run']} do not compile yet."
-        + (f" Mean |model error|: {mean:.1%}." if mean is not None else ""),
+        + ("" if mean is None else f" Mean |model error| (predicted / simulated - 1): {mean:.1%}."),
         "",
     ]
+    for kernel, recs in not_run.items():
+        first = recs[0]["diagnostic"].splitlines()[0] if recs[0]["diagnostic"] else "?"
+        modes = ", ".join(r["mode"] for r in recs)
+        lines.append(f"- {kernel} ({modes}): {recs[0]['status']}: `{first}`")
+    if not_run:
+        lines.append("")
     rnd = result["random"]
     graphs = rnd["graphs"]
     per_mode = ", ".join(
@@ -398,7 +403,3 @@ def _sim_markdown(result: dict) -> str:
             ]
     lines += ["", f"Total time: {s['total_seconds']:,.0f} s.", ""]
     return "\n".join(lines)
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|")

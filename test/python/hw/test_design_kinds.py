@@ -7,6 +7,7 @@ simulated in Verilator and compared bit for bit with the golden model; plus the 
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,8 @@ import pytest
 from intar.frontend.builder import Graph
 from intar.hw.lint import lint_design
 from intar.hw.plan import LoweringError, Operand, _reshape_strides, build_plan, operand
-from intar.scheduling import load_device, make_graph, schedule, task
-from intar.scheduling.problem import TaskGraph, Tensor
+from intar.scheduling import cost, load_device, make_graph, schedule, task
+from intar.scheduling.problem import TaskGraph, Tensor, slice_gemm
 from intar.tools.flow import CompileOptions, compile_file, simulate_dir
 
 
@@ -124,6 +125,17 @@ def test_resample_other_modes(tmp_path: Path, mode: str) -> None:
 @pytest.mark.parametrize("mode", ["intar", "dataflow"])
 def test_batched_other_modes(tmp_path: Path, mode: str) -> None:
     _simulate(batched_graph(), tmp_path, mode)
+
+
+@pytest.mark.slow
+def test_transposed_views_simulate_bit_exact(tmp_path: Path) -> None:
+    """A 2-D transpose read by an SFU ((lanes, 1) tiles) and as a matmul lhs ((d3, d1) tiles)."""
+    g = Graph("tview")
+    x = g.input((8, 12), "i16", name="x")
+    xt = g.transpose(x, (1, 0), name="xt")
+    w = g.weight((8, 4), "i16", name="w")
+    g.output(g.relu(xt, name="r"), g.matmul(xt, w, shift=10, out="i16", name="m"))
+    _simulate(g, tmp_path)
 
 
 # -- the plan, no Verilator -----------------------------------------------------------------
@@ -236,3 +248,32 @@ def test_batch_rows_not_a_multiple_of_the_tile_are_rejected() -> None:
     with pytest.raises(LoweringError, match=r"4-row tile|aligned to the 4x4 tile") as e:
         build_plan(graph, bad, dev)
     assert e.value.task == "x"
+
+
+def _beats(plan, task: str) -> int:
+    return sum(math.prod(i.bounds) for lst in plan.instrs.values() for i in lst if i.task == task)
+
+
+def test_instruction_beats_meet_the_cost_model() -> None:
+    """Issue slots of the built instructions = the cost model's (without its fill latency):
+    upsample ceil(out/lanes), maxpool ceil(in/lanes), a batched matmul's PE tiles."""
+    g = Graph("even")
+    x = g.input((2, 4, 8), "i16", name="x")
+    g.output(g.maxpool(g.upsample(x, name="up"), name="pool"))
+    w = g.input((2, 8, 8), "i16", name="w")
+    g.output(g.matmul(x, w, shift=8, out="i16", name="bmm"))
+    graph = _task_graph(g)
+    dev = load_device("tiny")
+    sched = schedule(graph, dev, mode="sequential")
+    plan = build_plan(graph, sched, dev)
+    lanes = {s.kind: s.lanes for s in sched.sfus}
+    lat = cost.DEFAULT_PARAMS.sfu_latency
+    for t, kind, x_elems, out_elems in (("up", "upsample", 64, 256), ("pool", "maxpool", 256, 64)):
+        want = cost.sfu_cycles(kind, x_elems, out_elems, 0, lanes[kind]) - lat
+        assert _beats(plan, t) == want
+    bmm = graph.task("bmm")
+    for a in (a for ph in sched.phases for a in ph.assigns if a.task == "bmm"):
+        pe = next(c.pe for c in plan.cores if c.name == a.unit)
+        gemm = slice_gemm(graph, bmm, a.slice[0], a.slice[2] - a.slice[1])
+        mine = sum(math.prod(i.bounds) for i in plan.instrs[a.unit] if i.task == "bmm")
+        assert mine == cost.pe_tiles(gemm, pe)
