@@ -466,8 +466,13 @@ def _matmul_instrs(
         if k % d3 and not (a_edge or b_edge):
             raise LoweringError(f"k = {k} is not a multiple of d3 = {d3} in a batch", t.name)
         bounds = (ceil_div(m_hi - m_lo, d1), ceil_div(c_hi - c_lo, d2), ceil_div(k, d3))
+        run = order if order in ("jik", "kij") else "ijk"
+        if run == "kij" and (bounds[0] * bounds[1] < 2 or bounds[2] < 2):
+            run = "ijk"  # one partial tile or one k step: the same as ijk
         if swap:
             bounds = (bounds[1], bounds[0], bounds[2])
+        elif run == "kij":
+            bounds = (bounds[2], bounds[0], bounds[1])
         out.append(
             Instr(
                 a.unit,
@@ -484,6 +489,7 @@ def _matmul_instrs(
                 [Read("a", a_buf, a_t, ar, ac), Read("b", b_buf, b_t, br, bc)],
                 [],
                 int(t.attr("shift", 0)),
+                order=run,
             )
         )
     return out

@@ -336,11 +336,12 @@ class _TopBuilder:
 
             sel = _or_all([cmp("eq", stage, const(sw, s)) for s, x in enumerate(at) if x])
             row0 = add(field(lambda x: x.row, rw), resize(i_off, rw))
+            col0 = add(field(lambda x: x.col, cw), resize(j_off, cw))
             acc = self.reg(1, f"{name}_acc_{d}")
             want = and_(valid, sel, not_(acc.q))
             port.valid.set(want)
             port.row.set(resize(row0, b.rb))
-            port.col.set(resize(add(field(lambda x: x.col, cw), resize(j_off, cw)), b.cb))
+            port.col.set(resize(col0, b.cb))
             port.data.set(data)
             took = and_(want, port.ready)
             conds.append(or_(not_(sel), acc.q, port.ready))
@@ -351,6 +352,9 @@ class _TopBuilder:
             prog = mux(last, field(lambda x: x.rows_after, rw), mux(cmp("ult", end, hi), end, hi))
             advance = field(lambda x: int(x.advance), 1)
             b.progress[k].next(prog, and_(took, row_done, advance))
+            wr = b.plan.writers[k]
+            c_end = add(col0, const(cw, wr.shape[1]))
+            b.col_progress[k].next(mux(row_done, const(cw, wr.col_lo), c_end), took)
         taken = and_(valid, _and_all(conds))
         for acc, took in zip(accepted_fbs, tooks, strict=True):
             acc.next(mux(taken, const(1, 0), or_(acc.q, took)))
@@ -391,9 +395,7 @@ class _TopBuilder:
         n = len(instrs)
         stage_bits = bits_for(max(n - 1, 0))
         in_prog = [Instruction(s, ins.bounds, 0, 0) for s, ins in enumerate(instrs)]
-        out_prog = [
-            Instruction(s, (ins.bounds[0], ins.bounds[1], 1), 0, 0) for s, ins in enumerate(instrs)
-        ]
+        out_prog = [Instruction(s, (*ins.out_bounds, 1), 0, 0) for s, ins in enumerate(instrs)]
         step_ready_fb = Feedback(ity(1))
         ic = instance(
             self.controller(f"{unit}_in", in_prog),
@@ -413,13 +415,16 @@ class _TopBuilder:
             swap = per_stage([int(x.swap) for x in instrs], 1, st)
             return mux(swap, j, i), mux(swap, i, j)
 
+        # kij programs (k, i, j): its tile is (c_j, c_k) at k step c_i
+        kij = per_stage([int(x.order == "kij") for x in instrs], 1)
         ti, tj = tile_ij(ic.i, ic.j, stage)
+        ti, tj, tk = mux(kij, ic.j, ti), mux(kij, ic.k, tj), mux(kij, ic.i, ic.k)
         phase_ok = cmp("eq", per_stage([x.phase for x in instrs], self.phase_bits), self.phase)
         on = [cmp("eq", stage, const(stage_bits, s)) for s in range(n)]
         fire_fb = Feedback(ity(1))
         # Each buffer is read at its stage's base plus the slot's logical tile origin (x, y),
         # swapped for a transposed read; a broadcast read stays on logical row 0.
-        origins = self.read_origins(instrs, core, ti, tj, ic.k)
+        origins = self.read_origins(instrs, core, ti, tj, tk)
         users: dict[str, dict[int, Read]] = {}
         for s, x in enumerate(instrs):
             for r in x.reads:
@@ -439,8 +444,8 @@ class _TopBuilder:
             row = add(field(lambda r: r.row_base, aw), mux(t, oy, ox))
             col = add(field(lambda r: r.col_base, aw), mux(t, ox, oy))
             reads[bname] = (and_(fire_fb.value, _or_all([on[s] for s in by_stage])), row, col)
-            h = plan.buffers[bname].read_shape[0]
-            buf_ready[bname] = self.rows_ready(bname, row, h)
+            h, w = plan.buffers[bname].read_shape
+            buf_ready[bname] = self.rows_ready(bname, row, h, col, w)
         operands_ok = _and_all(
             [
                 or_(not_(on[s]), _and_all([buf_ready[r.buffer] for r in x.reads]))
@@ -472,7 +477,24 @@ class _TopBuilder:
             return out
 
         slots = [sl for sl in "abc" if any(r.slot == sl for x in instrs for r in x.reads)]
-        entry_parts = [read_data(sl) for sl in slots] + [stage_d]
+        entry_parts = [read_data(sl) for sl in slots]
+        acc_depth = max([x.bounds[1] * x.bounds[2] for x in instrs if x.order == "kij"] or [1])
+        if core is not None and acc_depth > 1:
+            # k-outer beats carry (first, last, partial-tile index, from-memory) to the core
+            first = mux(kij, cmp("eq", ic.i, const(width(ic.i), 0)), ic.first_k)
+            last = mux(
+                kij,
+                cmp("eq", ic.i, per_stage([x.bounds[0] - 1 for x in instrs], width(ic.i))),
+                ic.last_k,
+            )
+            ib = bits_for(acc_depth - 1)
+            idx = self.reg(ib, f"{unit}_acc_idx")
+            j_last = per_stage([x.bounds[1] - 1 for x in instrs], width(ic.j))
+            step_end = and_(cmp("eq", ic.j, j_last), ic.last_k)
+            idx.next(mux(step_end, const(ib, 0), add(idx.q, const(ib, 1))), and_(fire, kij))
+            meta = concat([kij, idx.q, last, first])
+            entry_parts.append(self.delay_data(meta, tb.READ_LATENCY, f"{unit}_acc"))
+        entry_parts.append(stage_d)
         entry = concat(entry_parts)
         not_empty, head, cnt = self.fifo(f"{unit}_fifo", valid_d, entry, pop_fb.value, depth)
         cnt_fb.set(resize(cnt, width(cnt_fb.value)))
@@ -497,8 +519,19 @@ class _TopBuilder:
         tile_h, tile_w = instrs[0].out_shape
         if core is not None:
             d1, d2, d3 = core.pe
-            cfg = CoreConfig(d1, d2, d3, core.in_bits, core.out_bits)
+            cfg = CoreConfig(d1, d2, d3, core.in_bits, core.out_bits, acc_depth=acc_depth)
             mod = self.module(("core", cfg), lambda nm, c=cfg: build_core(c, nm))
+            if acc_depth > 1:
+                ib, m = cfg.acc_idx_bits, parts[2]
+                acc_ports = {
+                    "first": extract(m, ib + 2, 1),
+                    "last": extract(m, ib + 1, 1),
+                    "acc_idx": extract(m, 1, ib),
+                    "acc_mem": extract(m, 0, 1),
+                }
+            else:
+                k_bounds = [x.bounds[2] for x in instrs]
+                acc_ports = {"k_bound": rom(h_stage, k_bounds, K_BOUND_BITS)}
             inst = instance(
                 mod,
                 f"{unit}_pe",
@@ -507,7 +540,7 @@ class _TopBuilder:
                 in_valid=not_empty,
                 a=parts[0],
                 b=parts[1],
-                k_bound=rom(h_stage, [x.bounds[2] for x in instrs], K_BOUND_BITS),
+                **acc_ports,
                 shift=rom(h_stage, [min(x.shift, 63) for x in instrs], SHIFT_BITS),
                 out_ready=oc_ready_fb.value,
             )
@@ -521,7 +554,9 @@ class _TopBuilder:
             "eq",
             oj,
             rom(
-                ostage, [((x.bounds[0] if x.swap else x.bounds[1]) - 1) for x in instrs], width(oj)
+                ostage,
+                [((x.out_bounds[0] if x.swap else x.out_bounds[1]) - 1) for x in instrs],
+                width(oj),
             ),
         )
         taken = self.writer_side(

@@ -168,7 +168,9 @@ class Timing:
 
 
 def pipeline_cycles(
-    stages: Sequence[tuple[str, int]], edges: Sequence[tuple[str, str, float]]
+    stages: Sequence[tuple[str, int]],
+    edges: Sequence[tuple[str, str, float]],
+    floors: Mapping[str, int] | None = None,
 ) -> Timing:
     """Cycles of stages connected by streams, each stage running alone in `cycles`.
 
@@ -178,7 +180,8 @@ def pipeline_cycles(
         start(c)  = max over edges (start(p) + ceil(f * T_p))
         finish(c) = max(start(c) + T_c, max over edges (finish(p) + ceil(f * T_c)))
     With f = 1 (a full buffer) this is sequential execution; with f -> 0 the phase takes
-    the slowest stage's time plus the fill.
+    the slowest stage's time plus the fill. `floors[c]` is a finish that does not move with
+    the start: the time c's off-chip loads need, counted from the phase start.
     """
     time = dict(stages)
     start: dict[str, int] = {}
@@ -193,7 +196,7 @@ def pipeline_cycles(
             s = max(s, start[p] + math.ceil(f * time[p]))
             fin = max(fin, finish[p] + math.ceil(f * t))
         start[name] = s
-        finish[name] = max(s + t, fin)
+        finish[name] = max(s + t, fin, (floors or {}).get(name, 0))
     return Timing(max(finish.values(), default=0), start, finish)
 
 

@@ -738,6 +738,7 @@ class _Evaluator:
         # off-chip traffic per task, and on-chip working sets
         group_ports: dict[int, int] = {}
         onchip = live + sum(g.bytes(b) for b in full_buffers)
+        floors: dict[str, int] = {}  # a task's finish measured from the phase start
         for t in tasks:
             plan = tp[t.name]
             ports: dict[int, int] = {}
@@ -764,7 +765,10 @@ class _Evaluator:
             for ch, nb in ports.items():
                 group_ports[ch] = group_ports.get(ch, 0) + nb
             tail = self._tail(t, plan, {k for k, _, off in resident if off})
-            plan.cycles = supplied_cycles(plan.cycles, ports.values(), s.bpc, s.lat, tail)
+            supplied = supplied_cycles(plan.cycles, ports.values(), s.bpc, s.lat, tail)
+            if supplied > plan.cycles:  # loads start with the phase, not with the task
+                floors[t.name] = supplied
+                plan.cycles = max(plan.cycles, tail) + s.lat
             work = window_bytes.get(t.name, 0) + acc_bytes.get(t.name, 0)
             if t.kind in PE_KINDS:
                 work += self._staging(t, plan, resident, bool(streamed_into[t.name]))
@@ -779,7 +783,7 @@ class _Evaluator:
             return None
         edges = [(p, c, f) for (p, c), f in streamed.items()]
         edges += [(p, c, 1.0) for p, c in sorted(full)]
-        timing = pipeline_cycles([(t.name, tp[t.name].cycles) for t in tasks], edges)
+        timing = pipeline_cycles([(t.name, tp[t.name].cycles) for t in tasks], edges, floors)
         cycles = max(timing.cycles, port_cycles(group_ports.values(), s.bpc, s.lat))
         if len(tasks) == 1:
             pattern = "sequential"

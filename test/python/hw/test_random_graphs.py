@@ -2,9 +2,9 @@
 modes and simulated in Verilator bit-exact against the golden model.
 
 Each simulated design costs one Verilator build (~10-60 s on 2 cores), so the default run
-simulates two derandomized graphs per mode (about 2.5 minutes on an idle 2-core machine);
-`intar bench sim --random N` and the `slow` test below (`pytest -m slow`, INTAR_RANDOM_EXAMPLES
-graphs per mode) sweep more. Every graph must compile: the generator makes only what the
+simulates two derandomized graphs per mode (80 s on an idle 2-core machine, up to 5 minutes
+under load); `intar bench sim --random N` and the `slow` test below (`pytest -m slow`,
+INTAR_RANDOM_EXAMPLES graphs per mode) sweep more. Every graph must compile: the generator makes only what the
 hardware template builds, so a diagnostic is a failure too. The generator itself is checked
 on many graphs without simulating. A failure prints the graph's MLIR text, enough to reproduce
 it with `intar run graph.mlir --device tiny --mode MODE`.
