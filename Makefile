@@ -19,6 +19,13 @@ $(STAMP): pyproject.toml
 example: install
 	$(BIN)/intar run examples/small/self_attention.mlir --device tiny --mode intar -o out/self_attention
 
+# Whole-design synthesis of the small MLP (InTAR mode, tiny device) with yosys synth_xilinx:
+# resources and LUT levels checked against the device, out/mlp/synth.json (about a minute).
+.PHONY: synth
+synth: install
+	$(BIN)/intar compile examples/small/mlp.mlir --device tiny --mode intar -o out/mlp
+	$(BIN)/intar synth out/mlp
+
 test: install lint
 	$(PY) examples/generate.py --check
 	$(BIN)/lit -sv test

@@ -72,15 +72,14 @@ def pe_fill(d3: int, params: CostParams = DEFAULT_PARAMS) -> int:
 
 
 def pe_tiles(g: Gemm, pe: PE) -> int:
-    """Issue slots at II=1: batch * ceil(m/d1) * ceil(n/d2) * ceil(k/d3)."""
-    d1, d2, d3 = pe
-    return g.batch * ceil_div(g.m, d1) * ceil_div(g.n, d2) * ceil_div(g.k, d3)
+    """Issue slots at II=1: batch * ceil(m/d1) * ceil(n/d2) * ceil(k/d3) (per output row and
+    kernel tap for a convolution, see `Gemm`)."""
+    return math.prod(g.bounds(*pe))
 
 
 def pe_bounds(g: Gemm, pe: PE) -> tuple[int, int, int]:
     """Loop bounds (i, j, k) of the stage instruction; the batch folds into i."""
-    d1, d2, d3 = pe
-    return (g.batch * ceil_div(g.m, d1), ceil_div(g.n, d2), ceil_div(g.k, d3))
+    return g.bounds(*pe)
 
 
 def core_cycles(g: Gemm, pe: PE, params: CostParams = DEFAULT_PARAMS) -> int:
@@ -136,26 +135,6 @@ def port_cycles(bytes_per_port: Iterable[int], bytes_per_cycle: int, latency: in
     if busiest == 0:
         return 0
     return ceil_div(busiest, bytes_per_cycle) + latency
-
-
-def supplied_cycles(
-    compute: int,
-    bytes_per_port: Iterable[int],
-    bytes_per_cycle: int,
-    latency: int,
-    tail: int = 0,
-) -> int:
-    """A stage fed from off-chip: max(compute, busiest port bytes / bytes_per_cycle + tail)
-    + latency.
-
-    Transfer overlaps compute; `tail` is the work that can only start once the last byte has
-    arrived (for a k-outer matmul its last k step, see `_Evaluator._tail`), and the latency is
-    paid once.
-    """
-    moved = [b for b in bytes_per_port if b > 0]
-    if not moved:
-        return compute
-    return max(compute, ceil_div(max(moved), bytes_per_cycle) + tail) + latency
 
 
 @dataclass(frozen=True)

@@ -49,10 +49,12 @@ class ScheduleError(Exception):
         self.needed = needed
         self.available = available
         self.message = message
-        super().__init__(
-            f"{resource}: need {needed}, have {available} (short by {needed - available}): "
-            f"{message}"
+        gap = (
+            f"short by {needed - available}"
+            if needed > available
+            else "the estimate fits, but no allocation of buffers does"
         )
+        super().__init__(f"{resource}: need {needed}, have {available} ({gap}): {message}")
 
 
 @dataclass(frozen=True)
@@ -82,16 +84,33 @@ class Task:
 
 @dataclass(frozen=True)
 class Gemm:
-    """The matrix-product view of a PE task: `batch` independent [m,k]x[k,n] products."""
+    """The matrix-product view of a PE task: `batch` independent [m,k]x[k,n] products.
+
+    A convolution's n (output pixels) is `n_rows` output rows whose tiles never cross a row,
+    and its k is `k_groups` kernel taps of k // k_groups channels, each padded to whole k
+    tiles; a matmul has one of each.
+    """
 
     batch: int
     m: int
     n: int
     k: int
+    n_rows: int = 1
+    k_groups: int = 1
 
     @property
     def macs(self) -> int:
         return self.batch * self.m * self.n * self.k
+
+    def bounds(self, d1: int, d2: int, d3: int) -> tuple[int, int, int]:
+        """Tile counts (i, j, k) on a d1 x d2 x d3 PE array; the batch folds into i."""
+        n_row = -(-self.n // self.n_rows) if self.n_rows else 0
+        k_tap = -(-self.k // self.k_groups) if self.k_groups else 0
+        return (
+            self.batch * -(-self.m // d1),
+            self.n_rows * -(-n_row // d2),
+            self.k_groups * -(-k_tap // d3),
+        )
 
 
 def elements(shape: Shape) -> int:
@@ -242,9 +261,10 @@ def gemm_dims(graph: TaskGraph, task: Task) -> Gemm:
     """The PE-array view of a PE task.
 
     matmul: [B,]M,K x K,N (or N,K transposed); a weight shared across the batch folds B into M.
-    conv2d: im2col, M = output pixels, K = C*KH*KW, N = output channels.
+    conv2d: M = output channels, N = output pixels in OH rows, K = KH*KW taps of C channels
+    (the weight times an im2col that the hardware reads in place).
     conv_transpose2d: the equivalent direct convolution (stride 1 over the zero-inserted,
-    KH-1-padding padded input), so M = output pixels and K = C*KH*KW as for conv2d.
+    KH-1-padding padded input), so the same dims as a conv2d with C input channels.
     """
     if task.kind == "matmul":
         lhs, rhs = (graph.shape(op) for op in task.operands)
@@ -256,7 +276,7 @@ def gemm_dims(graph: TaskGraph, task: Task) -> Gemm:
     if task.kind in ("conv2d", "conv_transpose2d"):
         x, w = (graph.shape(op) for op in task.operands)
         o, oh, ow = task.shape
-        return Gemm(1, oh * ow, o, x[0] * w[2] * w[3])
+        return Gemm(1, o, oh * ow, x[0] * w[2] * w[3], oh, w[2] * w[3])
     raise ValueError(f"task {task.name}: {task.kind} is not PE-array work")
 
 
@@ -274,10 +294,10 @@ def slice_gemm(graph: TaskGraph, task: Task, dim: int, length: int) -> Gemm:
         rows = length * shape[1] if dim == 0 else shape[0] * length
         return Gemm(1, rows, g.n, g.k)
     if dim == 0:
-        return Gemm(1, g.m, length, g.k)
+        return Gemm(1, length, g.n, g.k, g.n_rows, g.k_groups)
     if dim == 1:
-        return Gemm(1, length * shape[2], g.n, g.k)
-    return Gemm(1, shape[1] * length, g.n, g.k)
+        return Gemm(1, g.m, length * shape[2], g.k, length, g.k_groups)
+    return Gemm(1, g.m, shape[1] * length, g.k, shape[1], g.k_groups)
 
 
 def macs(graph: TaskGraph, task: Task) -> int:

@@ -32,7 +32,6 @@ from .cost import (
     port_cycles,
     roofline_cycles,
     sfu_cycles,
-    supplied_cycles,
 )
 from .device import Device
 from .problem import (
@@ -224,6 +223,8 @@ class _Search:
     def _score(self, pe: PE, n: int) -> int:
         total = 0
         for t in self.pe_tasks:
+            if not self.fits(t, pe):
+                return INF
             best = INF
             for dim in self.split_dims(t):
                 length = ceil_div(t.shape[dim], n)
@@ -294,6 +295,8 @@ class _Search:
                     top = min(self.dev.max_pe_dim, cap // (d1 * d2))
                     for d3 in {*(v for v in vals if v <= top), top}:
                         pe = (d1, d2, d3)
+                        if not self.fits(t, pe):
+                            continue
                         cyc = max(floor, core_cycles(g, pe, self.p))
                         cands.append((ceil_div(d1 * d2 * d3, self.pack), cyc, pe))
             cands.sort()
@@ -340,6 +343,37 @@ class _Search:
             return tuple(range(len(t.shape)))
         return (0, 1)
 
+    def fits(self, t: Task, pe: PE) -> bool:
+        """Whether a core with `pe` can run PE task `t` with aligned tiles: matmuls whose
+        batches are separate matrices (a batched rhs, or an lhs view) start each batch's
+        operand on a tile boundary."""
+        if t.kind != "matmul":
+            return True
+        d1, d2, d3 = pe
+        lhs, rhs = (self.g.shape(o) for o in t.operands)
+        if len(lhs) != 3 or lhs[0] == 1:
+            return True
+        m, k, n = lhs[1], lhs[2], t.shape[-1]
+        if len(rhs) == 3:
+            return m % d1 == 0 and k % d3 == 0 and n % d2 == 0
+        lhs_task = self.g.producer(t.operands[0])
+        if lhs_task is not None and lhs_task.kind in VIEW_KINDS:
+            return m % d1 == 0 and k % d3 == 0
+        return True
+
+    def granule(self, t: Task, dim: int, pe: PE) -> int:
+        """Along result dim `dim`, the unit a slice boundary of `t` on a core with `pe` must be a
+        multiple of, so that its tiles (and its operand reads) stay aligned."""
+        d1, d2, _ = pe
+        rank = len(t.shape)
+        if t.kind != "matmul":  # conv: output channels are tile rows; output rows are free
+            return d1 if dim == 0 else 1
+        if dim == rank - 1:
+            return d2
+        if dim == rank - 2:
+            return d1
+        return d1 // math.gcd(t.shape[1], d1)  # a batch boundary lands on row b*m
+
     def split(self, t: Task, pes: tuple[PE, ...]) -> tuple[int, int, tuple, tuple]:
         """Best split of PE task `t` over cores with `pes`: (cycles, dim, lengths, gemms)."""
         key = (t.name, pes)
@@ -354,20 +388,15 @@ class _Search:
             return res
         best = None
         r = len(pes)
-        homo = len(set(pes)) == 1
         for dim in self.split_dims(t):
             length = t.shape[dim]
             if length < r:
                 continue
-            gran = 1
-            if homo:
-                d1, d2, _ = pes[0]
-                if t.kind == "matmul":
-                    gran = d2 if dim == len(t.shape) - 1 else (d1 if dim == len(t.shape) - 2 else 1)
-                else:
-                    gran = d2 if dim == 0 else max(1, d1 // max(1, t.shape[2]))
-                if ceil_div(length, gran) < r:
-                    gran = 1
+            # A slice starts where its core's tiles align, and ends where the next one's do
+            # (or at the end): interior boundaries are multiples of every granule.
+            gran = math.lcm(*(self.granule(t, dim, pe) for pe in pes))
+            if ceil_div(length, gran) < r:
+                continue
             units = ceil_div(length, gran)
             thr = [a * b * c for a, b, c in pes]
             shares = [units * w // sum(thr) for w in thr]
@@ -669,6 +698,8 @@ class _Evaluator:
         tp: dict[str, TaskPlan] = {}
         for t, cores in zip(pe, alloc, strict=True):
             pes = tuple(cfg.cores[c] for c in cores)
+            if not all(s.fits(t, p) for p in pes):
+                return None
             cyc, dim, lens, gemms = s.split(t, pes)
             if cyc == INF:
                 return None
@@ -685,10 +716,12 @@ class _Evaluator:
                 tp[t.name].cycles = s.sfu_time(t, lanes)
                 tp[t.name].line_bytes = s.line_bytes(t)
                 tp[t.name].beat = lanes
-        # A weight read from off-chip arrives row by row: k-outer order consumes it as it
-        # comes (partial tiles in the accumulator memory); i/j-outer would wait for all of it.
-        acc_bytes: dict[str, int] = {}
         produced = {t.name for t in tasks}
+        load_end = self._load_queue(tasks, produced)
+        # A weight read from off-chip arrives row by row: k-outer order consumes it as it
+        # comes (partial tiles in the accumulator memory), i/j-outer waits for all of it but
+        # follows its lhs row block by row block. Take the order that finishes first.
+        acc_bytes: dict[str, int] = {}
         for t in pe:
             rhs = s.base[t.operands[1]]
             if t.kind != "matmul" or t.attr("transpose_rhs", False) or rhs in produced:
@@ -696,10 +729,23 @@ class _Evaluator:
             if not self.offchip(rhs) or len(tp[t.name].cores) != 1:
                 continue
             bi, bj, bk = pe_bounds(tp[t.name].gemms[0], cfg.cores[tp[t.name].cores[0]])
-            if bi * bj >= 2 and bk >= 2:
+            gm = s.gemm[t.name]
+            acc = gm.batch * gm.m * gm.n * 4
+            if bi * bj < 2 or bk < 2 or acc > s.capacity // 4:
+                continue
+            pe_t = cfg.cores[tp[t.name].cores[0]]
+            lhs = s.base[t.operands[0]]
+            lhs_at = ceil_div(load_end.get(lhs, 0), s.bpc)
+            rhs_at = ceil_div(load_end[rhs], s.bpc)
+            lhs_head = self._arrived(load_end, lhs, self._head(t, 0, pe_t))
+            rhs_head = self._arrived(load_end, rhs, self._head(t, 1, pe_t))
+            work = bi * bj * bk
+            ijk = max(lhs_head + work, rhs_at + work - bk, lhs_at + bj * bk)
+            kij = max(lhs_head + work, rhs_head + work, rhs_at + bi * bj)
+            kij = max(kij, lhs_at + bi * bj * (bk - 1))
+            if kij < ijk:
                 tp[t.name].order = "kij"
-                gm = s.gemm[t.name]
-                acc_bytes[t.name] = gm.batch * gm.m * gm.n * 4
+                acc_bytes[t.name] = acc
         # which operand of a two-internal-operand matmul streams
         streamed_ops: dict[str, int] = {}
         for name, choice in prefer.items():
@@ -752,23 +798,37 @@ class _Evaluator:
                 if b in streamed_into[t.name]:
                     continue
                 nb = g.bytes(op)
-                off = self.offchip(b)
+                off = self.offchip(b) and b not in produced  # made here: written on chip
                 if off:
                     ports[self.port[b]] = ports.get(self.port[b], 0) + nb
                 resident.append((k, nb, off))
-            if t.name in self.off:
-                ports[self.port[t.name]] = ports.get(self.port[t.name], 0) + g.bytes(t.name)
-            for v in s.output_views:
-                if s.base[v.name] == t.name:
-                    ports[self.port[v.name]] = ports.get(self.port[v.name], 0) + g.bytes(v.name)
+            stores = [t.name] if t.name in self.off else []
+            stores += [v.name for v in s.output_views if s.base[v.name] == t.name]
+            for name in stores:
+                ports[self.port[name]] = ports.get(self.port[name], 0) + g.bytes(name)
             plan.port_bytes = ports
             for ch, nb in ports.items():
                 group_ports[ch] = group_ports.get(ch, 0) + nb
-            tail = self._tail(t, plan, {k for k, _, off in resident if off})
-            supplied = supplied_cycles(plan.cycles, ports.values(), s.bpc, s.lat, tail)
-            if supplied > plan.cycles:  # loads start with the phase, not with the task
-                floors[t.name] = supplied
-                plan.cycles = max(plan.cycles, tail) + s.lat
+            # Each loaded operand's last byte arrives behind what its port loads before it;
+            # then comes the work that can only follow it. The result streams out meanwhile.
+            # Nor can it start before the first part it needs is in.
+            loaded = [k for k, _, off in resident if off]
+            tails = [self._tail(t, plan, k) for k in loaded]
+            ready = [
+                ceil_div(load_end[s.base[t.operands[k]]], s.bpc) + tail
+                for k, tail in zip(loaded, tails, strict=True)
+            ]
+            pe_t = cfg.cores[plan.cores[0]] if plan.cores else None
+            ready += [
+                self._arrived(load_end, s.base[t.operands[k]], self._head(t, k, pe_t)) + plan.cycles
+                for k in loaded
+            ]
+            ready += [ceil_div(g.bytes(name), s.bpc) for name in stores]
+            if ready:
+                supplied = max([plan.cycles, *ready]) + s.lat
+                if supplied > plan.cycles:  # loads start with the phase, not with the task
+                    floors[t.name] = supplied
+                    plan.cycles = max([plan.cycles, *tails]) + s.lat
             work = window_bytes.get(t.name, 0) + acc_bytes.get(t.name, 0)
             if t.kind in PE_KINDS:
                 work += self._staging(t, plan, resident, bool(streamed_into[t.name]))
@@ -795,27 +855,79 @@ class _Evaluator:
             i, j, cycles, pattern, tp, streamed, full, full_buffers, group_ports, onchip
         )
 
-    def _tail(self, t: Task, plan: TaskPlan, off_ops: set[int]) -> int:
-        """Cycles a task still runs after its last off-chip byte arrived (see supplied_cycles).
+    def _load_queue(self, tasks: list[Task], produced: set[str]) -> dict[str, int]:
+        """Bytes each port has delivered when the last byte of each off-chip operand of the
+        group arrives. As the hardware issues them: one load per tensor, per port row operands
+        (lhs) first, then by name."""
+        s = self.s
+        lhs: dict[str, bool] = {}
+        for t in tasks:
+            first = 1 if t.kind in ("conv2d", "conv_transpose2d") else 0  # the weight is lhs
+            for k, op in enumerate(t.operands):
+                b = s.base[op]
+                if b not in produced and self.offchip(b):
+                    lhs[b] = lhs.get(b, False) or k == first
+        queued: dict[int, int] = {}
+        end: dict[str, int] = {}
+        for b in sorted(lhs, key=lambda b: (not lhs[b], b)):
+            ch = self.port[b]
+            queued[ch] = queued.get(ch, 0) + s.g.bytes(b)
+            end[b] = queued[ch]
+        return end
 
-        k-outer: the last k step's I*J tiles. Otherwise a weight (rhs) loaded row by row is
-        complete only at the end, so every tile but the first's k steps follows it; an lhs
-        alone arrives row block by row block, leaving the last row block's tiles.
-        """
-        if not off_ops:
+    def _arrived(self, load_end: dict[str, int], tensor: str, head: int) -> int:
+        """Cycle (from the phase start) when the first `head` bytes of a loaded tensor are in
+        (0 when it is not loaded in this phase)."""
+        if tensor not in load_end:
             return 0
+        nb = self.s.g.bytes(tensor)
+        return ceil_div(load_end[tensor] - nb + min(head, nb), self.s.bpc)
+
+    def _head(self, t: Task, op: int, pe: PE | None) -> int:
+        """Bytes of operand `op` that must be loaded before `t` can issue its first tiles: a
+        matmul's first lhs row block or first weight k block (a whole transposed one); a
+        convolution's first weight row block, or its input up to the first kernel rows of
+        the last channel; an SFU's first row."""
+        g = self.s.g
+        shape = g.shape(t.operands[op])
+        bits = g.tensors[t.operands[op]].bits
+        row = shape[-1] if shape else 1
+        if pe is None or t.kind not in PE_KINDS:
+            return ceil_div(row * bits, 8)
+        d1, _, d3 = pe
+        if t.kind == "matmul":
+            if op == 0:
+                return ceil_div(d1 * row * bits, 8)
+            rows = d3 if not t.attr("transpose_rhs", False) else shape[-2]
+            return ceil_div(rows * row * bits, 8)
+        if op == 1:  # conv weight [OC, ...]: its first d1 output channels
+            return ceil_div(d1 * math.prod(shape[1:]) * bits, 8)
+        c, h, w = shape
+        kh = g.shape(t.operands[1])[2]
+        return ceil_div(((c - 1) * h * w + min(h, kh) * w) * bits, 8)
+
+    def _tail(self, t: Task, plan: TaskPlan, op: int) -> int:
+        """Cycles a task still runs after the last byte of its off-chip operand `op` arrived.
+
+        A weight (rhs) loaded row by row is complete only at the end: k-outer still runs the
+        last k step's I*J tiles; i/j-outer every tile but the first's k steps. An lhs arrives
+        row block by row block, leaving the last row block's tiles (all of them when j-outer,
+        all but the first k step's when k-outer). A convolution's weight is its lhs, its input
+        the im2col rhs that the first output-channel block reads whole.
+        """
         if t.kind not in PE_KINDS:
             return self.s.p.sfu_latency
         if not plan.cores:
             return 0
+        weight = 1 if t.kind == "matmul" else 0  # operand read as the rhs
         tail = 0
         for g, c in zip(plan.gemms, plan.cores, strict=False):
             pe = self.cfg.cores[c]
             bi, bj, bk = pe_bounds(g, pe)
-            if plan.order == "kij":
-                rest = bi * bj
-            elif 1 in off_ops:
-                rest = bi * bj * bk - bk
+            if op == weight:
+                rest = bi * bj if plan.order == "kij" else bi * bj * bk - bk
+            elif plan.order == "kij":
+                rest = bi * bj * (bk - 1)
             else:
                 rest = (bi if plan.order == "jik" else 1) * bj * bk
             tail = max(tail, rest + pe_fill(pe[2], self.s.p))
@@ -1000,15 +1112,24 @@ def _check_budgets(s: _Search, mode: str) -> None:
         raise ScheduleError("dsp", needed, s.dsp_budget, f"{what} plus one lane per DSP-using SFU")
 
 
-def _min_working_set(s: _Search) -> int:
-    """On-chip bytes of the smallest single-task phase, everything else off chip."""
-    cfg = Config(((1, 1, 1),) if s.pe_tasks else (), False, s.default_lanes(False), "min")
-    ev = _Evaluator(s, cfg, frozenset(s.pos))
+def _min_working_set(s: _Search, whole: bool = False) -> int:
+    """On-chip bytes of the smallest single-task phase, everything else off chip; with
+    `whole`, of the dataflow design's one phase (graph inputs and outputs off chip)."""
+    if whole:
+        cfg = s.dataflow_config()
+        assert cfg is not None
+        ev = _Evaluator(s, cfg, frozenset(t for t in s.outputs if t in s.pos))
+        first, last = 0, len(s.order) - 1
+    else:
+        cfg = Config(((1, 1, 1),) if s.pe_tasks else (), False, s.default_lanes(False), "min")
+        ev = _Evaluator(s, cfg, frozenset(s.pos))
+        first, last = 0, -1
     need = 0
     saved, s.capacity = s.capacity, 1 << 62
     try:
-        for i in range(len(s.order)):
-            gp = ev.group(i, i)
+        spans = [(first, last)] if whole else [(i, i) for i in range(len(s.order))]
+        for i, j in spans:
+            gp = ev.group(i, j)
             if gp is not None:
                 need = max(need, gp.onchip_bytes)
     finally:
@@ -1067,11 +1188,13 @@ def schedule(
             raise ScheduleError(
                 "dsp", len(s.pe_tasks) + s.sfu_reserve(True), s.dsp_budget, "one core per PE task"
             )
+        need = _min_working_set(s, whole=mode == "dataflow")
+        what = "every task at once" if mode == "dataflow" else "the minimum working set"
         raise ScheduleError(
             "onchip_bytes",
-            _min_working_set(s),
+            need,
             s.capacity,
-            "on-chip memory cannot hold the minimum working set",
+            f"on-chip memory cannot hold {what}",
         )
     return _materialize(s, best[2], mode)
 

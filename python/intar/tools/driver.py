@@ -5,6 +5,7 @@ intar schedule FILE -o DIR   choose a static schedule and write its reports
 intar compile FILE -o DIR    schedule, lower to hardware and write DIR/design.sv
 intar sim DIR                simulate DIR's design bit-exact against the golden model
 intar run FILE -o DIR        compile, then sim
+intar synth DIR              synthesise DIR's design with yosys, check the device, synth.json
 """
 
 from __future__ import annotations
@@ -228,6 +229,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     return cmd_sim(args) if _compile(args) else 1
 
 
+def cmd_synth(args: argparse.Namespace) -> int:
+    from intar.synth.report import BoundsError, SynthError, synthesize
+
+    def progress(msg: str) -> None:
+        print(f"intar synth: {msg}", file=sys.stderr, flush=True)
+
+    out = Path(args.dir)
+    try:
+        rep = synthesize(out, args.device, force=args.force, progress=progress)
+    except BoundsError as e:
+        print(f"intar: error: {out}/design.sv is over the device's bounds:", file=sys.stderr)
+        for v in e.violations:
+            print(f"  {v}", file=sys.stderr)
+        print(f"  ({e.report.summary()}); no synth.json written", file=sys.stderr)
+        return 1
+    except (SynthError, ValueError) as e:
+        print(f"intar: error: {e}", file=sys.stderr)
+        return 1
+    if rep.unregistered_dsp:
+        print(
+            f"intar synth: warning: {rep.unregistered_dsp} DSPs have no register between input "
+            "and P (a combinational multiply; not counted in LUT levels)",
+            file=sys.stderr,
+        )
+    print(rep.summary())
+    if rep.cached:
+        print(f"{out}/synth.json matches design.sv: cached, yosys not rerun (--force reruns)")
+    else:
+        print(f"wrote {out}/synth.json")
+    return 0
+
+
 def _compile_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="an .mlir file holding an intar.graph")
     p.add_argument("--device", default="tiny", help="u280, vpk180, tiny or a JSON file")
@@ -278,6 +311,16 @@ def build_parser() -> argparse.ArgumentParser:
     _compile_args(run)
     _sim_args(run)
     run.set_defaults(run=cmd_run)
+
+    synth = sub.add_parser(
+        "synth", help="synthesise a compiled design with yosys and check it fits the device"
+    )
+    synth.add_argument("dir", help="a directory written by intar compile")
+    synth.add_argument(
+        "--device", default=None, help="u280, vpk180, tiny or a JSON file (default: hw.json's)"
+    )
+    synth.add_argument("--force", action="store_true", help="rerun yosys even if cached")
+    synth.set_defaults(run=cmd_synth)
 
     bench = sub.add_parser("bench", help="run a benchmark and write its table")
     bench.add_argument(

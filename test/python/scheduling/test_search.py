@@ -122,11 +122,24 @@ def test_paper_kernels(name: str) -> None:
 
 
 def test_intar_equals_dataflow_when_dataflow_is_best() -> None:
-    g = PAPER_KERNELS["cnn_4l"]()
-    kw = {"dsp_budget": 439, "port_budget": 6}
-    df = schedule(g, U280, mode="dataflow", **kw)
-    seq = schedule(g, U280, mode="sequential", **kw)
-    it = schedule(g, U280, **kw)
+    """A long stream through two small matmuls: the plain pipeline is best, and the intar
+    search returns it rather than something slower."""
+    m, k = 1024, 16
+    leaves = [
+        Tensor("x", (m, k), 16, "input"),
+        Tensor("w0", (k, k), 16, "weight"),
+        Tensor("w1", (k, k), 16, "weight"),
+    ]
+    tasks = [
+        task("h", "matmul", ["x", "w0"], (m, k), shift=8),
+        task("r", "relu", ["h"], (m, k)),
+        task("y", "matmul", ["r", "w1"], (m, k), shift=8),
+    ]
+    g = make_graph("stream", leaves, tasks, ["y"])
+    tiny = load_device("tiny")
+    df = schedule(g, tiny, mode="dataflow")
+    seq = schedule(g, tiny, mode="sequential")
+    it = schedule(g, tiny)
     assert df.predicted_cycles < seq.predicted_cycles
     assert it.predicted_cycles == df.predicted_cycles
 

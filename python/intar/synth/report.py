@@ -1,0 +1,342 @@
+"""Whole-design synthesis behind `intar synth DIR`: yosys `synth_xilinx` on DIR/design.sv, the
+resource counts and LUT levels checked against the device's realism bounds, DIR/synth.json.
+
+DIR/synth.json exists after a run if and only if the design fits the device: a design over a
+bound raises `BoundsError` and leaves no synth.json (one from an earlier run is removed).
+A synth.json whose recorded design.sv hash and yosys script match is reused without running
+yosys (`force=True` reruns); its counts are checked against the device again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from hashlib import sha256
+from pathlib import Path
+
+from intar.scheduling.device import Device, load_device
+from intar.synth.levels import CombinationalLoop, logic_levels
+from intar.synth.yosys import YosysError, yosys_executable
+
+FAMILY = "xcup"
+TICK_SECONDS = 10.0
+# Cells that occupy LUTs as memory (LUTRAM, SRL) and how many LUTs each takes.
+_LUT_MEMORY = {
+    "RAM32X1S": 1,
+    "RAM64X1S": 1,
+    "RAM128X1S": 2,
+    "RAM256X1S": 4,
+    "RAM512X1S": 8,
+    "RAM32X1D": 2,
+    "RAM64X1D": 2,
+    "RAM128X1D": 4,
+    "RAM256X1D": 8,
+    "RAM32M": 4,
+    "RAM64M": 4,
+    "RAM32M16": 8,
+    "RAM64M8": 8,
+    "SRL16E": 1,
+    "SRLC16E": 1,
+    "SRLC32E": 1,
+}
+
+
+class SynthError(RuntimeError):
+    """Synthesis could not produce a report (no design.sv, yosys failed, a combinational loop)."""
+
+
+class BoundsError(SynthError):
+    """The design synthesised but exceeds the device; `report` holds its counts."""
+
+    def __init__(self, report: SynthReport, violations: list[str]) -> None:
+        self.report = report
+        self.violations = violations
+        super().__init__(
+            f"{report.top} does not fit device {report.device}: " + "; ".join(violations)
+        )
+
+
+@dataclass
+class SynthReport:
+    """One design's synthesis (the content of synth.json).
+
+    `lut` counts LUT1-LUT6 and INV (`lut_logic`) plus the LUTs used as memory by LUTRAM and SRL
+    cells (`lut_memory`), as Vivado's "CLB LUTs". `ff` counts FD*E flip-flops and LD*E latches.
+    `bram36` counts block RAM tiles: RAMB36/FIFO36 as one, RAMB18/FIFO18 as half, rounded up (an
+    odd RAMB18 still takes a tile). `uram` counts URAM288 blocks. `max_logic_levels` is the
+    longest register-to-register path in LUT levels and `max_path_cells` that path measure in
+    cells (Vivado's "Logic Levels"); see `intar.synth.levels` for what counts.
+    """
+
+    top: str
+    device: str
+    design_sha256: str
+    yosys_version: str
+    script: str
+    wall_seconds: float
+    dsp: int
+    lut: int
+    lut_logic: int
+    lut_memory: int
+    ff: int
+    carry: int
+    bram36: int
+    uram: int
+    max_logic_levels: int
+    max_path_cells: int
+    unregistered_dsp: int
+    critical_path: dict
+    bounds: dict[str, int]
+    cells: dict[str, int]
+    cached: bool = field(default=False, compare=False)
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        del d["cached"]
+        return json.dumps(d, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> SynthReport:
+        return cls(**json.loads(text))
+
+    def summary(self) -> str:
+        return (
+            f"{self.top} on {self.device}: {self.dsp} DSP, {self.lut:,} LUT "
+            f"({self.lut_memory:,} as memory), {self.ff:,} FF, {self.bram36} BRAM36, "
+            f"{self.uram} URAM, {self.max_logic_levels} LUT levels "
+            f"(bound {self.bounds['max_logic_levels']}; {self.max_path_cells} cells on the "
+            f"longest path); yosys {self.wall_seconds:.1f} s"
+        )
+
+
+def yosys_script(design: Path, top: str | None) -> str:
+    """The yosys commands: whole-design synth_xilinx, flattened, without I/O buffers."""
+    top_opt = f" -top {top}" if top else ""
+    return (
+        f'read_verilog -sv "{design}"\n'
+        f"synth_xilinx -family {FAMILY} -flatten -noiopad{top_opt}\n"
+        "delete t:$scopeinfo\n"
+        "tee -q -o stat.json stat -json\n"
+        "write_json netlist.json\n"
+    )
+
+
+def resource_counts(cells: dict[str, int]) -> dict[str, int]:
+    """DSP, LUT, FF, carry, BRAM36 and URAM counts from cells by type (see SynthReport)."""
+
+    def count(pattern: str) -> int:
+        return sum(n for t, n in cells.items() if re.fullmatch(pattern, t))
+
+    lut_logic = count(r"LUT[1-6]|INV")
+    lut_memory = sum(n * _LUT_MEMORY.get(t, 0) for t, n in cells.items())
+    half = count(r"RAMB18E[12]|FIFO18E[12]")
+    return {
+        "dsp": count(r"DSP48E[12]|DSP58"),
+        "lut": lut_logic + lut_memory,
+        "lut_logic": lut_logic,
+        "lut_memory": lut_memory,
+        "ff": count(r"FD[CPRS]E(_1)?|LD[CP]E"),
+        "carry": count(r"CARRY[48]"),
+        "bram36": count(r"RAMB36E[12]|FIFO36E[12]") + math.ceil(half / 2),
+        "uram": count(r"URAM288(_BASE)?"),
+    }
+
+
+def device_bounds(device: Device) -> dict[str, int]:
+    return {
+        "max_logic_levels": device.max_logic_levels,
+        "dsp": device.dsp,
+        "bram36": device.bram36.count,
+        "uram": device.uram.count,
+    }
+
+
+def check_bounds(report: SynthReport) -> list[str]:
+    """The bounds the report exceeds, one readable line each (empty if it fits)."""
+    out = []
+    for key, limit in report.bounds.items():
+        value = getattr(report, key)
+        if value > limit:
+            out.append(f"{key} {value} > {limit}")
+    if report.max_logic_levels > report.bounds["max_logic_levels"]:
+        cp = report.critical_path
+        out.append(f"longest path {cp['start']} -> {cp['end']}: {' '.join(cp['types'])}")
+    return out
+
+
+def _version(log: str) -> str:
+    m = re.search(r"Yosys (\S+) \(git sha1 (\w+)", log)
+    return f"Yosys {m.group(1)} (git sha1 {m.group(2)})" if m else "unknown"
+
+
+def _run_yosys(
+    script: str, work: Path, log: Path, kept: Path, progress: Callable[[str], None]
+) -> str:
+    """Runs the script in `work`, logging to `log` (moved to `kept` afterwards); reports the
+    current pass every tick."""
+    (work / "synth.ys").write_text(script)
+    start = time.monotonic()
+    with open(work / "console.txt", "w") as console:
+        proc = subprocess.Popen(
+            [yosys_executable(), "-q", "-l", log.name, "-s", "synth.ys"],
+            cwd=work,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            while True:
+                try:
+                    proc.wait(timeout=TICK_SECONDS)
+                    break
+                except subprocess.TimeoutExpired:
+                    passes = re.findall(r"^\d+\.\d+\. Executing (\S+)", _read(log), re.M)
+                    where = f"in {passes[-1]}" if passes else "starting"
+                    progress(f"{time.monotonic() - start:.0f} s, yosys {where}")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    text = _read(log)
+    if proc.returncode != 0:
+        tail = (_read(work / "console.txt") or text)[-2000:]
+        raise SynthError(f"yosys failed (exit {proc.returncode}), log in {kept}:\n{tail}")
+    return text
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _cached(out: Path, digest: str, script: str) -> SynthReport | None:
+    """synth.json's report if it is of this design.sv and yosys script."""
+    try:
+        rep = SynthReport.from_json((out / "synth.json").read_text())
+    except (OSError, ValueError, TypeError):
+        return None
+    if (rep.design_sha256, rep.script) != (digest, script):
+        return None
+    rep.cached = True
+    return rep
+
+
+def synthesize(
+    design_dir: Path | str,
+    device: Device | str | None = None,
+    *,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> SynthReport:
+    """Synthesises `design_dir`/design.sv and writes `design_dir`/synth.json.
+
+    `device` is a Device, a device name or JSON path, or None for the one in hw.json (written by
+    `intar compile`). The top module is hw.json's, else yosys picks it. Raises SynthError, or
+    BoundsError if the design exceeds the device (no synth.json is left then).
+    """
+    out = Path(design_dir)
+    say = progress or (lambda _msg: None)
+    design = out / "design.sv"
+    if not design.is_file():
+        raise SynthError(f"{out} holds no design.sv (run intar compile)")
+    manifest = json.loads(_read(out / "hw.json") or "{}")
+    if device is None:
+        if "device" not in manifest:
+            raise SynthError(f"{out} has no hw.json naming a device; pass a device")
+        device = manifest["device"]
+    dev = device if isinstance(device, Device) else load_device(device)
+    bounds = device_bounds(dev)
+    digest = sha256(design.read_bytes()).hexdigest()
+    # design.sv relative to yosys's work directory (inside DIR): the cache key does not depend
+    # on where DIR is
+    script = yosys_script(Path("..") / "design.sv", manifest.get("top"))
+    rep = None if force else _cached(out, digest, script)
+    if rep is None:
+        rep = _synthesize(out, manifest.get("top"), digest, script, say)
+    # the counts do not depend on the device (the family is fixed): a cached report is checked
+    # again against this device's bounds
+    stale = (rep.device, rep.bounds) != (dev.name, bounds)
+    rep.device, rep.bounds = dev.name, bounds
+    violations = check_bounds(rep)
+    if violations:
+        (out / "synth.json").unlink(missing_ok=True)
+        raise BoundsError(rep, violations)
+    if stale or not rep.cached:
+        _atomic_write(out / "synth.json", rep.to_json())
+    return rep
+
+
+def _synthesize(
+    out: Path, top: str | None, digest: str, script: str, say: Callable[[str], None]
+) -> SynthReport:
+    """Runs yosys and counts; the device and bounds are filled in by the caller."""
+    with tempfile.TemporaryDirectory(dir=out, prefix=".synth-") as tmp:
+        work = Path(tmp)
+        kb = (out / "design.sv").stat().st_size // 1024
+        say(f"yosys synth_xilinx -family {FAMILY} on {out / 'design.sv'} ({kb} kB)")
+        start = time.monotonic()
+        try:
+            log = _run_yosys(script, work, work / "synth.log", out / "synth.log", say)
+        except YosysError as e:
+            raise SynthError(str(e)) from None
+        finally:
+            if (work / "synth.log").exists():  # kept beside synth.json
+                os.replace(work / "synth.log", out / "synth.log")
+        wall = time.monotonic() - start
+        stat_text = (work / "stat.json").read_text()
+        stat = json.loads(stat_text[stat_text.index("{") :])
+        modules = stat["modules"]
+        if top is None:
+            if len(modules) != 1:
+                raise SynthError(f"yosys left {len(modules)} modules; which is the top?")
+            top = next(iter(modules)).removeprefix("\\")
+        cells = dict(sorted(modules[f"\\{top}"]["num_cells_by_type"].items()))
+        say(f"yosys done in {wall:.1f} s; counting logic levels")
+        netlist = json.loads((work / "netlist.json").read_text())
+    try:
+        lv = logic_levels(netlist, top)
+        lc = logic_levels(netlist, top, measure="cells")
+    except CombinationalLoop as e:
+        raise SynthError(f"{top}: {e}") from None
+    del netlist
+    return SynthReport(
+        top=top,
+        device="",
+        design_sha256=digest,
+        yosys_version=_version(log),
+        script=script,
+        wall_seconds=round(wall, 2),
+        **resource_counts(cells),
+        max_logic_levels=lv.max_logic_levels,
+        max_path_cells=lc.max_logic_levels,
+        unregistered_dsp=lv.unregistered_dsp,
+        critical_path={
+            "start": lv.start,
+            "end": lv.end,
+            "types": [c.split(" ", 1)[0] for c in lv.path],
+            "cells": lv.path,
+            "unmodelled_types": lv.unmodelled,
+        },
+        bounds={},
+        cells=cells,
+    )
