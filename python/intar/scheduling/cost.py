@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .problem import ROW_KINDS, Gemm
+from .problem import Gemm
 
 PE = tuple[int, int, int]
 
@@ -27,8 +27,6 @@ class CostParams:
     """The int32 accumulator after the adder tree."""
     writeback_stages: int = 1
     """Result register into the sink (scratchpad, FIFO or off-chip writer)."""
-    sfu_latency: int = 4
-    """Pipeline depth of a streaming SFU (pointwise or row-wise)."""
     switch_cycles: int = 4
     """Mode switch: instruction read (1) + mux selects (1) + loop-counter restart (2)."""
 
@@ -105,28 +103,35 @@ def core_beat_elements(pe: PE, k: int) -> int:
     return max(1, ceil_div(d1 * d2, max(1, ceil_div(k, d3))))
 
 
-def sfu_cycles(
-    kind: str,
-    in_elements: int,
-    out_elements: int,
-    row: int,
-    lanes: int,
-    params: CostParams = DEFAULT_PARAMS,
-) -> int:
-    """Cycles of a streaming SFU task processing `lanes` elements per cycle.
+def sfu_latency(kind: str, row: int, lanes: int) -> int:
+    """Cycles from an SFU's first input beat to its first output beat, as the hardware units
+    build them (`intar.hw.sfu*`; a test holds the two together). With B = ceil(row/lanes)
+    beats per row and L = ceil(log2 lanes):
 
-    pointwise (add, mul, relu, gelu, silu, exp, requantize): ceil(out/lanes) + latency
-    row-wise (softmax, layernorm): ceil(out/lanes) + ceil(row/lanes) + latency; two passes
-        over a double-buffered row buffer overlap, except the first row's first pass
-    upsample: output-bound, ceil(out/lanes) + latency
-    maxpool: input-bound, ceil(in/lanes) + latency
+    relu 2; requantize 3, add and mul 4 (with a rounding shift); upsample and maxpool 2;
+    exp 16; gelu and silu (piecewise linear) 7; softmax 2B + 2L + 55 (a row's max and sum
+    pass, then its divide); layernorm B + L + 43 (one pass, then the per-row inverse square
+    root; 16-bit data, 8-bit data is 2 cycles shorter).
     """
-    if kind == "maxpool":
-        return ceil_div(in_elements, lanes) + params.sfu_latency
-    body = ceil_div(out_elements, lanes) + params.sfu_latency
-    if kind in ROW_KINDS:
-        body += ceil_div(row, lanes)
-    return body
+    beats = ceil_div(max(row, 1), max(lanes, 1))
+    levels = (max(lanes, 1) - 1).bit_length()
+    fixed = {"relu": 2, "requantize": 3, "add": 4, "mul": 4, "upsample": 2, "maxpool": 2}
+    fixed |= {"exp": 16, "gelu": 7, "silu": 7}
+    if kind == "softmax":
+        return 2 * beats + 2 * levels + 55
+    if kind == "layernorm":
+        return beats + levels + 43
+    return fixed[kind]
+
+
+def sfu_cycles(kind: str, in_elements: int, out_elements: int, row: int, lanes: int) -> int:
+    """Cycles of a streaming SFU task processing `lanes` elements per cycle: one beat per
+    cycle plus `sfu_latency` (which holds a row-wise unit's first row).
+
+    maxpool is input-bound (ceil(in/lanes)); every other kind output-bound (ceil(out/lanes)).
+    """
+    beats = in_elements if kind == "maxpool" else out_elements
+    return ceil_div(beats, lanes) + sfu_latency(kind, row, lanes)
 
 
 def port_cycles(bytes_per_port: Iterable[int], bytes_per_cycle: int, latency: int) -> int:

@@ -32,6 +32,7 @@ from .cost import (
     port_cycles,
     roofline_cycles,
     sfu_cycles,
+    sfu_latency,
 )
 from .device import Device
 from .problem import (
@@ -450,7 +451,7 @@ class _Search:
 
     def sfu_time(self, t: Task, lanes: int) -> int:
         x = self.g.shape(t.operands[0])
-        return sfu_cycles(t.kind, elements(x), elements(t.shape), x[-1], lanes, self.p)
+        return sfu_cycles(t.kind, elements(x), elements(t.shape), x[-1], lanes)
 
     def line_bytes(self, t: Task) -> int:
         x = self.g.shape(t.operands[0])
@@ -916,7 +917,7 @@ class _Evaluator:
         the im2col rhs that the first output-channel block reads whole.
         """
         if t.kind not in PE_KINDS:
-            return self.s.p.sfu_latency
+            return sfu_latency(t.kind, self.s.g.shape(t.operands[0])[-1], plan.beat)
         if not plan.cores:
             return 0
         weight = 1 if t.kind == "matmul" else 0  # operand read as the rhs

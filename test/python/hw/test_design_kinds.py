@@ -267,8 +267,8 @@ def test_instruction_beats_meet_the_cost_model() -> None:
     sched = schedule(graph, dev, mode="sequential")
     plan = build_plan(graph, sched, dev)
     lanes = {s.kind: s.lanes for s in sched.sfus}
-    lat = cost.DEFAULT_PARAMS.sfu_latency
     for t, kind, x_elems, out_elems in (("up", "upsample", 64, 256), ("pool", "maxpool", 256, 64)):
+        lat = cost.sfu_latency(kind, 0, lanes[kind])
         want = cost.sfu_cycles(kind, x_elems, out_elems, 0, lanes[kind]) - lat
         assert _beats(plan, t) == want
     bmm = graph.task("bmm")

@@ -72,13 +72,15 @@ def test_conv_gemm_views() -> None:
 
 
 def test_sfu_cycles() -> None:
-    # softmax 256x256, 4 lanes: 65536/4 + one row 256/4 + latency 4
-    assert sfu_cycles("softmax", 65536, 65536, 256, 4) == 16384 + 64 + 4
-    # maxpool is input-bound: 64 inputs / 4 + 4
-    assert sfu_cycles("maxpool", 64, 16, 8, 4) == 16 + 4
-    # upsample is output-bound: 64 outputs / 4 + 4
-    assert sfu_cycles("upsample", 16, 64, 4, 4) == 16 + 4
-    assert sfu_cycles("relu", 10, 10, 10, 3) == 4 + 4
+    # softmax 256x256, 4 lanes: 65536/4 beats + its first row's two passes (2*64 + 2*2 + 55)
+    assert sfu_cycles("softmax", 65536, 65536, 256, 4) == 16384 + 128 + 4 + 55
+    # maxpool is input-bound: 64 inputs / 4 + 2
+    assert sfu_cycles("maxpool", 64, 16, 8, 4) == 16 + 2
+    # upsample is output-bound: 64 outputs / 4 + 2
+    assert sfu_cycles("upsample", 16, 64, 4, 4) == 16 + 2
+    assert sfu_cycles("relu", 10, 10, 10, 3) == 4 + 2
+    # layernorm rows of 12 on 4 lanes: 3 beats + 2 tree levels + 43
+    assert sfu_cycles("layernorm", 72, 72, 12, 4) == 18 + 48
 
 
 def test_port_cycles() -> None:
