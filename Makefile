@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: install example test lit pytest lint format regen regen-check bench bench-sim clean
+.PHONY: install example test lit pytest lint format regen regen-check bench bench-sim bench-qor clean
 
 install: $(STAMP)
 
@@ -61,6 +61,12 @@ bench: install
 # simulated bit-exact in Verilator (bench/results/sim.{md,json}); about 30 s per design.
 bench-sim: install
 	$(BIN)/intar bench sim --random 20
+
+# The five kernels at the paper's shapes in every mode: compiled, simulated bit-exact and
+# synthesised (bench/results/qor.{md,json,png}, README's results block). Cached under
+# out/bench-qor; the first run takes hours on 2 cores.
+bench-qor: install
+	$(BIN)/intar bench qor --readme README.md
 
 clean:
 	rm -rf build out .pytest_cache .ruff_cache

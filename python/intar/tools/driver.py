@@ -182,15 +182,41 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from intar.tools.bench import bench_schedule, bench_sim, sim_ok
 
     out = Path(args.output)
+    if args.which == "qor":
+        from intar.kernels import KERNELS
+        from intar.tools.bench_qor import MODES, QorOptions, bench_qor
+
+        kernels = args.kernels.split(",") if args.kernels else list(KERNELS)
+        modes = args.modes.split(",") if args.modes else list(MODES)
+        bad = [k for k in kernels if k not in KERNELS] + [m for m in modes if m not in MODES]
+        if bad:
+            print(
+                f"intar bench qor: error: unknown kernel or mode: {', '.join(bad)}", file=sys.stderr
+            )
+            return 1
+        opts = QorOptions(
+            examples=Path(args.examples or "examples"),
+            work=Path(args.work or "out/bench-qor"),
+            kernels=kernels,
+            modes=modes,
+            max_sim_cycles=args.max_sim_cycles,
+            simulate=not args.no_sim,
+            synthesize=not args.no_synth,
+            watchdog=args.watchdog or 200_000,
+        )
+        readme = Path(args.readme) if args.readme else None
+        result = bench_qor(out, opts, readme)
+        print((out / "qor.md").read_text())
+        return 0 if result["summary"]["all_bit_exact"] else 1
     if args.which == "sim":
         result = bench_sim(
             out,
             random_graphs=args.random,
             first_seed=args.first_seed,
-            examples=Path(args.examples),
-            work=Path(args.work),
+            examples=Path(args.examples or "examples/small"),
+            work=Path(args.work or "out/bench-sim"),
             device_name=args.device or "tiny",
-            watchdog=args.watchdog,
+            watchdog=args.watchdog or 20_000,
         )
         print((out / "sim.md").read_text())
         return 0 if sim_ok(result) else 1
@@ -325,9 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run a benchmark and write its table")
     bench.add_argument(
         "which",
-        choices=("schedule", "sim"),
+        choices=("schedule", "sim", "qor"),
         help="schedule: the five paper kernels' predicted cycles; sim: the small kernels and "
-        "random graphs simulated in every mode",
+        "random graphs simulated in every mode; qor: the five kernels at the paper's shapes "
+        "compiled, simulated and synthesised in every mode",
     )
     bench.add_argument("--device", default=None, help="default: u280 (schedule), tiny (sim)")
     bench.add_argument("-o", dest="output", default="bench/results", help="output directory")
@@ -336,16 +363,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--first-seed", type=int, default=0, help="sim: seed of the first random graph"
     )
     bench.add_argument(
-        "--examples", default="examples/small", help="sim: directory of the kernels (*.mlir)"
+        "--examples",
+        default=None,
+        help="directory of the kernels (*.mlir; default examples/small for sim, examples for qor)",
     )
     bench.add_argument(
-        "--work", default="out/bench-sim", help="sim: where the designs are compiled and built"
+        "--work",
+        default=None,
+        help="where the designs are compiled and built (default out/bench-sim, out/bench-qor)",
     )
     bench.add_argument(
         "--watchdog",
         type=int,
-        default=20_000,
-        help="sim: cycles without activity that count as a stall",
+        default=None,
+        help="cycles without activity that count as a stall (default 20000 sim, 200000 qor)",
+    )
+    bench.add_argument("--kernels", default=None, help="qor: comma-separated kernels (all)")
+    bench.add_argument("--modes", default=None, help="qor: comma-separated modes (all)")
+    bench.add_argument(
+        "--max-sim-cycles",
+        type=int,
+        default=100_000_000,
+        help="qor: designs predicted to run longer are reported as not simulated",
+    )
+    bench.add_argument("--no-sim", action="store_true", help="qor: skip simulation")
+    bench.add_argument("--no-synth", action="store_true", help="qor: skip yosys")
+    bench.add_argument(
+        "--readme", default=None, help="qor: rewrite this README's results block from the table"
     )
     bench.set_defaults(run=cmd_bench)
     return parser

@@ -1,0 +1,399 @@
+"""`intar bench qor`: the paper's five kernels at the paper's shapes, DSP budgets and port
+counts on the U280 model, in every mode, each compiled to SystemVerilog, simulated in Verilator
+against the golden model (bit for bit, through the off-chip memory model) and synthesised by
+yosys. Writes ``qor.json``, ``qor.md`` and ``qor.png`` (ours against the paper per kernel).
+
+Nothing is tuned towards the paper's numbers: they stand beside ours for comparison. A run
+that cannot be done here (a kernel the hardware template does not build, a simulation above
+``max_sim_cycles``, a design over the device's bounds) is reported as not run, with why.
+
+Every step is cached under ``work/<kernel>/<mode>``: compile by (source, options, compiler
+sources), simulation and synthesis by the design they ran on, so a rerun redoes only what
+changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from intar.kernels import KERNELS, PAPER_CYCLES, PAPER_DSP_BUDGETS, PAPER_PORTS
+
+MODES = ("intar", "dataflow", "sequential")
+DEVICE = "u280"
+COMPUTE_BOUND = ("self_attention", "gating_net", "cnn_4l")
+PAPER_SPEEDUP = {"dataflow": 1.8, "sequential": 7.1}  # the paper's headline geomeans
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class QorOptions:
+    examples: Path = Path("examples")
+    work: Path = Path("out/bench-qor")
+    kernels: Sequence[str] = tuple(KERNELS)
+    modes: Sequence[str] = MODES
+    max_sim_cycles: int = 100_000_000
+    simulate: bool = True
+    synthesize: bool = True
+    watchdog: int = 200_000
+    log: Callable[[str], None] = field(
+        default=lambda text: print(f"bench qor: {text}", file=sys.stderr, flush=True)
+    )
+
+
+def _digest(*parts: bytes | str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode() if isinstance(p, str) else p)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _code_digest(*subdirs: str) -> str:
+    """Digest of the compiler's sources under `subdirs` of the package (all when empty)."""
+    roots = [_PACKAGE / s for s in subdirs] if subdirs else [_PACKAGE]
+    files = sorted(f for r in roots for f in r.rglob("*") if f.suffix in (".py", ".json"))
+    return _digest(*(str(f.relative_to(_PACKAGE)).encode() + f.read_bytes() for f in files))
+
+
+def _stamp(run: Path) -> dict:
+    path = run / "bench-stamp.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _save_stamp(run: Path, stamp: dict) -> None:
+    (run / "bench-stamp.json").write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
+
+
+def _compile(src: Path, run: Path, kernel: str, mode: str, opts: QorOptions) -> dict:
+    """Compile (or reuse) one design; returns {"ok", "seconds", "diagnostic", "cached"}."""
+    from intar.tools.flow import CompileOptions, compile_file
+
+    options = CompileOptions(DEVICE, PAPER_DSP_BUDGETS[kernel], PAPER_PORTS[kernel], mode)
+    key = _digest(src.read_bytes(), repr(options), _code_digest())
+    stamp = _stamp(run)
+    if stamp.get("compile") == key and (run / "design.sv").exists():
+        return {"ok": True, "seconds": stamp.get("compile_seconds", 0.0), "cached": True}
+    log = io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stderr(log):
+        man = compile_file(str(src), run, options)
+    seconds = round(time.perf_counter() - start, 2)
+    if man is None:
+        lines = [ln for ln in log.getvalue().splitlines() if ln.strip() and not ln.startswith("[")]
+        return {"ok": False, "seconds": seconds, "diagnostic": "\n".join(lines), "cached": False}
+    _save_stamp(run, {"compile": key, "compile_seconds": seconds})
+    return {"ok": True, "seconds": seconds, "cached": False}
+
+
+def _simulate(run: Path, predicted: int, opts: QorOptions) -> dict:
+    """Simulate (or reuse the simulation of) the design in `run`."""
+    from intar.tools.flow import simulate_dir
+
+    if predicted > opts.max_sim_cycles:
+        return {
+            "status": "not run",
+            "reason": f"predicted {predicted:,} cycles > the {opts.max_sim_cycles:,}-cycle "
+            "simulation limit (--max-sim-cycles)",
+        }
+    key = _digest(
+        (run / "design.sv").read_bytes(),
+        (run / "hw.json").read_bytes(),
+        _code_digest("sim", "golden"),
+    )
+    stamp = _stamp(run)
+    if stamp.get("sim") == key and (run / "sim.json").exists():
+        rep = json.loads((run / "sim.json").read_text())
+        rep["cached"] = True
+    else:
+        rep = simulate_dir(run, seed=0, watchdog=opts.watchdog)
+        rep["cached"] = False
+        stamp["sim"] = key
+        _save_stamp(run, stamp)
+    status = "pass" if rep["bit_exact"] else "fail"
+    return {"status": status, **rep}
+
+
+def _synthesize(run: Path, opts: QorOptions) -> dict:
+    from intar.synth import BoundsError, SynthError, synthesize
+
+    start = time.perf_counter()
+    try:
+        rep = synthesize(run, progress=lambda m: opts.log(f"  yosys: {m}"))
+    except BoundsError as e:
+        return {"status": "over bounds", "reason": str(e)}
+    except SynthError as e:
+        return {"status": "failed", "reason": str(e)[-500:]}
+    out = json.loads((run / "synth.json").read_text())
+    out["status"] = "done"
+    out["seconds"] = round(time.perf_counter() - start, 1)
+    del rep
+    return out
+
+
+def run_one(kernel: str, mode: str, opts: QorOptions) -> dict:
+    """One row of the table: compile, simulate and synthesise `kernel` in `mode`."""
+    from intar.kernels import task_graph
+    from intar.scheduling.problem import total_macs
+
+    src = opts.examples / f"{kernel}.mlir"
+    run = opts.work / kernel / mode
+    run.mkdir(parents=True, exist_ok=True)
+    rec: dict = {
+        "kernel": kernel,
+        "mode": mode,
+        "dsp_budget": PAPER_DSP_BUDGETS[kernel],
+        "port_budget": PAPER_PORTS[kernel],
+        "paper_cycles": PAPER_CYCLES[kernel][mode],
+        "macs": total_macs(task_graph(kernel)),
+    }
+    name = f"{kernel} [{mode}]"
+    comp = _compile(src, run, kernel, mode, opts)
+    rec["compile_seconds"] = comp["seconds"]
+    if not comp["ok"]:
+        rec["status"] = "not run"
+        rec["reason"] = comp["diagnostic"].splitlines()[0] if comp["diagnostic"] else "?"
+        opts.log(f"{name}: not run: {rec['reason']}")
+        return rec
+    report = json.loads((run / "report.json").read_text())
+    rec["predicted_cycles"] = report["predicted_cycles"]
+    rec["roofline_cycles"] = report["roofline_cycles"]
+    rec["scheduled_dsps"] = report["dsps_used"]
+    opts.log(
+        f"{name}: compiled in {comp['seconds']:.1f} s{' (cached)' if comp['cached'] else ''}, "
+        f"{rec['predicted_cycles']:,} cycles predicted"
+    )
+    rec["sim"] = {"status": "not run", "reason": "--no-sim"}
+    if opts.simulate:
+        start = time.perf_counter()
+        sim = _simulate(run, rec["predicted_cycles"], opts)
+        rec["sim"] = {
+            k: sim[k]
+            for k in (
+                "status",
+                "reason",
+                "cycles",
+                "bit_exact",
+                "mismatches",
+                "elements_checked",
+                "model_error",
+                "build_seconds",
+                "wall_seconds",
+                "cached",
+            )
+            if k in sim
+        }
+        took = time.perf_counter() - start
+        if "cycles" in sim:
+            rate = sim["cycles"] / max(sim["wall_seconds"], 1e-3)
+            opts.log(
+                f"{name}: {sim['cycles']:,} cycles simulated ({sim['status']}, model error "
+                f"{sim['model_error']:+.1%}) in {took:.0f} s, {rate:,.0f} cycles/s"
+                + (" (cached)" if sim.get("cached") else "")
+            )
+        else:
+            opts.log(f"{name}: simulation not run: {sim['reason']}")
+    rec["synth"] = {"status": "not run", "reason": "--no-synth"}
+    if opts.synthesize:
+        syn = _synthesize(run, opts)
+        keep = ("status", "reason", "dsp", "lut", "ff", "bram36", "uram", "max_logic_levels")
+        rec["synth"] = {k: syn[k] for k in (*keep, "seconds") if k in syn}
+        if syn["status"] == "done":
+            opts.log(
+                f"{name}: {syn['dsp']} DSP, {syn['lut']:,} LUT, {syn['ff']:,} FF, "
+                f"{syn['bram36']} BRAM36, {syn['uram']} URAM, {syn['max_logic_levels']} levels"
+            )
+        else:
+            opts.log(f"{name}: synthesis {syn['status']}: {syn['reason'].splitlines()[0]}")
+    cycles = rec["sim"].get("cycles") if rec["sim"]["status"] == "pass" else None
+    dsps = rec["synth"].get("dsp") if rec["synth"]["status"] == "done" else None
+    rec["status"] = "pass" if cycles else rec["sim"]["status"]
+    if cycles:
+        rec["paper_over_ours"] = round(rec["paper_cycles"] / cycles, 3)
+        rec["roofline_fraction"] = round(rec["roofline_cycles"] / cycles, 3)
+        if dsps:
+            rec["efficiency"] = round(rec["macs"] / (cycles * dsps), 3)
+    return rec
+
+
+def _geomean(values: list[float]) -> float | None:
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
+
+def _summary(rows: list[dict]) -> dict:
+    by = {(r["kernel"], r["mode"]): r for r in rows}
+    kernels = sorted({r["kernel"] for r in rows}, key=list(KERNELS).index)
+
+    def cycles(k: str, m: str) -> int | None:
+        r = by.get((k, m))
+        return r["sim"].get("cycles") if r and r.get("status") == "pass" else None
+
+    out: dict = {}
+    for m in MODES:
+        ratios = [by[(k, m)]["paper_over_ours"] for k in kernels if cycles(k, m)]
+        out[f"geomean_paper_over_ours_{m}"] = _geomean(ratios)
+        out[f"kernels_simulated_{m}"] = len(ratios)
+    for base in ("dataflow", "sequential"):
+        ours = [
+            cycles(k, base) / cycles(k, "intar")
+            for k in kernels
+            if cycles(k, base) and cycles(k, "intar")
+        ]
+        out[f"geomean_speedup_vs_{base}"] = _geomean(ours)
+        out[f"paper_speedup_vs_{base}"] = PAPER_SPEEDUP[base]
+    errors = [abs(r["sim"]["model_error"]) for r in rows if r.get("status") == "pass"]
+    out["max_abs_model_error"] = max(errors) if errors else None
+    out["max_compile_seconds"] = max((r.get("compile_seconds", 0) for r in rows), default=0)
+    out["all_bit_exact"] = all(
+        r["sim"].get("bit_exact") for r in rows if "cycles" in r.get("sim", {})
+    )
+    return out
+
+
+def _fmt(v: object, spec: str = ",") -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float) and spec == ",":
+        spec = ".3f"
+    return format(v, spec)
+
+
+def qor_markdown(result: dict) -> str:
+    rows, s = result["rows"], result["summary"]
+    lines = [
+        "# QoR: the paper's kernels at full scale (U280 model)",
+        "",
+        "Simulated cycles are bit-exact Verilator runs through the off-chip memory model; "
+        "resources are yosys `synth_xilinx`. Efficiency = MACs / (cycles × DSPs). "
+        "paper/ours > 1 means fewer cycles than the paper's design.",
+        "",
+        "| kernel | mode | DSP budget | sim cycles | predicted | model error | paper cycles | "
+        "paper/ours | roofline | efficiency | DSP | LUT | FF | BRAM36 | URAM | levels | status |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        sim, syn = r.get("sim", {}), r.get("synth", {})
+        err = sim.get("model_error")
+        err_text = _fmt(err, "+.1%") if err is not None else "—"
+        status = r["status"]
+        why = r.get("reason") or sim.get("reason") or syn.get("reason")
+        if why and status != "pass":
+            status += f": {why.splitlines()[0][:90]}"
+        elif syn.get("status") not in (None, "done") and syn.get("reason"):
+            status += f"; synth {syn['status']}: {syn['reason'].splitlines()[0][:60]}"
+        lines.append(
+            f"| {r['kernel']} | {r['mode']} | {r['dsp_budget']} | {_fmt(sim.get('cycles'))} | "
+            f"{_fmt(r.get('predicted_cycles'))} | {err_text} | "
+            f"{r['paper_cycles']:,} | {_fmt(r.get('paper_over_ours'), '.2f')} | "
+            f"{_fmt(r.get('roofline_cycles'))} | {_fmt(r.get('efficiency'), '.2f')} | "
+            f"{_fmt(syn.get('dsp'))} | {_fmt(syn.get('lut'))} | {_fmt(syn.get('ff'))} | "
+            f"{_fmt(syn.get('bram36'))} | {_fmt(syn.get('uram'))} | "
+            f"{_fmt(syn.get('max_logic_levels'))} | {status} |"
+        )
+    lines += ["", "| geomean | value |", "|---|---|"]
+    for m in MODES:
+        g = s[f"geomean_paper_over_ours_{m}"]
+        lines.append(
+            f"| paper / ours, {m} ({s[f'kernels_simulated_{m}']} kernels) | {_fmt(g, '.2f')} |"
+        )
+    for base in ("dataflow", "sequential"):
+        g = s[f"geomean_speedup_vs_{base}"]
+        lines.append(
+            f"| InTAR speedup over our {base} (paper: {PAPER_SPEEDUP[base]}×) | {_fmt(g, '.2f')} |"
+        )
+    err = s["max_abs_model_error"]
+    lines.append(f"| max |model error| | {_fmt(err, '.1%') if err is not None else '—'} |")
+    lines.append(f"| max compile seconds (source to SV) | {s['max_compile_seconds']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def qor_chart(result: dict, path: Path) -> None:
+    """Bar chart: simulated cycles of ours and the paper's per kernel and mode (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kernels = [k for k in KERNELS if any(r["kernel"] == k for r in result["rows"])]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    width = 0.13
+    for mi, mode in enumerate(MODES):
+        for si, source in enumerate(("ours", "paper")):
+            xs, ys = [], []
+            for ki, k in enumerate(kernels):
+                r = next(
+                    (r for r in result["rows"] if r["kernel"] == k and r["mode"] == mode), None
+                )
+                if r is None:
+                    continue
+                v = r["paper_cycles"] if source == "paper" else r.get("sim", {}).get("cycles")
+                if v:
+                    xs.append(ki + (2 * mi + si - 2.5) * width)
+                    ys.append(v)
+            ax.bar(
+                xs,
+                ys,
+                width,
+                label=f"{source} {mode}",
+                color=f"C{mi}",
+                alpha=1.0 if source == "ours" else 0.45,
+                hatch=None if source == "ours" else "//",
+            )
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(kernels)), kernels)
+    ax.set_ylabel("cycles (log)")
+    ax.set_title("Simulated cycles: intar vs the InTAR paper (U280, paper budgets)")
+    ax.legend(ncol=3, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+
+README_BEGIN = "<!-- qor:begin (generated by intar bench qor; do not edit) -->"
+README_END = "<!-- qor:end -->"
+
+
+def update_readme(readme: Path, result: dict, chart: str) -> bool:
+    """Replace the README's results block with the table; False if it has no markers."""
+    text = readme.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    body = qor_markdown(result).split("\n", 2)[2]  # without the title
+    block = f"{README_BEGIN}\n\n![ours vs the paper]({chart})\n\n{body}\n{README_END}"
+    readme.write_text(head + block + tail)
+    return True
+
+
+def bench_qor(out_dir: Path, opts: QorOptions, readme: Path | None = None) -> dict:
+    start = time.perf_counter()
+    rows = []
+    for kernel in opts.kernels:
+        for mode in opts.modes:
+            t0 = time.perf_counter()
+            rows.append(run_one(kernel, mode, opts))
+            opts.log(f"{kernel} [{mode}]: done in {time.perf_counter() - t0:.0f} s")
+    result = {
+        "device": DEVICE,
+        "max_sim_cycles": opts.max_sim_cycles,
+        "rows": rows,
+        "summary": _summary(rows),
+        "total_seconds": round(time.perf_counter() - start, 1),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "qor.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out_dir / "qor.md").write_text(qor_markdown(result))
+    qor_chart(result, out_dir / "qor.png")
+    if readme is not None:
+        rel = (out_dir / "qor.png").resolve().relative_to(readme.resolve().parent)
+        update_readme(readme, result, str(rel))
+    return result

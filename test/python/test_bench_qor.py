@@ -1,0 +1,86 @@
+"""`intar bench qor`: the table's arithmetic, the README block and the compile cache (the full
+benchmark runs outside the default tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from intar.tools.bench_qor import (
+    README_BEGIN,
+    README_END,
+    QorOptions,
+    _summary,
+    qor_markdown,
+    run_one,
+    update_readme,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _row(kernel: str, mode: str, cycles: int | None, paper: int) -> dict:
+    sim = {"status": "not run", "reason": "limit"}
+    if cycles:
+        sim = {"status": "pass", "cycles": cycles, "bit_exact": True, "model_error": 0.02}
+    return {
+        "kernel": kernel,
+        "mode": mode,
+        "dsp_budget": 32,
+        "paper_cycles": paper,
+        "status": "pass" if cycles else "not run",
+        "sim": sim,
+        "synth": {"status": "not run", "reason": "--no-synth"},
+        "predicted_cycles": cycles or 10,
+        "paper_over_ours": paper / cycles if cycles else None,
+    }
+
+
+def test_summary_geomeans_only_over_simulated_rows() -> None:
+    rows = [
+        _row("mlp", "intar", 100, 200),
+        _row("mlp", "dataflow", 300, 300),
+        _row("mlp", "sequential", None, 900),
+        _row("vae", "intar", 50, 25),
+        _row("vae", "dataflow", 200, 100),
+    ]
+    s = _summary(rows)
+    assert abs(s["geomean_paper_over_ours_intar"] - (2.0 * 0.5) ** 0.5) < 1e-9
+    assert (
+        s["kernels_simulated_sequential"] == 0 and s["geomean_paper_over_ours_sequential"] is None
+    )
+    assert abs(s["geomean_speedup_vs_dataflow"] - (3.0 * 4.0) ** 0.5) < 1e-9
+    assert s["geomean_speedup_vs_sequential"] is None
+    assert s["max_abs_model_error"] == 0.02 and s["all_bit_exact"] is True
+    text = qor_markdown({"rows": rows, "summary": s})
+    assert "| mlp | sequential |" in text and "not run: limit" in text
+
+
+def test_readme_block_is_replaced_in_place(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\nbefore\n{README_BEGIN}\nold\n{README_END}\nafter\n")
+    rows = [_row("mlp", "intar", 100, 200)]
+    assert update_readme(readme, {"rows": rows, "summary": _summary(rows)}, "qor.png")
+    text = readme.read_text()
+    assert "old" not in text and "| mlp | intar |" in text
+    assert "![ours vs the paper](qor.png)" in text
+    assert text.startswith("# x\n\nbefore\n") and text.endswith(f"{README_END}\nafter\n")
+    (tmp_path / "plain.md").write_text("no markers\n")
+    assert not update_readme(tmp_path / "plain.md", {"rows": rows, "summary": {}}, "x")
+
+
+def test_compile_is_cached(tmp_path: Path) -> None:
+    logs: list[str] = []
+    opts = QorOptions(
+        examples=ROOT / "examples",
+        work=tmp_path,
+        simulate=False,
+        synthesize=False,
+        log=logs.append,
+    )
+    first = run_one("mlp", "intar", opts)
+    sv = (tmp_path / "mlp" / "intar" / "design.sv").read_bytes()
+    second = run_one("mlp", "intar", opts)
+    assert first["predicted_cycles"] == second["predicted_cycles"] > first["roofline_cycles"] > 0
+    assert any("(cached)" in m for m in logs) and not any("(cached)" in m for m in logs[:1])
+    assert (tmp_path / "mlp" / "intar" / "design.sv").read_bytes() == sv
+    assert first["macs"] == 256 * 1024 + 1024 * 2048 + 2048 * 256
