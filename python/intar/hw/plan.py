@@ -19,6 +19,13 @@ only builds what the plan lists. The template (docs/hardware.md):
   contiguous matrix gets one instruction per batch, each with its own base addresses. A view
   that needs a copy (merging heads) is stored: the source's producers write each batch into
   the reader's buffer at the batch's window (`Write`).
+* conv2d / conv_transpose2d (stride 1) are implicit GEMMs on a core (`_conv_instrs`): result
+  tile = d1 output channels x d2 output pixels of one output row, k over (kh, kw, channel
+  block). The weight is a host-laid-out constant [O, KH*KW*Cp] (`conv_weight_image`); the
+  input is read as im2col straight from a **flat** buffer (`Flat`: [C, lead + H*pitch]),
+  and every buffer a conv writes is flat too. Other units address a flat buffer through
+  their [C*H, W] tile origins (converted in `intar.hw.top`); readiness stays in [C*H, W]
+  rows. Tiles per instruction: ceil(O/d1) * OH * ceil(OW/d2) * KH*KW*Cp/d3 (docs/hardware.md).
 """
 
 from __future__ import annotations
@@ -34,7 +41,11 @@ POINTWISE = ("relu", "requantize", "add", "mul", "exp", "gelu", "silu")
 ROW_WISE = ("softmax", "layernorm")
 RESAMPLE = ("upsample", "maxpool")
 VIEWS = ("reshape", "transpose")
-SUPPORTED_KINDS = ("matmul", *POINTWISE, *ROW_WISE, *RESAMPLE, *VIEWS)
+CONVS = ("conv2d", "conv_transpose2d")
+SUPPORTED_KINDS = ("matmul", *CONVS, *POINTWISE, *ROW_WISE, *RESAMPLE, *VIEWS)
+FLAT_READERS = (*POINTWISE, *RESAMPLE)
+"""SFU kinds that may read a flat (conv-adjacent) buffer: element-wise or row-resampling, so
+the padding columns of a flat row only ever reach padding columns of their result."""
 
 
 class LoweringError(Exception):
@@ -66,6 +77,49 @@ def matrix(graph: TaskGraph, name: str) -> Matrix:
     return Matrix(name, rows, cols, graph.tensors[name].bits)
 
 
+@dataclass(frozen=True)
+class Flat:
+    """A 3-D tensor [C, H, W] held as the flat matrix [C, lead + H*pitch + ...] (conv-adjacent
+    buffers): element (c, h, w) at row c, column ``lead + h*pitch + w``. ``pitch`` (>= W) and
+    ``lead`` are multiples of every tile width of the buffer, so the 1-row tiles of SFUs, loads
+    and stores and the (d1, d2) result tiles of a conv stay aligned; only the conv's im2col read
+    is unaligned. Columns W..pitch-1 of an image row are padding: writes of partial tiles land
+    there and conv reads mask them. Readiness still counts rows of the [C*H, W] matrix."""
+
+    h: int
+    w: int
+    pitch: int
+    lead: int
+    rows: int  # C
+    cols: int  # physical columns, with a margin for the unaligned read
+
+
+@dataclass(frozen=True)
+class ConvGeom:
+    """A conv instruction as the stride-1 direct convolution it runs: input x [c, h, w], kernel
+    kh x kw, zero padding ph (rows) / pw (columns) on the top / left, result [.., oh, ow]; this
+    instruction computes output channels [o_lo, o_hi) and output rows [oh_lo, oh_hi), k runs
+    over (kh, kw, channel block of d3) with ``cb`` channel blocks, and each output row is ``jw``
+    pixel tiles of d2. conv_transpose2d (stride 1) is the convolution with padding K - 1 - p of
+    the kernel flipped in kh, kw with in/out channels swapped (done in the weight image)."""
+
+    c: int
+    h: int
+    w: int
+    kh: int
+    kw: int
+    ph: int
+    pw: int
+    oh: int
+    ow: int
+    o_lo: int
+    o_hi: int
+    oh_lo: int
+    oh_hi: int
+    cb: int
+    jw: int
+
+
 @dataclass
 class Writer:
     """One producer of a buffer: a unit instruction or a load; its rows and its tile shape."""
@@ -89,6 +143,8 @@ class BufferPlan:
     slot: str
     read_shape: tuple[int, int]
     writers: list[Writer] = field(default_factory=list)
+    flat: Flat | None = None  # held flat (see `Flat`); None: the [rows, cols] matrix
+    conv_read: bool = False  # read by a conv's im2col slot: unaligned reads with a mask
 
     def writer_index(self, source: str) -> int:
         for k, w in enumerate(self.writers):
@@ -128,6 +184,8 @@ class Write:
     row_hi: int
     rows_after: int = 0
     advance: bool = True
+    phys_row: int = 0  # a conv's write: where its tile (0, 0) lands in the flat buffer
+    phys_col: int = 0
 
 
 @dataclass
@@ -158,6 +216,7 @@ class Instr:
     params: tuple = ()  # SFU module parameters (key of the SFU module)
     in_rows: tuple[int, int] = (1, 1)
     order: str = "ijk"  # ijk, jik (swap) or kij (bounds programmed as (k, i, j))
+    conv: ConvGeom | None = None  # a conv2d / conv_transpose2d (see `_conv_instrs`)
 
     @property
     def out_bounds(self) -> tuple[int, int]:
@@ -226,12 +285,45 @@ class HwPlan:
     stores: dict[str, list[Store]]
     placement: dict[str, tuple[str, int]]  # off-chip tensor -> (port, base beat)
     starved: frozenset[str] = frozenset()  # units with an incoming link of depth 0
+    conv_weights: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (kind, Cp)
+
+    def stored_matrix(self, name: str) -> Matrix:
+        """The matrix a tensor is stored as off chip: a conv weight as [O, KH*KW*Cp]."""
+        if name in self.conv_weights:
+            return conv_weight_matrix(self.graph, name, self.conv_weights[name][1])
+        return matrix(self.graph, name)
 
     def elems_per_beat(self, port: str, bits: int) -> int:
         return self.port(port).width // bits
 
     def port(self, name: str) -> PortPlan:
         return next(p for p in self.ports if p.name == name)
+
+
+def conv_weight_matrix(graph: TaskGraph, name: str, cp: int) -> Matrix:
+    """A conv weight as the host stores it: [O, KH*KW*Cp] (see `conv_weight_image`)."""
+    t = graph.tensors[name]
+    consumer = graph.consumers(name)[0]
+    a, b, kh, kw = t.shape
+    o = a if consumer.kind == "conv2d" else b
+    return Matrix(name, o, kh * kw * cp, t.bits)
+
+
+def conv_weight_image(w, kind: str, cp: int):
+    """The host's layout of a conv weight (a numpy array in PyTorch layout) as the matrix
+    [O, KH*KW*Cp]: column (kh*KW + kw)*Cp + c holds w[o, c, kh, kw], zero for c >= C. A
+    conv_transpose2d weight w[C, O, KH, KW] is first made the equivalent conv2d weight
+    w'[o, c, kh, kw] = w[c, o, KH-1-kh, KW-1-kw]. The weight is a constant, so the host writes
+    it this way into off-chip memory (`intar.sim.design.pack_image` does)."""
+    import numpy as np
+
+    w = np.asarray(w, dtype=np.int64)
+    if kind == "conv_transpose2d":
+        w = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
+    o, c, kh, kw = w.shape
+    out = np.zeros((o, kh, kw, cp), dtype=np.int64)
+    out[:, :, :, :c] = w.transpose(0, 2, 3, 1)
+    return out.reshape(o, kh * kw * cp)
 
 
 def _check_task(task: Task, graph: TaskGraph) -> None:
@@ -241,6 +333,21 @@ def _check_task(task: Task, graph: TaskGraph) -> None:
             f"(supported: {', '.join(SUPPORTED_KINDS)})",
             task.name,
         )
+    if task.kind in CONVS:
+        stride = int(task.attr("stride", 1))
+        if stride != 1:
+            raise LoweringError(
+                f"{task.kind} with stride {stride} is not built (the template builds stride 1)",
+                task.name,
+            )
+        kh, kw = graph.tensors[task.operands[1]].shape[2:]
+        p = int(task.attr("padding", 0))
+        if task.kind == "conv_transpose2d" and p > min(kh, kw) - 1:
+            raise LoweringError(
+                f"conv_transpose2d with padding {p} > kernel - 1 (a cropping direct "
+                "convolution) is not built",
+                task.name,
+            )
     if task.kind in ("add", "mul"):
         a, b = (graph.tensors[o].shape for o in task.operands)
         if a != b and b != a[-1:]:
@@ -495,6 +602,87 @@ def _matmul_instrs(
     return out
 
 
+def _conv_instrs(
+    t: Task,
+    a: Assign,
+    pe: tuple[int, int, int],
+    graph: TaskGraph,
+    phase: int,
+    buf,
+    stored: frozenset[str],
+    cp: int,
+) -> list[Instr]:
+    """A conv2d / conv_transpose2d assign as one GEMM-style instruction on a core.
+
+    The result tile is d1 output channels x d2 output pixels of one output row: i walks
+    ceil(O/d1) channel blocks, j walks the pixel tiles (output row oh, tile jw; OH rows of
+    ceil(OW/d2) tiles, the last one of a row partial), k walks (kh, kw, channel block cb) with
+    cb innermost: KH*KW*Cp/d3 steps. lhs ("a") is the weight as the matrix [O, KH*KW*Cp],
+    read in aligned (d1, d3) tiles like a matmul lhs. rhs ("b") is im2col, never stored: tile
+    (y, x) of step (kh, kw, cb) for pixel tile (oh, jw) is x[cb*d3 + y, oh + kh - ph,
+    jw*d2 + x + kw - pw], zero outside the image; it is one unaligned row segment per channel
+    of the flat input buffer (`Flat`). Slices: dim 0 (output channels, aligned to d1) and
+    dim 1 (output rows). Tiles: ceil(O/d1) * OH * ceil(OW/d2) * KH*KW*Cp/d3.
+    """
+    d1, d2, d3 = pe
+    x, wname = t.operands
+    if graph.producer(x) is not None and graph.producer(x).kind in VIEW_KINDS:
+        raise LoweringError(f"a view ('{x}') as the input of {t.kind} is not built", t.name)
+    if graph.producer(wname) is not None:
+        raise LoweringError(
+            f"the {t.kind} weight '{wname}' is produced on chip; the template needs a constant "
+            "weight that the host lays out",
+            t.name,
+        )
+    if any(_root(graph, v) == t.name for v in stored):
+        raise LoweringError(f"a view of the {t.kind} result that needs a copy is not built", t.name)
+    c, h, w = graph.tensors[x].shape
+    kh, kw = graph.tensors[wname].shape[2:]
+    o, oh, ow = t.shape
+    p = int(t.attr("padding", 0))
+    ph, pw = (p, p) if t.kind == "conv2d" else (kh - 1 - p, kw - 1 - p)
+    dim, lo, hi = a.slice
+    if dim == 0:
+        (o_lo, o_hi), (oh_lo, oh_hi) = (lo, hi), (0, oh)
+    elif dim == 1:
+        (o_lo, o_hi), (oh_lo, oh_hi) = (0, o), (lo, hi)
+    else:
+        raise LoweringError(
+            f"a slice of {t.kind} along dim {dim} (output columns) is not built; slice output "
+            "channels (dim 0) or output rows (dim 1)",
+            t.name,
+        )
+    if o_lo % d1:
+        raise LoweringError(
+            f"output channels from {o_lo} are not aligned to the core's d1 = {d1}", t.name
+        )
+    geom = ConvGeom(
+        c, h, w, kh, kw, ph, pw, oh, ow, o_lo, o_hi, oh_lo, oh_hi, cp // d3, ceil_div(ow, d2)
+    )
+    a_buf = buf(a.unit, "a", wname, (d1, d3))
+    b_buf = buf(a.unit, "b", x, (d3, d2))
+    bounds = (ceil_div(o_hi - o_lo, d1), (oh_hi - oh_lo) * geom.jw, kh * kw * geom.cb)
+    return [
+        Instr(
+            a.unit,
+            t.name,
+            t.kind,
+            phase,
+            bounds,
+            False,
+            o_lo * oh + oh_lo,  # rows of the [O*OH, OW] matrix: the hull of the slice
+            0,
+            (o_hi - 1) * oh + oh_hi,
+            ow,
+            (d1, d2),
+            [Read("a", a_buf, False, o_lo, 0), Read("b", b_buf)],
+            [],
+            int(t.attr("shift", 0)),
+            conv=geom,
+        )
+    ]
+
+
 def _sfu_instrs(
     t: Task, a: Assign, lanes: int, graph: TaskGraph, phase: int, buf, stored: frozenset[str]
 ) -> list[Instr]:
@@ -561,7 +749,7 @@ def _check_tiles(unit: list[Instr], buffers: dict[str, BufferPlan]) -> None:
     for s, ins in enumerate(unit):
         h, w = ins.out_shape
         nxt = unit[s + 1] if s + 1 < len(unit) else None
-        for wr in ins.writes:
+        for wr in ins.writes if ins.conv is None else ():
             m = buffers[wr.buffer].tensor
             if wr.row % h or wr.col % w:
                 raise LoweringError(
@@ -626,6 +814,9 @@ def _writers(writes: list[tuple[Instr, Write]]) -> list[Writer]:
             wr.col_lo, wr.col_hi = w0.col, w0.col + ins0.col_hi - ins0.col_lo
         else:  # several instructions: only whole rows count
             wr = Writer(unit, lo, hi, ins0.out_shape, col_order=False)
+        if ins0.conv is not None:
+            # rows complete jump per output row of the block's first channel (see top.py)
+            wr.col_order = False
         wr.row_lo, wr.row_hi = lo, hi
         out.append(wr)
     return out
@@ -661,6 +852,39 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
     port_names = {p.name for p in ports}
     placement_of = {b.tensor: b for b in schedule.buffers}
 
+    # Conv weights: stored by the host as [O, KH*KW*Cp], Cp = C rounded up to the lcm of the
+    # d3 of the cores that run the conv (so every core's k tiles stay in one (kh, kw) group).
+    conv_cp: dict[str, int] = {}
+    conv_weights: dict[str, tuple[str, int]] = {}
+    for t in graph.tasks:
+        if t.kind not in CONVS:
+            continue
+        d3s = [
+            cores[a.unit].pe[2]
+            for ph in schedule.phases
+            for a in ph.assigns
+            if a.task == t.name and a.unit in cores
+        ]
+        lcm = math.lcm(*d3s) if d3s else 1
+        conv_cp[t.name] = ceil_div(graph.tensors[t.operands[0]].shape[0], lcm) * lcm
+        wname = t.operands[1]
+        if graph.producer(wname) is not None:
+            raise LoweringError(
+                f"the {t.kind} weight '{wname}' is produced on chip; the template needs a "
+                "constant weight that the host lays out",
+                t.name,
+            )
+        if len(graph.consumers(wname)) != 1:
+            raise LoweringError(
+                f"the {t.kind} weight '{wname}' must be read by this conv only", t.name
+            )
+        conv_weights[wname] = (t.kind, conv_cp[t.name])
+
+    def mat(name: str) -> Matrix:
+        if name in conv_weights:
+            return conv_weight_matrix(graph, name, conv_weights[name][1])
+        return matrix(graph, name)
+
     # Off-chip tensors and their addresses: each port's tensors packed in name order. A view
     # is an alias of its source and takes no space.
     def offchip(t: str) -> bool:
@@ -674,7 +898,7 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
             if home not in port_names:
                 raise LoweringError(f"off-chip tensor '{t}' is homed on '{home}', not a port")
             p = next(q for q in ports if q.name == home)
-            m = matrix(graph, t)
+            m = mat(t)
             per = p.width // m.bits
             if per < 1:
                 raise LoweringError(f"'{t}': {m.bits}-bit elements exceed the {p.width}-bit port")
@@ -708,7 +932,7 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
         if name in buffers and buffers[name].read_shape != shape:
             name += f"_{shape[0]}x{shape[1]}"
         if name not in buffers:
-            buffers[name] = BufferPlan(name, matrix(graph, tensor), unit, slot, shape)
+            buffers[name] = BufferPlan(name, mat(tensor), unit, slot, shape)
         return name
 
     orders = dict(schedule.loop_orders)
@@ -717,7 +941,11 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
             t = tasks[a.task]
             if t.kind in VIEW_KINDS:
                 continue  # no data moves: its readers re-index the source's buffer
-            if a.unit in cores:
+            if a.unit in cores and t.kind in CONVS:
+                pe = cores[a.unit].pe
+                cp = conv_cp[t.name]
+                new = _conv_instrs(t, a, pe, graph, p_idx, buffer_for, stored, cp)
+            elif a.unit in cores:
                 order = orders.get(t.name, "ijk")
                 pe = cores[a.unit].pe
                 new = _matmul_instrs(t, a, pe, graph, order, p_idx, buffer_for, stored)
@@ -792,6 +1020,7 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
     for port in stores:
         stores[port].sort(key=lambda s: (s.phase, s.tensor.name))
 
+    _flat_layouts(graph, buffers, instrs, producers)
     for lst in instrs.values():
         _check_tiles(lst, buffers)
         for ins in lst:
@@ -822,13 +1051,99 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
         stores,
         placement,
         starved,
+        conv_weights,
     )
+
+
+def _flat_layouts(
+    graph: TaskGraph,
+    buffers: dict[str, BufferPlan],
+    instrs: dict[str, list[Instr]],
+    producers: dict[str, list[Instr]],
+) -> None:
+    """Hold conv-adjacent buffers flat (`Flat`): the input buffer of a conv's im2col slot and
+    every buffer a conv writes (its readers, stores included, see rows as the flat matrix);
+    place each conv write in them."""
+    readers: dict[str, list[Instr]] = {}
+    for lst in instrs.values():
+        for ins in lst:
+            for r in ins.reads:
+                readers.setdefault(r.buffer, []).append(ins)
+    for name in sorted(buffers):
+        buf = buffers[name]
+        tname = buf.tensor.name
+        convs_in = [
+            i
+            for i in readers.get(name, [])
+            if i.conv is not None and any(r.buffer == name and r.slot == "b" for r in i.reads)
+        ]
+        conv_made = any(
+            i.conv is not None
+            for i in producers.get(tname, [])
+            if any(w.buffer == name for w in i.writes)
+        )
+        if not convs_in and not conv_made:
+            continue
+        for i in readers.get(name, []):
+            if i.conv is not None and i not in convs_in:
+                raise LoweringError(
+                    f"'{tname}' as a {i.kind} weight and input is not built", i.task
+                )
+            if i.conv is None and (
+                i.unit not in _sfu_units(instrs, graph) or i.kind not in FLAT_READERS
+            ):
+                raise LoweringError(
+                    f"'{tname}' (conv-adjacent, held flat) read by {i.kind} '{i.task}' is not "
+                    f"built; its readers may be convs, stores and {', '.join(FLAT_READERS)}",
+                    i.task,
+                )
+            if i.conv is None and any(
+                r.buffer == name and (r.transposed or r.broadcast) for r in i.reads
+            ):
+                raise LoweringError(
+                    f"a transposed or broadcast read of '{tname}' is not built", i.task
+                )
+        for w in buf.writers:
+            if w.shape[0] != 1 and not any(
+                i.conv is not None for i in producers.get(tname, []) if i.unit == w.source
+            ):
+                raise LoweringError(
+                    f"'{tname}' is written by '{w.source}' in {w.shape} tiles into a flat "
+                    "conv buffer; only 1-row tiles and convs write one",
+                    tname,
+                )
+        shape = graph.tensors[tname].shape
+        if len(shape) != 3:
+            raise LoweringError(f"a conv operand '{tname}' of rank {len(shape)}", tname)
+        c, h, w = shape
+        cq = math.lcm(*(wr.shape[1] for wr in buf.writers), buf.read_shape[1])
+        pitch = ceil_div(w, cq) * cq
+        pw = max([i.conv.pw for i in convs_in] + [0])
+        lead = ceil_div(pw, cq) * cq
+        end = lead + h * pitch
+        for i in convs_in:  # the last im2col read's origin, plus the tile and one more block
+            g = i.conv
+            d2 = buf.read_shape[1]
+            last = lead + (h - 1) * pitch + (g.jw - 1) * d2 + g.kw - 1 - g.pw
+            end = max(end, last + d2)
+        cols = ceil_div(end, cq) * cq + (cq if convs_in else 0)
+        buf.flat = Flat(h, w, pitch, lead, c, cols)
+        buf.conv_read = bool(convs_in)
+        for i in producers.get(tname, []):
+            for wr in i.writes:
+                if wr.buffer == name and i.conv is not None:
+                    wr.phys_row = i.conv.o_lo
+                    wr.phys_col = lead + i.conv.oh_lo * pitch
+
+
+def _sfu_units(instrs: dict[str, list[Instr]], graph: TaskGraph) -> set[str]:
+    return {u for u, lst in instrs.items() if lst and not is_pe(lst[0].kind)}
 
 
 def _writer(ins: Instr) -> Writer:
     """The instruction as a writer of its result; j-outer order with several row blocks
     leaves row blocks open, so only whole rows count as progress."""
-    col_order = not ins.swap or ins.bounds[1] == 1
+    col_order = (not ins.swap or ins.bounds[1] == 1) and ins.conv is None
     return Writer(
         ins.unit, ins.row_lo, ins.row_hi, ins.out_shape, ins.col_lo, ins.col_hi, col_order
     )

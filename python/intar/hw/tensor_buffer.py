@@ -37,6 +37,16 @@ Reads: no stall, one tile per cycle. ``rd_data`` holds the tile of the read issu
 ``READ_LATENCY`` = 2 cycles earlier (firmem read latency 1, then an output register) and keeps
 it until the next read's data arrives; elements outside ``rows x cols`` read as 0.
 
+**Unaligned reads** (``unaligned_read``, for a convolution's im2col operand): ``rd_col`` may be
+any column (``rd_row`` stays a multiple of h) and an extra input ``rd_mask`` (w bits) keeps
+tile column y when bit y is set (masked elements read as 0; rows outside the tensor still read
+as 0). The read tile then spans two column blocks: bank column j reads word ``base + qc + 1``
+when ``j < col % C`` and ``base + qc`` otherwise (one per-bank-column address, two values), and
+output column y takes bank column ``(col % C + y) % C`` through a C-way rotation mux whose
+one-hot select is registered beside the firmem read. The caller keeps the read inside the
+buffer (an unmasked element at col + y < cols, and col + w + C <= C * col_blocks so the next
+word exists). Writes stay aligned; a buffer without the flag is built exactly as before.
+
 Read-during-write (same element, same cycle): the read returns the **new** data (write-first,
 CIRCT's ``hw-memory-sim`` firmem model, see :mod:`intar.hw.scratchpad`); a write one cycle
 after the read is not seen. Callers must not rely on either. As for the scratchpad, yosys keeps
@@ -81,6 +91,7 @@ class TensorBufferSpec:
     bits: int
     write_shapes: tuple[tuple[int, int], ...]
     read_shape: tuple[int, int]
+    unaligned_read: bool = False
 
     @property
     def R(self) -> int:
@@ -238,6 +249,8 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
         ]
         outputs.append((f"w{p}_ready", i1))
     inputs += [("rd_en", i1), ("rd_row", ity(rb)), ("rd_col", ity(cb))]
+    if spec.unaligned_read:
+        inputs.append(("rd_mask", ity(rw)))
     outputs.append(("rd_data", ity(rh * rw * bits)))
     mem_ty = seq.FirMemType.get(_mem_depth(spec), bits)
     undef = IntegerAttr.get(ity(32), 0)  # seq RUW/WUW enums: 0 = Undefined
@@ -266,7 +279,8 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
         # beside the firmem's own address register.
         rd_en = pt["rd_en"]
         ro = _Origin(spec, pt["rd_row"], pt["rd_col"])
-        r_sel, c_sel = ro.row_sel(spec, rh), ro.col_sel(spec, rw)
+        r_sel = ro.row_sel(spec, rh)
+        c_sel = None if spec.unaligned_read else ro.col_sel(spec, rw)
         regs1 = Regs(clk, rd_en, rst)
         # rs1[a][x]: the tile's rows start at a*rh in the block and row x is inside the tensor.
         rs1 = [
@@ -276,13 +290,23 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
             ]
             for a in range(R // rh)
         ]
-        cs1 = [
-            [
-                regs1.data(and_(c_sel[b], _in_range(pt["rd_col"], y, spec.cols)), f"cs_{b}_{y}")
-                for y in range(rw)
+        if spec.unaligned_read:
+            # rot1[q]: the tile starts at column q of its block (one-hot); mask1[y]: keep y.
+            rc = ro.rem_c
+            rot1 = [regs1.data(cmp("eq", rc, const(width(rc), q)), f"rot_{q}") for q in range(C)]
+            mask1 = [regs1.data(extract(pt["rd_mask"], y, 1), f"mask_{y}") for y in range(rw)]
+            word1 = comb.AddOp([ro.word, const(width(ro.word), 1)]).result
+            raddr = [mux(cmp("ugt", rc, const(width(rc), j)), word1, ro.word) for j in range(C)]
+        else:
+            assert c_sel is not None
+            cs1 = [
+                [
+                    regs1.data(and_(c_sel[b], _in_range(pt["rd_col"], y, spec.cols)), f"cs_{b}_{y}")
+                    for y in range(rw)
+                ]
+                for b in range(C // rw)
             ]
-            for b in range(C // rw)
-        ]
+            raddr = [ro.word] * C
         en1 = Regs(clk, const(1, 1), rst).ctrl(rd_en, "rd_en_q")
 
         banks: dict[tuple[int, int], Value] = {}
@@ -298,20 +322,32 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
                     wdatas.append(extract(pt[f"w{p}_data"], e * bits, bits))
                 wen = or_(*wens) if len(wens) > 1 else wens[0]
                 seq.FirMemWriteOp(mem, waddr, clk, _prio_mux(fires, wdatas), enable=wen)
-                banks[(i, j)] = seq.FirMemReadOp(mem, ro.word, clk, enable=rd_en).result
+                banks[(i, j)] = seq.FirMemReadOp(mem, raddr[j], clk, enable=rd_en).result
 
         # Output mux: element (x, y) comes from bank (a*rh + x, b*rw + y) for the one (a, b)
-        # selected (none if masked: 0), then the output register.
+        # selected (none if masked: 0), then the output register. Unaligned: from bank
+        # (a*rh + x, (q + y) % C) for the one start column q, if mask bit y is set.
+        def gate(sel: Value, v: Value) -> Value:
+            rep = comb.ReplicateOp(ity(bits), sel).result if bits > 1 else sel
+            return and_(rep, v)
+
         elems = []
         for x in range(rh):
             for y in range(rw):
                 terms = []
                 for a in range(R // rh):
-                    for b in range(C // rw):
-                        sel = and_(rs1[a][x], cs1[b][y])
-                        rep = comb.ReplicateOp(ity(bits), sel).result if bits > 1 else sel
-                        terms.append(and_(rep, banks[(a * rh + x, b * rw + y)]))
-                elems.append(or_(*terms) if len(terms) > 1 else terms[0])
+                    if spec.unaligned_read:
+                        for q in range(C):
+                            sel = and_(rs1[a][x], rot1[q])
+                            terms.append(gate(sel, banks[(a * rh + x, (q + y) % C)]))
+                    else:
+                        for b in range(C // rw):
+                            sel = and_(rs1[a][x], cs1[b][y])
+                            terms.append(gate(sel, banks[(a * rh + x, b * rw + y)]))
+                e = or_(*terms) if len(terms) > 1 else terms[0]
+                if spec.unaligned_read:
+                    e = gate(mask1[y], e)
+                elems.append(e)
         res["rd_data"] = Regs(clk, en1, rst).data(_concat(elems), "rd_data_q")
         return res
 

@@ -113,6 +113,7 @@ class _Buffer:
     rd_row: Feedback | None = None
     rd_col: Feedback | None = None
     rd_data: Value | None = None
+    rd_mask: Feedback | None = None  # unaligned (conv) reads: element mask
     progress: list[Reg] = field(default_factory=list)  # rows complete, per writer
     col_progress: list[Reg] = field(default_factory=list)  # columns done in the open row block
 
@@ -221,12 +222,16 @@ class _TopBuilder:
     def make_buffers(self) -> None:
         for name in sorted(self.plan.buffers):
             bp = self.plan.buffers[name]
+            rows, cols = (
+                (bp.flat.rows, bp.flat.cols) if bp.flat else (bp.tensor.rows, bp.tensor.cols)
+            )
             spec = tb.TensorBufferSpec(
-                bp.tensor.rows,
-                bp.tensor.cols,
+                rows,
+                cols,
                 bp.tensor.bits,
                 tuple(w.shape for w in bp.writers),
                 bp.read_shape,
+                bp.conv_read,
             )
             b = _Buffer(bp, tb.row_bits(spec), tb.col_bits(spec))
             for k, w in enumerate(bp.writers):
@@ -252,6 +257,9 @@ class _TopBuilder:
                 ins[f"w{k}_col"] = port.col.value
                 ins[f"w{k}_data"] = port.data.value
             ins |= {"rd_en": b.rd_en.value, "rd_row": b.rd_row.value, "rd_col": b.rd_col.value}
+            if bp.conv_read:
+                b.rd_mask = Feedback(ity(bp.read_shape[1]))
+                ins["rd_mask"] = b.rd_mask.value
             inst = instance(mod, name, **ins)
             for k, port in enumerate(b.ports):
                 port.ready = getattr(inst, f"w{k}_ready")
@@ -291,10 +299,33 @@ class _TopBuilder:
             terms.append(ok)
         return _and_all(terms)
 
-    def drive_reads(self, reads: dict[str, tuple[Value, Value, Value]]) -> None:
-        """Connect each listed buffer's read port: (enable, row, col)."""
-        for name, (en, row, col) in reads.items():
+    def phys(self, buf: str, row: Value, col: Value) -> tuple[Value, Value]:
+        """Element (row, col) of a buffer's [rows, cols] matrix as its physical address: the
+        same for a plain buffer; (row // H, lead + (row % H)*pitch + col) for a flat one (a
+        constant reciprocal multiply, see `tensor_buffer._divmod`)."""
+        b = self.buffers[buf]
+        f = b.plan.flat
+        if f is None:
+            return row, col
+        n = b.plan.tensor.rows
+        x = resize(row, bits_for(max(n - 1, 1)))
+        q, r = tb._divmod(x, f.h, n)
+        w = max(b.cb, width(col)) + 1
+        c = add(add(const(w, f.lead), mul_const(r, f.pitch, w)), resize(col, w))
+        return q, c
+
+    def drive_reads(self, reads: dict[str, tuple[Value, ...]]) -> None:
+        """Connect each listed buffer's read port: (enable, row, col) of its [rows, cols]
+        matrix, or (enable, row, col, mask) already physical for a conv's im2col read."""
+        for name, rd in reads.items():
             b = self.buffers[name]
+            if len(rd) == 4:
+                en, row, col, mask = rd
+                assert b.rd_mask is not None
+                b.rd_mask.set(mask)
+            else:
+                en, row, col = rd
+                row, col = self.phys(name, row, col)
             b.rd_en.set(en)
             b.rd_row.set(resize(row, b.rb))
             b.rd_col.set(resize(col, b.cb))
@@ -312,6 +343,7 @@ class _TopBuilder:
         row_done: Value,
         last: Value,
         tile_h: int,
+        conv: SimpleNamespace | None = None,
     ) -> Value:
         """Broadcast the result tile to the stage's destination buffers; returns ``taken``.
 
@@ -319,6 +351,9 @@ class _TopBuilder:
         of each buffer, and is held until every destination accepted it. Progress (rows
         complete) of an advancing write moves on ``row_done`` (last column block) to
         min(row + i_off + tile_h, row_hi), and on the stage's ``last`` tile to rows_after.
+        A flat destination gets the tile at its physical address (`phys`). `conv` (a core
+        with conv stages): in a conv stage the tile lands at (phys_row + i_off, phys_col +
+        ooh*pitch + ojw*d2) of the flat destination and progress moves to ``conv.end``.
         """
         sw = width(stage)
         rw, cw = self.rows_bits, self.cols_bits
@@ -340,14 +375,32 @@ class _TopBuilder:
             acc = self.reg(1, f"{name}_acc_{d}")
             want = and_(valid, sel, not_(acc.q))
             port.valid.set(want)
-            port.row.set(resize(row0, b.rb))
-            port.col.set(resize(col0, b.cb))
+            f = b.plan.flat
+            if conv is not None and f is not None:
+                pw_ = b.cb + 1
+                crow = add(resize(field(lambda x: x.phys_row, b.rb), rw), resize(i_off, rw))
+                ccol = add(
+                    add(field(lambda x: x.phys_col, pw_), mul_const(conv.ooh, f.pitch, pw_)),
+                    mul_const(conv.ojw, conv.d2, pw_),
+                )
+                if all(cs for cs, x in zip(conv.stages, at, strict=True) if x is not None):
+                    prow, pcol = crow, ccol
+                else:
+                    prow, pcol = self.phys(d, row0, col0)
+                    prow = mux(conv.is_conv, resize(crow, b.rb), resize(prow, b.rb))
+                    pcol = mux(conv.is_conv, resize(ccol, b.cb), resize(pcol, b.cb))
+            else:
+                prow, pcol = self.phys(d, row0, col0)
+            port.row.set(resize(prow, b.rb))
+            port.col.set(resize(pcol, b.cb))
             port.data.set(data)
             took = and_(want, port.ready)
             conds.append(or_(not_(sel), acc.q, port.ready))
             accepted_fbs.append(acc)
             tooks.append(took)
             end = add(row0, const(rw, tile_h))
+            if conv is not None:
+                end = mux(conv.is_conv, conv.end, end)
             hi = field(lambda x: x.row_hi, rw)
             prog = mux(last, field(lambda x: x.rows_after, rw), mux(cmp("ult", end, hi), end, hi))
             advance = field(lambda x: int(x.advance), 1)
@@ -361,6 +414,82 @@ class _TopBuilder:
         return taken
 
     # -- units -----------------------------------------------------------------------------
+
+    def mixed_counter(
+        self, name: str, stage: Value, radices: list[tuple[int, ...]], step: Value
+    ) -> list[Value]:
+        """Digits (most significant first) of a mixed-radix counter with per-stage radices,
+        advanced by ``step``; it mirrors a controller loop counter whose bound is the product
+        of the radices, so it wraps to 0 with it at the end of each instruction."""
+        n = len(radices[0])
+        digits = [
+            self.reg(bits_for(max(r[d] for r in radices) - 1), f"{name}{d}") for d in range(n)
+        ]
+        carry = step
+        for d in range(n - 1, -1, -1):
+            q = digits[d].q
+            w = width(q)
+            last = cmp("eq", q, rom(stage, [r[d] - 1 for r in radices], w))
+            digits[d].next(mux(last, const(w, 0), add(q, const(w, 1))), carry)
+            carry = and_(carry, last)
+        return [x.q for x in digits]
+
+    def conv_read(
+        self, bname: str, instrs: list[Instr], stages: set[int], stage: Value, kc, jc, en: Value
+    ) -> tuple[tuple[Value, ...], Value]:
+        """The im2col read of a conv's input buffer (flat) at step (kh, kw, cb) of pixel tile
+        (oh, jw): physical (row, col, mask) and readiness.
+
+        Row cb*d3; column lead + (oh + kh - ph)*pitch + jw*d2 + kw - pw; element x kept when
+        the image row is inside and 0 <= jw*d2 + x + kw - pw < W (zero padding); a tile in a
+        padding row reads at column `lead`, all masked. Ready when the rows of the [C*H, W]
+        matrix from (cb*d3, hh) to (cb*d3 + d3 - 1, hh) are complete (hh clamped into the
+        image; conservative: the rows between are waited for too).
+        """
+        b = self.buffers[bname]
+        f = b.plan.flat
+        assert f is not None
+        d3, d2 = b.plan.read_shape
+        geo = [x.conv if s in stages else None for s, x in enumerate(instrs)]
+        gs = [g for g in geo if g is not None]
+        big = (f.h + max(g.ph + g.kh for g in gs) + 2) * f.pitch + f.lead
+        big += max(g.jw * d2 + g.kw + g.pw for g in gs) + f.cols
+        aw = bits_for(big)
+
+        def cf(fn: Callable, w: int = aw) -> Value:
+            return rom(stage, [fn(g) if g is not None else 0 for g in geo], w)
+
+        kh, kw, cb = (resize(v, aw) for v in kc)
+        ohr, jw = (resize(v, aw) for v in jc)
+        hh = add(add(cf(lambda g: g.oh_lo), ohr), kh)  # image row + ph
+        pos = add(mul_const(jw, d2, aw), kw)  # image column of element 0, + pw
+        row_ok = and_(
+            not_(cmp("ult", hh, cf(lambda g: g.ph))), cmp("ult", hh, cf(lambda g: g.ph + f.h))
+        )
+        t = add(add(mul_const(hh, f.pitch, aw), pos), const(aw, f.lead))
+        col = mux(
+            row_ok,
+            comb.SubOp(t, cf(lambda g: g.ph * f.pitch + g.pw)).result,
+            const(aw, f.lead),
+        )
+        mask = []
+        for x in range(d2):
+            lo = cf(lambda g, x=x: max(0, g.pw - x))
+            hi = cf(lambda g, x=x: max(0, g.pw + f.w - x))
+            mask.append(and_(row_ok, not_(cmp("ult", pos, lo)), cmp("ult", pos, hi)))
+        row = mul_const(cb, d3, aw)
+        # readiness in rows of the [C*H, W] matrix
+        rw = self.rows_bits
+        ph = cf(lambda g: g.ph)
+        inside = mux(
+            cmp("ult", hh, cf(lambda g: g.ph + f.h)),
+            comb.SubOp(hh, ph).result,
+            const(aw, f.h - 1),
+        )
+        hc = mux(cmp("ult", hh, ph), const(aw, 0), inside)
+        r0 = add(mul_const(resize(cb, rw), d3 * f.h, rw), resize(hc, rw))
+        ready = self.rows_ready(bname, r0, (d3 - 1) * f.h + 1)
+        return (en, row, col, concat(mask)), ready
 
     def controller(self, name: str, program: list[Instruction]) -> hw.HWModuleOp:
         key = ("ctrl", tuple(program))
@@ -429,9 +558,28 @@ class _TopBuilder:
         for s, x in enumerate(instrs):
             for r in x.reads:
                 users.setdefault(r.buffer, {})[s] = r
-        reads: dict[str, tuple[Value, Value, Value]] = {}
+        reads: dict[str, tuple[Value, ...]] = {}
         buf_ready: dict[str, Value] = {}
+        geo = [x.conv for x in instrs]
+        if any(g is not None for g in geo):
+            assert core is not None
+            k_rad = [
+                (g.kh, g.kw, g.cb) if g else (1, 1, x.bounds[2])
+                for x, g in zip(instrs, geo, strict=True)
+            ]
+            j_rad = [
+                (g.oh_hi - g.oh_lo, g.jw) if g else (1, x.bounds[1])
+                for x, g in zip(instrs, geo, strict=True)
+            ]
+            kc = self.mixed_counter(f"{unit}_kc", stage, k_rad, fire_fb.value)
+            jc = self.mixed_counter(f"{unit}_jc", stage, j_rad, and_(fire_fb.value, ic.last_k))
         for bname, by_stage in users.items():
+            if plan.buffers[bname].conv_read:
+                en = and_(fire_fb.value, _or_all([on[s] for s in by_stage]))
+                reads[bname], buf_ready[bname] = self.conv_read(
+                    bname, instrs, set(by_stage), stage, kc, jc, en
+                )
+                continue
             rd = [by_stage.get(s) for s in range(n)]
 
             def field(f: Callable[[Read], int], w: int, rd: list[Read | None] = rd) -> Value:
@@ -559,6 +707,9 @@ class _TopBuilder:
                 width(oj),
             ),
         )
+        conv = None
+        if any(g is not None for g in geo):
+            conv, last_col = self.conv_out(unit, instrs, ostage, oi, oc_ready_fb.value, last_col)
         taken = self.writer_side(
             unit,
             unit,
@@ -571,6 +722,7 @@ class _TopBuilder:
             last_col,
             oc.last_step,
             tile_h,
+            conv,
         )
         oc_ready_fb.set(and_(taken, oc.step_valid))
         self.activity += [fire, taken]
@@ -588,6 +740,53 @@ class _TopBuilder:
                 ]
             )
         )
+
+    def conv_out(
+        self, unit: str, instrs: list[Instr], ostage: Value, oi: Value, step: Value, last_col
+    ) -> tuple[SimpleNamespace, Value]:
+        """Output side of a core with conv stages: the (oh, jw) digits of the result tile, the
+        row-done signal (last pixel tile of an output row) and the progress a conv tile's write
+        makes, in rows of the [O*OH, OW] matrix: after output row oh of the block whose first
+        channel is o, o*OH + oh + 1 (that channel's rows so far; every earlier block is done),
+        and at the block's last row min(o + d1, o_hi)*OH."""
+        geo = [x.conv for x in instrs]
+        rad = [
+            (g.oh_hi - g.oh_lo, g.jw) if g else (1, x.out_bounds[1])
+            for x, g in zip(instrs, geo, strict=True)
+        ]
+        ooh, ojw = self.mixed_counter(f"{unit}_oc", ostage, rad, step)
+        is_conv = rom(ostage, [int(g is not None) for g in geo], 1)
+        d1 = instrs[0].out_shape[0]
+        rw = self.rows_bits
+
+        def cf(fn: Callable, w: int = rw) -> Value:
+            return rom(ostage, [fn(g) if g is not None else 0 for g in geo], w)
+
+        row_done = cmp("eq", ojw, rom(ostage, [r[1] - 1 for r in rad], width(ojw)))
+        last_oh = cmp("eq", ooh, rom(ostage, [r[0] - 1 for r in rad], width(ooh)))
+        ohs = sorted({g.oh for g in geo if g is not None})
+        base = None  # oi * d1 * OH for the stage's OH
+        for oh in ohs:
+            v = mul_const(oi, d1 * oh, rw)
+            on = _or_all(
+                [
+                    cmp("eq", ostage, const(width(ostage), s))
+                    for s, g in enumerate(geo)
+                    if g and g.oh == oh
+                ]
+            )
+            base = v if base is None else mux(on, v, base)
+        first = add(base, cf(lambda g: g.o_lo * g.oh))  # o * OH
+        mid = add(add(first, cf(lambda g: g.oh_lo + 1)), resize(ooh, rw))
+        blk = add(first, cf(lambda g: d1 * g.oh))
+        o_hi = cf(lambda g: g.o_hi * g.oh)
+        blk = mux(cmp("ult", blk, o_hi), blk, o_hi)
+        end = mux(last_oh, blk, mid)
+        stages = [g is not None for g in geo]
+        ns = SimpleNamespace(
+            is_conv=is_conv, ooh=ooh, ojw=ojw, d2=instrs[0].out_shape[1], end=end, stages=stages
+        )
+        return ns, mux(is_conv, row_done, last_col)
 
     def adapt(self, data: Value, bname: str, core: CorePlan | None, transposed: bool) -> Value:
         """A buffer's read tile as the unit's operand bus (transposition, core widths)."""

@@ -606,6 +606,8 @@ class _Evaluator:
             pe_p = cfg.cores[pp.cores[0]]
             gp = s.gemm[prod.name]
             grain = pe_p[0] * gp.n
+            if prod.kind != "matmul" and min(gp.m, pe_p[0]) == 1:
+                grain = gp.n // gp.n_rows  # one channel: its rows complete one by one
         else:
             pe_p, gp = None, None
             grain = pp.beat
@@ -636,8 +638,11 @@ class _Evaluator:
         if cons.kind != "matmul":
             if op != 0 or big_other:
                 return None
-            w = s.g.shape(cons.operands[1])
-            return max(grain, w[2] * shape[0] * shape[2]), 0, "ijk"
+            # the first pixel tile reads every channel's first kernel rows, and rows of the
+            # [C*H, W] input complete in order: all but the last channel's rows come first
+            c, h, w = shape
+            kh = s.g.shape(cons.operands[1])[2]
+            return max(grain, ((c - 1) * h + min(h, kh)) * w), 0, "ijk"
         acc = gc.batch * gc.m * gc.n * 4
         if op == 0:
             opts = [] if big_other else [(max(grain, d1 * gc.k), 0, "ijk")]

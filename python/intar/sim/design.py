@@ -7,7 +7,10 @@ per cycle and latency; one read request or one write per port per cycle), runs i
 watchdog, unpacks the outputs and compares them with the golden model element by element.
 
 Off-chip layout: a tensor is a ``rows x cols`` matrix stored row-major, each row padded to
-whole beats of ``width // bits`` elements (element e of a beat at bits e*bits).
+whole beats of ``width // bits`` elements (element e of a beat at bits e*bits). A conv weight
+is a constant the host lays out as the matrix [O, KH*KW*Cp] the conv's core reads
+(`intar.hw.plan.conv_weight_image`; its manifest entry says ``conv_weight``), and
+`pack_image` writes it so.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from intar.hw.plan import HwPlan, matrix
+from intar.hw.plan import HwPlan, conv_weight_image
 from intar.sim.headers import BUS_HEADER, MEMORY_MODEL_HEADER
 from intar.sim.verilator import build
 
@@ -33,9 +36,13 @@ def manifest(plan: HwPlan, top: str) -> dict:
     dev = plan.device
     tensors = []
     for name, (port, base) in sorted(plan.placement.items()):
-        m = matrix(g, name)
+        m = plan.stored_matrix(name)
         per = plan.port(port).width // m.bits
         role = g.tensors[name].role
+        extra = {}
+        if name in plan.conv_weights:
+            kind, cp = plan.conv_weights[name]
+            extra["conv_weight"] = {"kind": kind, "cp": cp}
         tensors.append(
             {
                 "name": name,
@@ -49,6 +56,7 @@ def manifest(plan: HwPlan, top: str) -> dict:
                 "per_beat": per,
                 "beats_per_row": -(-m.cols // per),
             }
+            | extra
         )
     return {
         "top": top,
@@ -80,7 +88,10 @@ def pack_image(man: dict, port: dict, values: dict[str, np.ndarray]) -> np.ndarr
     for t in man["tensors"]:
         if t["port"] != port["name"] or t["role"] == "output":
             continue
-        v = np.asarray(values[t["name"]], dtype=np.int64).reshape(t["rows"], t["cols"])
+        v = np.asarray(values[t["name"]], dtype=np.int64)
+        if "conv_weight" in t:
+            v = conv_weight_image(v, t["conv_weight"]["kind"], t["conv_weight"]["cp"])
+        v = v.reshape(t["rows"], t["cols"])
         bits, per, bpr = t["bits"], t["per_beat"], t["beats_per_row"]
         mask = (1 << bits) - 1
         for r in range(t["rows"]):

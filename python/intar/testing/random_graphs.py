@@ -355,7 +355,13 @@ GENERATORS: dict[str, Generator] = {
     "reshape": Generator(_reshape, view=True),
     "transpose": Generator(_transpose, view=True),
 }
-"""A generator per task kind: it picks operands from the graph so far and adds one task."""
+"""A generator per task kind: it picks operands from the graph so far and adds one task.
+
+conv2d and conv_transpose2d have none on purpose: the template holds a conv's input and result
+flat (`intar.hw.plan.Flat`), so only convs, stores and the element-wise / resampling SFUs may
+read a conv result, and a conv's input may not be a view or a matmul result. A generator
+would have to keep every later pick within those rules; `test/python/hw/test_design_conv.py`
+covers the conv kinds with fixed graphs instead."""
 
 
 def supported_kinds() -> tuple[str, ...]:

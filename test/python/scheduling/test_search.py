@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -107,10 +106,8 @@ def test_paper_kernels(name: str) -> None:
     budget, ports = PAPER_DSP_BUDGETS[name], PAPER_PORTS[name]
     out = {}
     for mode in ("intar", "dataflow", "sequential"):
-        t0 = time.perf_counter()
+        # (search time is a benchmark figure: intar bench schedule reports it)
         s = schedule(g, U280, dsp_budget=budget, port_budget=ports, mode=mode)
-        elapsed = time.perf_counter() - t0
-        assert elapsed < 5.0, f"{name} {mode} took {elapsed:.2f}s"
         validate(s, g)
         assert s.mode == mode and s.dsps_used <= budget and len(s.ports) <= ports
         assert s.predicted_cycles >= s.roofline_cycles

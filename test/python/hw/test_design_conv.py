@@ -1,0 +1,219 @@
+"""conv2d and conv_transpose2d in the hardware template: the host's weight layout and im2col
+against the golden model (numpy), the plan's tile counts and flat buffers, the located errors
+for what is not built, and whole designs simulated in Verilator and compared bit for bit with
+the golden model (one build by default; cnn_4l and vae small in all three modes are slow).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import intar.kernels as K
+from intar.frontend.builder import Graph
+from intar.golden import kernels as gk
+from intar.hw.lint import lint_design
+from intar.hw.plan import CONVS, LoweringError, build_plan, conv_weight_image
+from intar.scheduling import load_device, make_graph, schedule, task
+from intar.scheduling.problem import TaskGraph, Tensor
+from intar.tools.flow import CompileOptions, compile_file, simulate_dir
+
+
+def _simulate(g: Graph, tmp_path: Path, mode: str) -> dict:
+    src = tmp_path / f"{g.name}.mlir"
+    src.write_text(g.to_mlir())
+    man = compile_file(str(src), tmp_path, CompileOptions("tiny", mode=mode))
+    assert man is not None
+    assert lint_design(tmp_path / "design.sv", man["top"]) == []
+    rep = simulate_dir(tmp_path, seed=5)
+    assert rep["result"] == "done", rep["stall_report"]
+    assert rep["mismatches"] == 0, rep["first_mismatches"]
+    assert rep["elements_checked"] > 0 and rep["bit_exact"] is True
+    print(f"{g.name} {mode}: {rep['cycles']} simulated, {rep['predicted_cycles']} predicted")
+    return rep
+
+
+def conv_graph() -> Graph:
+    """conv2d (2 -> 3 channels, 3x3, padding 1, odd sizes) -> relu -> conv_transpose2d
+    (3 -> 2 channels, 2x3 kernel, padding 1) -> requantize: both conv kinds, conv-to-conv
+    through an SFU, padding rows and columns, and a non-square kernel."""
+    g = Graph("convs")
+    x = g.input((2, 5, 7), "i16", name="x")
+    w1 = g.weight((3, 2, 3, 3), name="w1")
+    w2 = g.weight((3, 2, 2, 3), name="w2")
+    h = g.relu(g.conv2d(x, w1, padding=1, shift=9, out="i16", name="c1"), name="r1")
+    y = g.conv_transpose2d(h, w2, padding=1, shift=12, out="i16", name="t2")
+    g.output(g.requantize(y, shift=1, out="i16", name="q"))
+    return g
+
+
+def _task_graph(g: Graph) -> TaskGraph:
+    from circt import ir
+
+    from intar.analysis.task_graph import task_graph
+    from intar.golden import interpreter
+    from intar.ir import make_context
+    from intar.parse import Chunk, parse_chunk
+
+    with make_context(), ir.Location.unknown():
+        module = parse_chunk(Chunk(g.to_mlir(), 1), "graph.mlir")
+        graph = task_graph(interpreter.graph_named(module, g.name))
+        del module
+    return graph
+
+
+# -- the mapping, in numpy -------------------------------------------------------------------
+
+
+def _im2col_gemm(x: np.ndarray, wm: np.ndarray, kind: str, k: tuple[int, int], p: int, cp: int):
+    """The accumulators the core computes: weight matrix [O, KH*KW*Cp] times the im2col
+    columns x[c, oh + kh - ph, ow + kw - pw] (zero outside), k in (kh, kw, c) order."""
+    kh, kw = k
+    c, h, w = x.shape
+    ph, pw = (p, p) if kind == "conv2d" else (kh - 1 - p, kw - 1 - p)
+    oh, ow = h + 2 * ph - kh + 1, w + 2 * pw - kw + 1
+    xp = np.zeros((cp, h + 2 * kh, w + 2 * kw), dtype=np.int64)
+    xp[:c, kh : kh + h, kw : kw + w] = x
+    cols = np.zeros((kh * kw * cp, oh * ow), dtype=np.int64)
+    for u in range(kh):
+        for v in range(kw):
+            win = xp[:, kh - ph + u : kh - ph + u + oh, kw - pw + v : kw - pw + v + ow]
+            cols[(u * kw + v) * cp : (u * kw + v + 1) * cp] = win.reshape(cp, -1)
+    return (wm @ cols).reshape(-1, oh, ow)
+
+
+@pytest.mark.parametrize("kind", CONVS)
+@pytest.mark.parametrize(("c", "o", "k", "p", "cp"), [(2, 3, (3, 3), 1, 4), (3, 2, (2, 3), 0, 3)])
+def test_weight_image_and_im2col_equal_the_golden_conv(kind, c, o, k, p, cp) -> None:
+    rng = np.random.default_rng(7)
+    x = rng.integers(-50, 50, (c, 5, 6))
+    shape = (o, c, *k) if kind == "conv2d" else (c, o, *k)
+    w = rng.integers(-50, 50, shape)
+    op = gk.conv2d if kind == "conv2d" else gk.conv_transpose2d
+    want = op(x, w, padding=p, shift=0, out_bits=32)
+    got = _im2col_gemm(x, conv_weight_image(w, kind, cp), kind, k, p, cp)
+    assert (got == want).all()
+
+
+# -- the plan, no Verilator -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["intar", "dataflow", "sequential"])
+@pytest.mark.parametrize("kernel", ["cnn_4l", "vae"])
+def test_conv_tiles_and_flat_buffers(kernel: str, mode: str) -> None:
+    """Each conv instruction issues ceil(O/d1) * rows * ceil(OW/d2) * KH*KW*ceil(C/d3) tiles
+    of its slice (the cost model's count), the slices cover the result, and every conv input
+    buffer is flat with a pitch that keeps the other tiles aligned."""
+    graph = _task_graph(getattr(K, kernel)(small=True))
+    dev = load_device("tiny")
+    plan = build_plan(graph, schedule(graph, dev, mode=mode), dev)
+    pes = {c.name: c.pe for c in plan.cores}
+    covered: dict[str, int] = {}
+    for unit, lst in plan.instrs.items():
+        for ins in lst:
+            if ins.conv is None:
+                continue
+            d1, d2, d3 = pes[unit]
+            g = ins.conv
+            o_tiles = math.ceil((g.o_hi - g.o_lo) / d1)
+            want = o_tiles * (g.oh_hi - g.oh_lo) * math.ceil(g.ow / d2) * g.kh * g.kw
+            assert math.prod(ins.bounds) == want * math.ceil(g.c / d3)
+            covered[ins.task] = covered.get(ins.task, 0) + (g.o_hi - g.o_lo) * (g.oh_hi - g.oh_lo)
+            b = plan.buffers[ins.reads[1].buffer]
+            assert b.conv_read and b.flat is not None
+            widths = [w.shape[1] for w in b.writers] + [b.read_shape[1]]
+            assert all(b.flat.pitch % w == 0 and b.flat.lead % w == 0 for w in widths)
+            assert b.flat.pitch >= b.flat.w and b.flat.lead >= g.pw
+    convs = [t for t in graph.tasks if t.kind in CONVS]
+    assert covered == {t.name: t.shape[0] * t.shape[1] for t in convs}
+
+
+def _conv_leaves(c=2, h=6, w=6, o=2) -> list[Tensor]:
+    return [Tensor("x", (c, h, w), 16, "input"), Tensor("w", (o, c, 3, 3), 16, "weight")]
+
+
+def test_stride_two_is_a_located_error() -> None:
+    graph = make_graph(
+        "s2", _conv_leaves(), [task("y", "conv2d", ["x", "w"], (2, 2, 2), stride=2)], ["y"]
+    )
+    dev = load_device("tiny")
+    with pytest.raises(LoweringError, match="stride 2 is not built") as e:
+        build_plan(graph, schedule(graph, dev, mode="sequential"), dev)
+    assert e.value.task == "y"
+
+
+def test_a_slice_along_output_columns_is_a_located_error() -> None:
+    graph = make_graph(
+        "cols", _conv_leaves(), [task("y", "conv2d", ["x", "w"], (2, 6, 6), padding=1)], ["y"]
+    )
+    dev = load_device("tiny")
+    sched = schedule(graph, dev, mode="sequential")
+    phases = tuple(
+        dataclasses.replace(
+            ph,
+            assigns=tuple(
+                dataclasses.replace(a, slice=(2, 0, 6)) if a.task == "y" else a for a in ph.assigns
+            ),
+        )
+        for ph in sched.phases
+    )
+    with pytest.raises(LoweringError, match="along dim 2") as e:
+        build_plan(graph, dataclasses.replace(sched, phases=phases), dev)
+    assert e.value.task == "y"
+
+
+def test_a_weight_made_on_chip_is_a_located_error() -> None:
+    tasks = [
+        task("wr", "relu", ["w"], (2, 2, 3, 3)),
+        task("y", "conv2d", ["x", "wr"], (2, 6, 6), padding=1),
+    ]
+    graph = make_graph("wchip", _conv_leaves(), tasks, ["y"])
+    dev = load_device("tiny")
+    with pytest.raises(LoweringError, match="produced on chip") as e:
+        build_plan(graph, schedule(graph, dev, mode="sequential"), dev)
+    assert e.value.task == "y"
+
+
+def test_a_conv_result_read_by_softmax_is_a_located_error() -> None:
+    tasks = [
+        task("y", "conv2d", ["x", "w"], (2, 6, 6), padding=1, shift=8),
+        task("s", "softmax", ["y"], (2, 6, 6), frac_bits=8, out_frac_bits=8),
+    ]
+    graph = make_graph("soft", _conv_leaves(), tasks, ["s"])
+    dev = load_device("tiny")
+    with pytest.raises(LoweringError, match="read by softmax 's' is not built") as e:
+        build_plan(graph, schedule(graph, dev, mode="sequential"), dev)
+    assert e.value.task == "s"
+
+
+def test_same_conv_input_gives_identical_sv(tmp_path: Path) -> None:
+    src = tmp_path / "convs.mlir"
+    src.write_text(conv_graph().to_mlir())
+    for d in "ab":
+        compile_file(str(src), tmp_path / d, CompileOptions("tiny", mode="intar"))
+    a, b = ((tmp_path / d / "design.sv").read_bytes() for d in "ab")
+    assert a == b and len(a) > 10_000
+
+
+# -- whole designs (one Verilator build each) -----------------------------------------------
+
+
+def test_conv_and_conv_transpose_simulate_bit_exact(tmp_path: Path) -> None:
+    _simulate(conv_graph(), tmp_path, "intar")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["sequential", "dataflow"])
+def test_conv_graph_other_modes(tmp_path: Path, mode: str) -> None:
+    _simulate(conv_graph(), tmp_path, mode)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["intar", "dataflow", "sequential"])
+@pytest.mark.parametrize("kernel", ["cnn_4l", "vae"])
+def test_small_conv_kernels_simulate_bit_exact(tmp_path: Path, kernel: str, mode: str) -> None:
+    _simulate(getattr(K, kernel)(small=True), tmp_path, mode)
