@@ -624,8 +624,9 @@ class _Evaluator:
                 need = shape[0] * shape[2]
             elif cons.kind == "maxpool":
                 need = 2 * shape[0] * shape[2]
-            elif prod.kind in PE_KINDS and pe_p is not None:
+            elif prod.kind == "matmul" and pe_p is not None:
                 grain = pe_p[0] * pe_p[1]  # pointwise: any order, one tile at a time
+            # (a conv's rows of several channels complete together at its block's end)
             return max(grain, need), 0, ""
         if streamed_ops.get(cons.name, op) != op:
             return None
@@ -655,9 +656,14 @@ class _Evaluator:
         return max(grain, d3 * gc.n), acc, "kij"
 
     def _emits_at_end(self, t: Task, tp: dict[str, TaskPlan], depth: int = 0) -> bool:
-        """`t` is k-outer, or a pointwise SFU fed (in this group) by a k-outer task."""
+        """`t` is k-outer, or a convolution whose tile rows hold several output channels (its
+        rows complete at the end of each channel block, the last at its end), or a pointwise
+        SFU fed (in this group) by such a task."""
         if t.kind in PE_KINDS:
-            return tp[t.name].order == "kij"
+            plan = tp[t.name]
+            if t.kind != "matmul" and plan.cores:
+                return min(self.s.gemm[t.name].m, self.cfg.cores[plan.cores[0]][0]) > 1
+            return plan.order == "kij"
         if t.kind in ROW_KINDS or depth > len(tp):
             return False
         ins = [e for e in self.s.in_edges[t.name] if e.prod in tp and not e.through_view]
