@@ -1,13 +1,28 @@
 """Small builders over CIRCT's hw/comb/seq Python bindings, shared by the generators.
 
 Values are signless integers; the helpers name the few idioms the generators use (constants
-from Python ints, sign and zero extension, comparisons, clock-enabled registers, feedback).
+from Python ints, sign and zero extension, comparisons, clock-enabled registers, feedback),
+plus ``ifdef`` blocks and a pipelined DSP48E2 multiplier (``dsp_mul``).
 """
 
 from __future__ import annotations
 
-from circt.dialects import comb, hw, seq
-from circt.ir import IntegerAttr, IntegerType, Type, Value
+from collections.abc import Callable
+
+from circt.dialects import comb, hw, seq, sv
+from circt.ir import (
+    ArrayAttr,
+    Attribute,
+    FlatSymbolRefAttr,
+    InsertionPoint,
+    IntegerAttr,
+    IntegerType,
+    NoneType,
+    Operation,
+    StringAttr,
+    Type,
+    Value,
+)
 
 
 def ity(w: int) -> Type:
@@ -146,3 +161,179 @@ def resize(v: Value, w: int) -> Value:
     """Zero-extend or truncate ``v`` to ``w`` bits."""
     n = width(v)
     return v if n == w else zext(v, w) if n < w else extract(v, 0, w)
+
+
+def _declare_once(kind: str, sym: str, make: Callable[[], object]) -> None:
+    """Run ``make`` (which creates the top-level op ``kind`` named ``sym``) in the top-level
+    module body, before the module being built, unless that body already holds it."""
+    op = InsertionPoint.current.block.owner
+    while op.parent is not None and op.parent.name != "builtin.module":
+        op = op.parent
+    for other in op.parent.regions[0].blocks[0].operations:
+        a = other.operation.attributes
+        if other.operation.name == kind and StringAttr(a["sym_name"]).value == sym:
+            return
+    with InsertionPoint(op):
+        make()
+
+
+def ifdef(macro: str) -> tuple[InsertionPoint, InsertionPoint]:
+    """An ``` `ifdef macro ... `else ... `endif``` block at the current insertion point; returns
+    the insertion points of its two branches. Values cannot leave a branch: assign them to an
+    ``sv.wire`` declared before it. Declares ``sv.macro.decl @macro`` at the top level (once)."""
+    _declare_once("sv.macro.decl", macro, lambda: sv.MacroDeclOp(macro))
+    # sv.IfDefOp's Python wrapper passes an Operation where ODS wants the attribute: build it
+    # generically.
+    op = Operation.create(
+        "sv.ifdef", attributes={"cond": Attribute.parse(f"#sv<macro.ident @{macro}>")}, regions=2
+    )
+    then_b, else_b = op.regions[0].blocks.append(), op.regions[1].blocks.append()
+    return InsertionPoint(then_b), InsertionPoint(else_b)
+
+
+# DSP48E2 (UltraScale/UltraScale+) as a signed multiplier with all three pipeline stages: the
+# A2/B2 input registers (AREG = BREG = 1, so ACASCREG = BCASCREG = 1), MREG and PREG; every
+# other register off (the primitive's defaults turn them on, so every one is set); OPMODE =
+# X:M, Y:M, Z:0, W:0, ALUMODE = Z + W + X + Y, INMODE = 0 (A2, B2), so P = A[26:0] * B, signed,
+# 48 bits. Checked cycle- and bit-exact against Xilinx's unisim DSP48E2 model on the core.
+_DSP_INT_PARAMS = {
+    "AREG": 1,
+    "ACASCREG": 1,
+    "BREG": 1,
+    "BCASCREG": 1,
+    "MREG": 1,
+    "PREG": 1,
+    "ADREG": 0,
+    "DREG": 0,
+    "CREG": 0,
+    "ALUMODEREG": 0,
+    "OPMODEREG": 0,
+    "INMODEREG": 0,
+    "CARRYINREG": 0,
+    "CARRYINSELREG": 0,
+}
+_DSP_STR_PARAMS = {
+    "A_INPUT": "DIRECT",
+    "B_INPUT": "DIRECT",
+    "AMULTSEL": "A",
+    "BMULTSEL": "B",
+    "PREADDINSEL": "A",
+    "USE_MULT": "MULTIPLY",
+    "USE_SIMD": "ONE48",
+    "USE_PATTERN_DETECT": "NO_PATDET",
+    "USE_WIDEXOR": "FALSE",
+}
+_DSP_DATA_INPUTS = {  # constant-driven data/control inputs and their widths
+    "C": 48,
+    "D": 27,
+    "ACIN": 30,
+    "BCIN": 18,
+    "PCIN": 48,
+    "INMODE": 5,
+    "ALUMODE": 4,
+    "CARRYINSEL": 3,
+    "CARRYIN": 1,
+    "CARRYCASCIN": 1,
+    "MULTSIGNIN": 1,
+}
+_DSP_OPMODE = 0b000000101  # W = 0, Z = 0, Y = M, X = M
+_DSP_CE_ON = ("CEA2", "CEB2", "CEM", "CEP")  # the stall enable
+_DSP_CE_OFF = ("CEA1", "CEB1", "CEAD", "CEC", "CED", "CEALUMODE", "CECTRL", "CEINMODE", "CECARRYIN")
+_DSP_RST = (
+    "RSTA",
+    "RSTB",
+    "RSTC",
+    "RSTD",
+    "RSTM",
+    "RSTP",
+    "RSTALLCARRYIN",
+    "RSTALUMODE",
+    "RSTCTRL",
+    "RSTINMODE",
+)
+DSP_A_BITS, DSP_B_BITS = 27, 18
+"""Operand widths of the DSP48E2 multiplier (signed)."""
+
+
+def _dsp48e2_params() -> list[Attribute]:
+    i32 = ity(32)
+    out = [
+        hw.ParamDeclAttr.get(n, i32, IntegerAttr.get(i32, v)) for n, v in _DSP_INT_PARAMS.items()
+    ]
+    none = NoneType.get()
+    out += [hw.ParamDeclAttr.get(n, none, StringAttr.get(v)) for n, v in _DSP_STR_PARAMS.items()]
+    return out
+
+
+def _dsp48e2_inputs() -> list[tuple[str, Type]]:
+    ins = [("CLK", seq.ClockType.get()), ("A", ity(30)), ("B", ity(18)), ("OPMODE", ity(9))]
+    ins += [(n, ity(w)) for n, w in _DSP_DATA_INPUTS.items()]
+    ins += [(n, ity(1)) for n in (*_DSP_CE_ON, *_DSP_CE_OFF, *_DSP_RST)]
+    return ins
+
+
+def dsp_mul(clk: Value, en: Value, a: Value, b: Value, tag: str) -> Value:
+    """Signed ``a * b`` (``width(a) + width(b)`` bits, ``a`` up to 27 and ``b`` up to 18 bits)
+    through three clock-enabled pipeline stages: input registers, product register, output
+    register; the result appears 3 enabled cycles after its operands. No reset.
+
+    For synthesis (``SYNTHESIS`` defined, as yosys and Vivado do) this is one DSP48E2
+    instance with AREG = BREG = MREG = PREG = 1 and CEA2/CEB2/CEM/CEP = ``en``: yosys's
+    ``xilinx_dsp`` packs registers into DSP48E1 (xc7) only, so for xcu/xcup an inferred
+    multiplier keeps every register in the fabric. For simulation it is the same pipeline as
+    registers ``a_r<tag>``, ``b_r<tag>``, ``m_r<tag>``, ``p_r<tag>``.
+    """
+    wa, wb = width(a), width(b)
+    if wa > DSP_A_BITS or wb > DSP_B_BITS:
+        raise ValueError(f"dsp_mul: {wa} x {wb} bits does not fit one DSP48E2 (27 x 18)")
+    pw = wa + wb
+    ext = _dsp48e2_extern()
+    wire = sv.WireOp(hw.InOutType.get(ity(pw)), f"prod_{tag}").result
+    syn, sim = ifdef("SYNTHESIS")
+    with syn:
+        ins = _dsp48e2_inputs()
+        vals = {"CLK": clk, "A": sext(a, 30), "B": sext(b, 18), "OPMODE": const(9, _DSP_OPMODE)}
+        vals |= {n: const(w, 0) for n, w in _DSP_DATA_INPUTS.items()}
+        vals |= {n: en for n in _DSP_CE_ON}
+        vals |= {n: const(1, 0) for n in (*_DSP_CE_OFF, *_DSP_RST)}
+        inst = hw.InstanceOp(
+            [ity(48)],
+            f"dsp_{tag}",
+            FlatSymbolRefAttr.get(ext),
+            [vals[n] for n, _ in ins],
+            [n for n, _ in ins],
+            ["P"],
+            ArrayAttr.get(_dsp48e2_params()),
+        )
+        # the instance's 48-bit output gets its wire inside the branch (ExportVerilog would
+        # declare one at module level, undriven and unused in simulation)
+        p48 = sv.WireOp(hw.InOutType.get(ity(48)), f"dsp_p_{tag}").result
+        sv.AssignOp(p48, inst.results[0])
+        sv.AssignOp(wire, extract(sv.ReadInOutOp(p48).result, 0, pw))
+    with sim:
+
+        def reg(v: Value, name: str) -> Value:
+            return seq.CompRegClockEnabledOp(v.type, v, clk, en, name=name).result
+
+        av, bv = reg(a, f"a_r{tag}"), reg(b, f"b_r{tag}")
+        m = reg(comb.MulOp([sext(av, pw), sext(bv, pw)]).result, f"m_r{tag}")
+        sv.AssignOp(wire, reg(m, f"p_r{tag}"))
+    return sv.ReadInOutOp(wire).result
+
+
+def _dsp48e2_extern() -> str:
+    """Declare ``hw.module.extern @DSP48E2`` at the top level (once); returns its name."""
+    name = "DSP48E2"
+
+    def make() -> None:
+        i32, none = ity(32), NoneType.get()
+        params = [hw.ParamDeclAttr.get_nodefault(n, i32) for n in _DSP_INT_PARAMS]
+        params += [hw.ParamDeclAttr.get_nodefault(n, none) for n in _DSP_STR_PARAMS]
+        # a fresh attributes dict: the binding's default ({}) is shared and it stores a
+        # context-bound "comment" attribute in it
+        hw.HWModuleExternOp(
+            name, _dsp48e2_inputs(), [("P", ity(48))], parameters=params, attributes={}
+        )
+
+    _declare_once("hw.module.extern", name, make)
+    return name

@@ -23,6 +23,10 @@ c + latency(d3) with ``latency = 3 (DSP A/B, M, P regs) + ceil(log2 d3) (adder t
 register per level) + 1 (int32 accumulator) + 1 (requantize + output register)``. The cost
 model's 2-cycle scratchpad read sits in front of the core and is not part of it.
 
+Each PE multiply is ``builders.dsp_mul``: under ``SYNTHESIS`` (yosys, Vivado) a DSP48E2
+instance with its A/B, M and P registers on (yosys does not pack inferred registers into
+DSP48E2s), otherwise the same three clock-enabled registers around a ``*`` for simulation.
+
 Backpressure is a global stall: ``in_ready = en = !out_valid | out_ready``, and every pipeline
 register is clock-enabled by ``en``. ``k_bound`` is read as each beat is accepted and ``shift``
 travels with the beat (the value on the tile's last-k beat is used), so both may change from
@@ -55,6 +59,7 @@ from intar.hw.builders import (
     and_,
     cmp,
     const,
+    dsp_mul,
     extract,
     ity,
     mux,
@@ -184,19 +189,16 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
                 from_mem = regs.data(from_mem, f"acc_mem_s{s + 1}")
         sh = regs.data(sh, "shift_acc")  # aligned with acc_done
 
-        # PE array: A/B registers, M register, P register (one DSP48E2 each).
+        # PE array: one DSP48E2 per (i, j, k) with its A/B, M and P registers (see dsp_mul).
         pw = 2 * ib
         sums: list[Value] = []
         for i in range(d1):
             for j in range(d2):
                 prods = []
                 for k in range(d3):
-                    tag = f"{i}_{j}_{k}"
-                    av = regs.data(extract(p["a"], (i * d3 + k) * ib, ib), f"a_r{tag}")
-                    bv = regs.data(extract(p["b"], (k * d2 + j) * ib, ib), f"b_r{tag}")
-                    m = comb.MulOp([sext(av, pw), sext(bv, pw)]).result
-                    m = regs.data(m, f"m_r{tag}")
-                    prods.append(regs.data(m, f"p_r{tag}"))
+                    av = extract(p["a"], (i * d3 + k) * ib, ib)
+                    bv = extract(p["b"], (k * d2 + j) * ib, ib)
+                    prods.append(dsp_mul(clk, en, av, bv, f"{i}_{j}_{k}"))
                 # Pipelined adder tree, one register per level; widths grow by one bit per
                 # level (capped at acc_bits, where wrap-around matches int32 accumulation).
                 level, lvl = prods, 0

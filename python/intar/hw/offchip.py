@@ -162,9 +162,11 @@ def build_read_engine(cfg: OffchipConfig, name: str) -> hw.HWModuleOp:
         rptr = Reg(clk, rst, pw, "fifo_rptr")
         count = Reg(clk, rst, cw, "fifo_count")
 
-        cmd_ready = not_(_nonzero(req_rem.q))
+        # req_rem != 0 kept in a register of its own: the wide OR stays off the request path
+        busy = Reg(clk, rst, 1, "req_busy")
+        cmd_ready = not_(busy.q)
         cmd_fire = and_(p["cmd_valid"], cmd_ready)
-        req_valid = and_(_nonzero(req_rem.q), _ult(used.q, const(cw, d)))
+        req_valid = and_(busy.q, _ult(used.q, const(cw, d)))
         req_fire = and_(req_valid, p["mem_req_ready"])
         out_valid = _nonzero(count.q)
         pop = and_(out_valid, p["out_ready"])
@@ -172,6 +174,8 @@ def build_read_engine(cfg: OffchipConfig, name: str) -> hw.HWModuleOp:
 
         req_addr.next(mux(cmd_fire, p["cmd_addr"], _inc(req_addr.q)), or_(cmd_fire, req_fire))
         req_rem.next(mux(cmd_fire, p["cmd_len"], _dec(req_rem.q)), or_(cmd_fire, req_fire))
+        not_last = not_(_eq(req_rem.q, const(lw, 1)))
+        busy.next(mux(cmd_fire, _nonzero(p["cmd_len"]), not_last), or_(cmd_fire, req_fire))
         inc_only, dec_only = and_(req_fire, not_(pop)), and_(pop, not_(req_fire))
         used.next(mux(inc_only, _inc(used.q), _dec(used.q)), or_(inc_only, dec_only))
         push_only, pop_only = and_(push, not_(pop)), and_(pop, not_(push))
