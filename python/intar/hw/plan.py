@@ -1157,16 +1157,23 @@ def _sfu_params(t: Task, graph: TaskGraph, lanes: int, res: Matrix) -> tuple:
     if t.kind in ("exp", "gelu", "silu"):
         return (t.kind, lanes, in_bits, t.bits, int(t.attr("frac_bits")))
     if t.kind == "softmax":
+        from intar.hw.sfu_exp import check_softmax
+
         shape = graph.tensors[t.operands[0]].shape
         per_matrix = shape[-2] if len(shape) > 1 else 1
+        frac, out_frac = int(t.attr("frac_bits")), int(t.attr("out_frac_bits"))
+        try:
+            check_softmax(res.cols, lanes, in_bits[0], t.bits, frac, out_frac, per_matrix)
+        except ValueError as e:
+            raise LoweringError(f"softmax unit not built: {e}", t.name) from None
         return (
             t.kind,
             lanes,
             in_bits,
             t.bits,
             res.cols,
-            int(t.attr("frac_bits")),
-            int(t.attr("out_frac_bits")),
+            frac,
+            out_frac,
             bool(t.attr("causal", False)),
             per_matrix,
         )

@@ -44,34 +44,56 @@ of a partial last beat are ignored on input and 0 on output). Bit-exact with
 ``kernels.softmax(x, frac_bits, out_frac_bits, causal, out_bits)`` on [rows, row_len]; with
 ``causal`` the mask row is (row number mod rows_per_matrix). Three row passes, II = 1 beats:
 
-1. *store + max*: each beat is written into a ring of K row slots (registers, K*B beats,
-   K = 1 + max(1, ceil((D1 - 1) / B)) with D1 = 3 + ceil(log2 lanes), so a slot is never
-   overwritten before pass 2 has read it) and, masked lanes replaced by the lowest value,
-   goes through a registered max tree (one level per stage) into a running max.
-2. *exp + sum*: a row token (max, row number) starts B reads of the slot; per beat
-   d = x - m (register), then the exp pipeline above (clamp, to_work, ..., 12 stages) with
-   out_frac 20 (``exp_nonpos``), masked lanes forced to 0; e goes into a delay line and through a
+1. *store + max*: each beat is written into a row buffer (see *Row buffers*) and, masked
+   lanes replaced by the lowest value, goes through a registered max tree (one level per
+   stage) into a running max.
+2. *exp + sum*: a row token (max, row number) starts B reads of the row buffer, beat b of a
+   row D1 + b cycles after its last beat (D1 = 3 + ceil(log2 lanes)); per beat d = x - m
+   (register), then the exp pipeline above (clamp, to_work, ..., 12 stages) with out_frac 20
+   (``exp_nonpos``), masked lanes forced to 0; e goes into a delay line and through a
    registered adder tree into the row sum S.
 3. *divide + scale*: R = floor(2**52 / S) by a restoring divider pipelined one quotient bit per
    registered stage (33 stages, starting from the partial remainder 2**19 < S: each stage one
    (W_S + 2)-bit subtract and a mux, W_S = bit_length(row_len * 2**20); cost about
    33 * (2 W_S + 17) flip-flops, independent of the row rate, so it never limits throughput).
-   e leaves the delay line (B + ceil(log2 lanes) + 34 beats of lanes * 21 bits, shift
-   registers: SRL-friendly) as R arrives; out = saturate(round_shift(e * R, 52 - F), out_bits)
-   in three stages (21 x 33 bit product -> 2 DSP48E2 per lane, rounding add, saturation).
+   e leaves the delay line (B + ceil(log2 lanes) + 34 beats of lanes * 21 bits) as R arrives;
+   out = saturate(round_shift(e * R, 52 - F), out_bits) in three stages (21 x 33 bit product
+   -> 2 DSP48E2 per lane, rounding add, saturation).
+
+*Row buffers.* Short rows (B <= ``REG_ROW_BEATS`` = 64) keep the row in a ring of K row slots
+of registers (K*B beats, K = 1 + max(1, ceil((D1 - 1) / B)), so a slot is never overwritten
+before pass 2 has read it, read through a mux tree into the ``p2_beat`` register) and the e
+delay line in shift registers (SRL-friendly). Longer rows (``uses_ram``) keep both in
+``seq.firmem`` rings (BRAM / LUTRAM; ``ram_depths``), with the same timing:
+
+* the row ring (a power of two >= B + D1 words of lanes * in_bits) is written at the beat's
+  wptr; its read port is given rptr's *next* value (``en & act ? rptr + 1 : rptr``), so in
+  every cycle the read data is the word the register version's mux would select, and
+  ``p2_beat`` registers it (the BRAM output register). Between a beat's write and its read
+  at most B + D1 - 2 other beats are written, so no live word is overwritten, and a word
+  is never needed in the cycle after its write (the read-during-write behaviour is moot);
+* the e ring (a power of two >= the e delay n, words of lanes * 21 + 1 bits: e and its valid
+  bit) is written every enabled cycle at ptr and read at ptr's next value - (n - 1), then
+  registered: exactly n enabled cycles, through stalls. Its words are not reset, so the
+  valid bit counts only from the n-th enabled cycle after reset (``edl_fill``, a saturating
+  counter).
+
+A design holding a long-row unit must be lowered with the memory passes (``lower-seq-firmem``,
+``hw-memory-sim``: the top-level flow and ``intar.hw.tensor_buffer.emit_sv_with_memories``).
+Rows longer than ``MAX_ROW_LEN`` = 65536 elements raise ValueError (``check_softmax``; the
+plan reports it as a located LoweringError).
 
 ``softmax_latency(row_len, lanes)`` = 2B + 2 ceil(log2 lanes) + 55 cycles from the first input
-beat of a row to its first output beat (unstalled, input at full rate). A stream of R rows fed
-without gaps and drained without stalls takes exactly R * B + softmax_latency cycles from the
-first accepted beat to the last output beat (inclusive). Row slots are registers, which is
-fine for short rows; B > ``MAX_ROW_BEATS`` raises ValueError (long rows would need seq.firmem
-row buffers, not implemented). DSP-relevant multiplies per lane: 5 (exp) + 1 (scale).
+beat of a row to its first output beat (unstalled, input at full rate), for both kinds of row
+buffer. A stream of R rows fed without gaps and drained without stalls takes exactly
+R * B + softmax_latency cycles from the first accepted beat to the last output beat
+(inclusive). DSP-relevant multiplies per lane: 5 (exp) + 1 (scale).
 """
 
 from __future__ import annotations
 
 from circt.dialects import comb, hw, seq
-from circt.ir import Value
+from circt.ir import IntegerAttr, Value
 
 from intar.golden import approx
 from intar.hw.builders import (
@@ -98,7 +120,8 @@ ELEMENT_BITS = (
     32,
 )  # the golden kernels' out_bits
 
-MAX_ROW_BEATS = 64  # row slots are registers: K * B beats, with B <= MAX_ROW_BEATS
+REG_ROW_BEATS = 64  # B <= REG_ROW_BEATS: register row slots; longer rows: seq.firmem rings
+MAX_ROW_LEN = 1 << 16  # the longest row built (rings of up to 2**17 words at one lane)
 T_BITS = 24  # t = to_work(clamped x), |t| <= 2**22
 Z_BITS = 24  # z = t * log2(e) in Q.16, |z| < 2**22.6
 FRONT_STAGES = 2  # clamp, to_work
@@ -126,6 +149,28 @@ def _slots(row_len: int, lanes: int) -> int:
     b = _beats(row_len, lanes)
     d1 = 3 + _levels(lanes)
     return 1 + max(1, -(-(d1 - 1) // b))
+
+
+def uses_ram(row_len: int, lanes: int) -> bool:
+    """Rows of more than ``REG_ROW_BEATS`` beats keep their row and e buffers in seq.firmem."""
+    return _beats(row_len, lanes) > REG_ROW_BEATS
+
+
+def _pow2_at_least(n: int) -> int:
+    return max(2, 1 << (n - 1).bit_length())
+
+
+def _e_delay(row_len: int, lanes: int) -> int:
+    """Beats between a beat's e leaving the exp pipeline and its scaling by R."""
+    return _beats(row_len, lanes) + _levels(lanes) + DIV_STAGES + 1
+
+
+def ram_depths(row_len: int, lanes: int) -> tuple[int, int]:
+    """Words of the (row ring, e ring) of a long-row unit (``uses_ram``): powers of two
+    >= B + D1 (D1 = 3 + ceil(log2 lanes)) and >= the e delay B + ceil(log2 lanes) + 34."""
+    d1 = 3 + _levels(lanes)
+    nb = _beats(row_len, lanes)
+    return _pow2_at_least(nb + d1), _pow2_at_least(_e_delay(row_len, lanes))
 
 
 def softmax_latency(row_len: int, lanes: int) -> int:
@@ -242,6 +287,25 @@ def _exp_saturate(res: Value, sat: Value, out_bits: int) -> Value:
     return mux(big, const(out_bits, hi), extract(res, 0, out_bits))
 
 
+def check_softmax(
+    row_len: int,
+    lanes: int,
+    in_bits: int,
+    out_bits: int,
+    frac_bits: int,
+    out_frac_bits: int,
+    rows_per_matrix: int,
+) -> None:
+    """Raise ValueError for a softmax unit that is not built (the plan reports it located)."""
+    _check_common(lanes, in_bits, out_bits, frac_bits)
+    if not 0 <= out_frac_bits <= approx.MAX_FRAC_BITS:
+        raise ValueError(f"out_frac_bits must be in [0, {approx.MAX_FRAC_BITS}]")
+    if row_len < 1 or rows_per_matrix < 1:
+        raise ValueError("row_len and rows_per_matrix must be >= 1")
+    if row_len > MAX_ROW_LEN:
+        raise ValueError(f"rows of {row_len} elements exceed the softmax unit's {MAX_ROW_LEN}")
+
+
 def _check_common(lanes: int, in_bits: int, out_bits: int, frac_bits: int) -> None:
     if lanes < 1:
         raise ValueError("lanes must be >= 1")
@@ -318,6 +382,40 @@ def _bits_for(n: int) -> int:
     return max(1, (n - 1).bit_length())
 
 
+def _undef() -> IntegerAttr:
+    return IntegerAttr.get(ity(32), 0)  # seq RUW / WUW: undefined
+
+
+def _ram_delay(regs: Regs, clk: Value, v: Value, n: int, prefix: str, name: str) -> Value:
+    """v delayed by n >= 3 enabled cycles through a seq.firmem ring and an output register.
+
+    The ring (a power of two >= n words) is written at ``ptr`` every enabled cycle; the read
+    address is ptr's next value - (n - 1), so the read data in (enabled) cycle k is the word
+    written in cycle k - n + 1 and holds through a stall; the register makes it k - n."""
+    assert n >= 3
+    depth = _pow2_at_least(n)
+    aw = _bits_for(depth)
+    ptr_fb = Feedback(ity(aw))
+    ptr = regs.ctrl(_add(ptr_fb.value, const(aw, 1)), f"{name}_ptr")
+    ptr_fb.set(ptr)
+    mem_ty = seq.FirMemType.get(depth, width(v))
+    mem = seq.FirMemOp(mem_ty, 1, 1, _undef(), _undef(), name=name, prefix=f"{prefix}_").result
+    seq.FirMemWriteOp(mem, ptr, clk, v, enable=regs.en)
+    back = mux(regs.en, const(aw, (2 - n) % depth), const(aw, (1 - n) % depth))
+    rdata = seq.FirMemReadOp(mem, _add(ptr, back), clk).result
+    return regs.data(rdata, f"{name}_q")
+
+
+def _primed(regs: Regs, n: int) -> Value:
+    """High from the n-th enabled cycle after reset on: a ring read before then returns a word
+    not written since reset."""
+    fw = n.bit_length()
+    fb = Feedback(ity(fw))
+    full = cmp("eq", fb.value, const(fw, n))
+    fb.set(regs.ctrl(mux(full, fb.value, _add(fb.value, const(fw, 1))), "edl_fill"))
+    return full
+
+
 def build_softmax_sfu(
     row_len: int,
     lanes: int,
@@ -330,20 +428,12 @@ def build_softmax_sfu(
     name: str,
 ) -> hw.HWModuleOp:
     """Create the row-wise softmax SFU's ``hw.module`` at the current insertion point."""
-    _check_common(lanes, in_bits, out_bits, frac_bits)
-    if not 0 <= out_frac_bits <= approx.MAX_FRAC_BITS:
-        raise ValueError(f"out_frac_bits must be in [0, {approx.MAX_FRAC_BITS}]")
-    if row_len < 1 or rows_per_matrix < 1:
-        raise ValueError("row_len and rows_per_matrix must be >= 1")
+    check_softmax(row_len, lanes, in_bits, out_bits, frac_bits, out_frac_bits, rows_per_matrix)
     nb = _beats(row_len, lanes)
-    if nb > MAX_ROW_BEATS:
-        raise ValueError(
-            f"row_len / lanes needs {nb} beats > {MAX_ROW_BEATS}: register row buffers only"
-        )
+    ram = uses_ram(row_len, lanes)
     inputs, outputs = stream_ports(lanes, in_bits, out_bits)
     lv = _levels(lanes)
-    k_slots = _slots(row_len, lanes)
-    n_entries = k_slots * nb
+    n_entries = ram_depths(row_len, lanes)[0] if ram else _slots(row_len, lanes) * nb
     pw = _bits_for(n_entries)
     bw = _bits_for(nb)
     rw = _bits_for(rows_per_matrix)
@@ -382,13 +472,18 @@ def build_softmax_sfu(
                 regs, Feedback(ity(rw)), and_(acc, row_end), rows_per_matrix, rw, "row"
             )
         entries = []
-        for e in range(n_entries):
-            we = and_(en, acc, cmp("eq", wptr, const(pw, e)))
-            entries.append(
-                seq.CompRegClockEnabledOp(
-                    ity(lanes * in_bits), p["a"], clk, we, name=f"buf{e}"
-                ).result
-            )
+        if ram:
+            mem_ty = seq.FirMemType.get(n_entries, lanes * in_bits)
+            ring = seq.FirMemOp(mem_ty, 1, 1, _undef(), _undef(), name="rows", prefix=f"{name}_")
+            seq.FirMemWriteOp(ring.result, wptr, clk, p["a"], enable=acc)
+        else:
+            for e in range(n_entries):
+                we = and_(en, acc, cmp("eq", wptr, const(pw, e)))
+                entries.append(
+                    seq.CompRegClockEnabledOp(
+                        ity(lanes * in_bits), p["a"], clk, we, name=f"buf{e}"
+                    ).result
+                )
         masks = lane_mask(colbase, row)
         xs = [
             mux(masks[i], extract(p["a"], i * in_bits, in_bits), const(in_bits, lowest))
@@ -440,7 +535,11 @@ def build_softmax_sfu(
         cb2 = regs.ctrl(mux(act, cb2_next, cb2_fb.value), "p2_colbase")
         cb2_fb.set(cb2)
         # read stage (register): beat, m, masks, flags
-        beat = regs.data(_select(entries, rptr), "p2_beat")
+        if ram:  # present rptr's next value: the read data is the word a register would hold
+            nxt = mux(and_(en, act), _add(rptr, const(pw, 1)), rptr)
+            beat = regs.data(seq.FirMemReadOp(ring.result, nxt, clk).result, "p2_beat")
+        else:
+            beat = regs.data(_select(entries, rptr), "p2_beat")
         mr = regs.data(m2, "p2_mr")
         masks2 = [regs.data(m, f"p2_mask{i}") for i, m in enumerate(lane_mask(cb2, row2))]
         v2 = regs.ctrl(act, "p2_v")
@@ -458,6 +557,7 @@ def build_softmax_sfu(
             es.append(e)
         d2 = 1 + FRONT_STAGES + CORE_STAGES  # read reg -> e
         v2 = _delay(regs, v2, d2, "p2_vd", ctrl=True)
+        v2e = v2  # valid alongside es
         first2 = _delay(regs, first2, d2, "p2_fd")
         last2 = _delay(regs, last2, d2, "p2_ld")
         # sum tree, one level per stage
@@ -495,9 +595,14 @@ def build_softmax_sfu(
         rh_fb = Feedback(ity(R_BITS))
         r_hold = regs.data(mux(dv, q, rh_fb.value), "recip")
         rh_fb.set(r_hold)
-        e_delay = nb + lv + DIV_STAGES + 1
-        ed = _delay(regs, _concat_lanes(es), e_delay, "edl")
-        vd = _delay(regs, v2, e_delay - lv, "edl_v", ctrl=True)
+        e_delay = _e_delay(row_len, lanes)
+        if ram:
+            word = _ram_delay(regs, clk, _concat_lanes([*es, v2e]), e_delay, name, "edl")
+            ed = extract(word, 0, lanes * E_BITS)
+            vd = and_(extract(word, lanes * E_BITS, 1), _primed(regs, e_delay))
+        else:
+            ed = _delay(regs, _concat_lanes(es), e_delay, "edl")
+            vd = _delay(regs, v2, e_delay - lv, "edl_v", ctrl=True)
         shift = approx.SOFTMAX_RECIP_BITS - out_frac_bits
         mw = E_BITS + R_BITS
         hi = (1 << (out_bits - 1)) - 1

@@ -160,6 +160,7 @@ class StreamBench:
     top: str
     prefix: str
     streams: tuple[Stream, ...]
+    memories: bool = False  # some unit holds seq.firmem: lower with the memory passes
 
     def top_sv(self) -> str:
         def make() -> None:
@@ -195,6 +196,10 @@ class StreamBench:
 
             hw.HWModuleOp(self.top, inputs, outputs, body_builder=body)
 
+        if self.memories:
+            from intar.hw.tensor_buffer import emit_sv_with_memories
+
+            return emit_sv_with_memories(make)
         return emit_sv(make)
 
     def harness_cpp(self) -> str:

@@ -19,12 +19,16 @@ from sfu_harness import Stream, StreamBench, lo_hi
 from intar.golden import approx, kernels
 from intar.hw.emit import emit_sv
 from intar.hw.sfu_exp import (
+    MAX_ROW_LEN,
     build_exp_sfu,
     build_softmax_sfu,
     exp_latency,
+    ram_depths,
     softmax_latency,
     softmax_stream_cycles,
+    uses_ram,
 )
+from intar.hw.tensor_buffer import emit_sv_with_memories
 from intar.sim import lint
 
 TOP = "sfu_exp_top"
@@ -112,6 +116,9 @@ UNITS: list[Unit] = [
     Softmax(8, 1, 16, 16, 8, 15),  # out 2**15 saturates
     Softmax(6, 4, 16, 16, 8, 14, causal=True, rows_per_matrix=6),  # B = 2, 3 row slots
     Softmax(3, 4, 8, 32, 4, 30, causal=True, rows_per_matrix=5),  # B = 1, 5 row slots
+    # long rows (B > 64): row and e buffers in seq.firmem rings
+    Softmax(510, 4, 16, 16, 8, 14),  # B = 128, partial last beat; rings 256 words
+    Softmax(131, 1, 8, 8, 4, 7, causal=True, rows_per_matrix=24),  # no max/sum tree
 ]
 
 
@@ -214,10 +221,15 @@ def _stimulus(u: Unit, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
     return _softmax_beats(u, rows, garbage), _softmax_beats(u, want, zeros)
 
 
+def _ram(u: Unit) -> bool:
+    return isinstance(u, Softmax) and uses_ram(u.row_len, u.lanes)
+
+
 BENCH = StreamBench(
     TOP,
     "unit_",
     tuple(Stream(u.id, u.lanes, u.in_bits, u.out_bits, u.beats, u.build) for u in UNITS),
+    memories=any(_ram(u) for u in UNITS),
 )
 
 
@@ -263,8 +275,12 @@ def test_sv_is_deterministic(top_sv: str) -> None:
 def test_verilator_lint_clean(u: Unit, tmp_path: Path) -> None:
     name = "sfu_exp_lint"
     sv = tmp_path / f"{name}.sv"  # file named after the module: no DECLFILENAME
-    sv.write_text(emit_sv(lambda: u.build(name)))
-    assert lint(sv, name, WAIVERS) == []
+    if _ram(u):  # the rings' memory modules share the file
+        sv.write_text(emit_sv_with_memories(lambda: u.build(name)))
+        assert lint(sv, name, (*WAIVERS, "DECLFILENAME")) == []
+    else:
+        sv.write_text(emit_sv(lambda: u.build(name)))
+        assert lint(sv, name, WAIVERS) == []
 
 
 def test_bad_parameters() -> None:
@@ -272,7 +288,7 @@ def test_bad_parameters() -> None:
         lambda: build_exp_sfu(0, 16, 16, 8, "bad"),
         lambda: build_exp_sfu(1, 16, 12, 8, "bad"),
         lambda: build_exp_sfu(1, 16, 16, 33, "bad"),
-        lambda: build_softmax_sfu(1000, 4, 16, 16, 8, 14, False, 1, "bad"),  # 250 beats
+        lambda: build_softmax_sfu(MAX_ROW_LEN + 1, 4, 16, 16, 8, 14, False, 1, "bad"),
         lambda: build_softmax_sfu(0, 4, 16, 16, 8, 14, False, 1, "bad"),
         lambda: build_softmax_sfu(8, 4, 16, 16, 8, 33, False, 1, "bad"),
     ]
@@ -286,6 +302,18 @@ def test_latency_formulas() -> None:
     assert softmax_latency(16, 4) == 2 * 4 + 2 * 2 + 55
     assert softmax_latency(8, 1) == 2 * 8 + 55
     assert softmax_stream_cycles(10, 10, 4) == 10 * 3 + softmax_latency(10, 4)
+    assert softmax_latency(1024, 4) == 2 * 256 + 2 * 2 + 55  # ram rings: the same formula
+
+
+def test_ram_rows() -> None:
+    """Rows of more than 64 beats use the rings; paper-scale rows stay far inside the limit."""
+    assert not uses_ram(256, 4) and uses_ram(260, 4) and uses_ram(256, 1)
+    assert ram_depths(510, 4) == (256, 256)  # B + 5 = 133, e delay B + 2 + 34 = 164
+    assert ram_depths(256, 1) == (512, 512)
+    assert ram_depths(1024, 16) == (128, 128)
+    assert MAX_ROW_LEN >= 64 * 1024
+    sv = emit_sv_with_memories(lambda: build_softmax_sfu(4096, 1, 16, 16, 8, 14, False, 1, "big"))
+    assert "big_rows_8192x16" in sv and "big_edl_8192x22" in sv
 
 
 def test_stimulus_covers_edges(stimulus: list) -> None:
@@ -319,3 +347,19 @@ def test_bit_exact_random_gaps_and_stalls(sim: tuple[Path, Path], stimulus: list
         for u, (_, want), (got, cycles), (_, c0) in zip(UNITS, stimulus, runs, base, strict=True):
             np.testing.assert_array_equal(got, want, err_msg=f"{u.id} seed {seed}")
             assert cycles > c0, f"{u.id}: the stalled run should have stalled"
+
+
+def test_too_long_rows_are_a_located_lowering_error() -> None:
+    """The plan reports the unit's limit against the task, before any module is built."""
+    from intar.hw.plan import LoweringError, build_plan
+    from intar.scheduling import load_device, make_graph, schedule, task
+    from intar.scheduling.problem import Tensor
+
+    n = MAX_ROW_LEN + 8
+    x = Tensor("x", (2, n), 16, "input")
+    sm = task("sm", "softmax", ["x"], (2, n), frac_bits=8, out_frac_bits=14)
+    graph = make_graph("long", [x], [sm], ["sm"])
+    dev = load_device("u280")  # the on-chip buffers of such rows do not fit on tiny
+    with pytest.raises(LoweringError, match=f"rows of {n} elements exceed") as e:
+        build_plan(graph, schedule(graph, dev, mode="sequential"), dev)
+    assert e.value.task == "sm"
