@@ -374,24 +374,33 @@ def update_readme(readme: Path, result: dict, chart: str) -> bool:
     return True
 
 
+def _write(out_dir: Path, result: dict) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "qor.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out_dir / "qor.md").write_text(qor_markdown(result))
+
+
 def bench_qor(out_dir: Path, opts: QorOptions, readme: Path | None = None) -> dict:
+    """Run every kernel x mode; the table is rewritten after each row (`complete` false until
+    the last), so an interrupted run keeps what it measured."""
     start = time.perf_counter()
-    rows = []
+    rows: list[dict] = []
+    result: dict = {}
+    total = len(opts.kernels) * len(opts.modes)
     for kernel in opts.kernels:
         for mode in opts.modes:
             t0 = time.perf_counter()
             rows.append(run_one(kernel, mode, opts))
             opts.log(f"{kernel} [{mode}]: done in {time.perf_counter() - t0:.0f} s")
-    result = {
-        "device": DEVICE,
-        "max_sim_cycles": opts.max_sim_cycles,
-        "rows": rows,
-        "summary": _summary(rows),
-        "total_seconds": round(time.perf_counter() - start, 1),
-    }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "qor.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out_dir / "qor.md").write_text(qor_markdown(result))
+            result = {
+                "device": DEVICE,
+                "max_sim_cycles": opts.max_sim_cycles,
+                "complete": len(rows) == total,
+                "rows": rows,
+                "summary": _summary(rows),
+                "total_seconds": round(time.perf_counter() - start, 1),
+            }
+            _write(out_dir, result)
     qor_chart(result, out_dir / "qor.png")
     if readme is not None:
         rel = (out_dir / "qor.png").resolve().relative_to(readme.resolve().parent)
