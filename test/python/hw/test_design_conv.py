@@ -12,29 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from design_harness import simulate_graph, task_graph_of
 
 import intar.kernels as K
 from intar.frontend.builder import Graph
 from intar.golden import kernels as gk
-from intar.hw.lint import lint_design
 from intar.hw.plan import CONVS, LoweringError, build_plan, conv_weight_image
 from intar.scheduling import load_device, make_graph, schedule, task
-from intar.scheduling.problem import TaskGraph, Tensor
-from intar.tools.flow import CompileOptions, compile_file, simulate_dir
-
-
-def _simulate(g: Graph, tmp_path: Path, mode: str) -> dict:
-    src = tmp_path / f"{g.name}.mlir"
-    src.write_text(g.to_mlir())
-    man = compile_file(str(src), tmp_path, CompileOptions("tiny", mode=mode))
-    assert man is not None
-    assert lint_design(tmp_path / "design.sv", man["top"]) == []
-    rep = simulate_dir(tmp_path, seed=5)
-    assert rep["result"] == "done", rep["stall_report"]
-    assert rep["mismatches"] == 0, rep["first_mismatches"]
-    assert rep["elements_checked"] > 0 and rep["bit_exact"] is True
-    print(f"{g.name} {mode}: {rep['cycles']} simulated, {rep['predicted_cycles']} predicted")
-    return rep
+from intar.scheduling.problem import Tensor
+from intar.tools.flow import CompileOptions, compile_file
 
 
 def conv_graph() -> Graph:
@@ -49,21 +35,6 @@ def conv_graph() -> Graph:
     y = g.conv_transpose2d(h, w2, padding=1, shift=12, out="i16", name="t2")
     g.output(g.requantize(y, shift=1, out="i16", name="q"))
     return g
-
-
-def _task_graph(g: Graph) -> TaskGraph:
-    from circt import ir
-
-    from intar.analysis.task_graph import task_graph
-    from intar.golden import interpreter
-    from intar.ir import make_context
-    from intar.parse import Chunk, parse_chunk
-
-    with make_context(), ir.Location.unknown():
-        module = parse_chunk(Chunk(g.to_mlir(), 1), "graph.mlir")
-        graph = task_graph(interpreter.graph_named(module, g.name))
-        del module
-    return graph
 
 
 # -- the mapping, in numpy -------------------------------------------------------------------
@@ -108,7 +79,7 @@ def test_conv_tiles_and_flat_buffers(kernel: str, mode: str) -> None:
     """Each conv instruction issues ceil(O/d1) * rows * ceil(OW/d2) * KH*KW*ceil(C/d3) tiles
     of its slice (the cost model's count), the slices cover the result, and every conv input
     buffer is flat with a pitch that keeps the other tiles aligned."""
-    graph = _task_graph(getattr(K, kernel)(small=True))
+    graph = task_graph_of(getattr(K, kernel)(small=True))
     dev = load_device("tiny")
     plan = build_plan(graph, schedule(graph, dev, mode=mode), dev)
     pes = {c.name: c.pe for c in plan.cores}
@@ -203,17 +174,17 @@ def test_same_conv_input_gives_identical_sv(tmp_path: Path) -> None:
 
 
 def test_conv_and_conv_transpose_simulate_bit_exact(tmp_path: Path) -> None:
-    _simulate(conv_graph(), tmp_path, "intar")
+    simulate_graph(conv_graph(), tmp_path, "intar", seed=5)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["sequential", "dataflow"])
 def test_conv_graph_other_modes(tmp_path: Path, mode: str) -> None:
-    _simulate(conv_graph(), tmp_path, mode)
+    simulate_graph(conv_graph(), tmp_path, mode, seed=5)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["intar", "dataflow", "sequential"])
 @pytest.mark.parametrize("kernel", ["cnn_4l", "vae"])
 def test_small_conv_kernels_simulate_bit_exact(tmp_path: Path, kernel: str, mode: str) -> None:
-    _simulate(getattr(K, kernel)(small=True), tmp_path, mode)
+    simulate_graph(getattr(K, kernel)(small=True), tmp_path, mode, seed=5)

@@ -12,27 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from design_harness import simulate_graph, task_graph_of
 
 from intar.frontend.builder import Graph
-from intar.hw.lint import lint_design
 from intar.hw.plan import LoweringError, Operand, _reshape_strides, build_plan, operand
 from intar.scheduling import cost, load_device, make_graph, schedule, task
-from intar.scheduling.problem import TaskGraph, Tensor, slice_gemm
-from intar.tools.flow import CompileOptions, compile_file, simulate_dir
-
-
-def _simulate(g: Graph, tmp_path: Path, mode: str = "intar") -> dict:
-    src = tmp_path / f"{g.name}.mlir"
-    src.write_text(g.to_mlir())
-    man = compile_file(str(src), tmp_path, CompileOptions("tiny", mode=mode))
-    assert man is not None
-    assert lint_design(tmp_path / "design.sv", man["top"]) == []
-    rep = simulate_dir(tmp_path, seed=3)
-    assert rep["result"] == "done", rep["stall_report"]
-    assert rep["mismatches"] == 0, rep["first_mismatches"]
-    assert rep["elements_checked"] > 0 and rep["bit_exact"] is True
-    print(f"{g.name} {mode}: {rep['cycles']} simulated, {rep['predicted_cycles']} predicted")
-    return rep
+from intar.scheduling.problem import Tensor, slice_gemm
 
 
 def resample_graph() -> Graph:
@@ -100,31 +85,31 @@ def layernorm_graph() -> Graph:
 
 
 def test_upsample_and_maxpool_simulate_bit_exact(tmp_path: Path) -> None:
-    _simulate(resample_graph(), tmp_path)
+    simulate_graph(resample_graph(), tmp_path)
 
 
 def test_attention_heads_through_views_simulate_bit_exact(tmp_path: Path) -> None:
-    _simulate(attention_graph(), tmp_path)
+    simulate_graph(attention_graph(), tmp_path)
 
 
 def test_batched_matmuls_simulate_bit_exact(tmp_path: Path) -> None:
-    _simulate(batched_graph(), tmp_path, mode="sequential")
+    simulate_graph(batched_graph(), tmp_path, mode="sequential")
 
 
 def test_layernorm_simulates_bit_exact(tmp_path: Path) -> None:
-    _simulate(layernorm_graph(), tmp_path)
+    simulate_graph(layernorm_graph(), tmp_path)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["sequential", "dataflow"])
 def test_resample_other_modes(tmp_path: Path, mode: str) -> None:
-    _simulate(resample_graph(), tmp_path, mode)
+    simulate_graph(resample_graph(), tmp_path, mode)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["intar", "dataflow"])
 def test_batched_other_modes(tmp_path: Path, mode: str) -> None:
-    _simulate(batched_graph(), tmp_path, mode)
+    simulate_graph(batched_graph(), tmp_path, mode)
 
 
 @pytest.mark.slow
@@ -135,25 +120,10 @@ def test_transposed_views_simulate_bit_exact(tmp_path: Path) -> None:
     xt = g.transpose(x, (1, 0), name="xt")
     w = g.weight((8, 4), "i16", name="w")
     g.output(g.relu(xt, name="r"), g.matmul(xt, w, shift=10, out="i16", name="m"))
-    _simulate(g, tmp_path)
+    simulate_graph(g, tmp_path)
 
 
 # -- the plan, no Verilator -----------------------------------------------------------------
-
-
-def _task_graph(g: Graph) -> TaskGraph:
-    from circt import ir
-
-    from intar.analysis.task_graph import task_graph
-    from intar.golden import interpreter
-    from intar.ir import make_context
-    from intar.parse import Chunk, parse_chunk
-
-    with make_context(), ir.Location.unknown():
-        module = parse_chunk(Chunk(g.to_mlir(), 1), "graph.mlir")
-        graph = task_graph(interpreter.graph_named(module, g.name))
-        del module
-    return graph
 
 
 def _strides(shape: tuple[int, ...], perm: tuple[int, ...]) -> tuple[list[int], list[int]]:
@@ -204,7 +174,7 @@ def test_split_heads_read_column_blocks_of_the_source() -> None:
 
 def test_merged_heads_are_written_by_the_producer() -> None:
     g = attention_graph()
-    graph = _task_graph(g)
+    graph = task_graph_of(g)
     dev = load_device("tiny")
     plan = build_plan(graph, schedule(graph, dev, mode="intar"), dev)
     bufs = [b.name for b in plan.buffers.values() if b.tensor.name == "om"]
@@ -262,7 +232,7 @@ def test_instruction_beats_meet_the_cost_model() -> None:
     g.output(g.maxpool(g.upsample(x, name="up"), name="pool"))
     w = g.input((2, 8, 8), "i16", name="w")
     g.output(g.matmul(x, w, shift=8, out="i16", name="bmm"))
-    graph = _task_graph(g)
+    graph = task_graph_of(g)
     dev = load_device("tiny")
     sched = schedule(graph, dev, mode="sequential")
     plan = build_plan(graph, sched, dev)
