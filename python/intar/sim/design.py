@@ -27,6 +27,9 @@ from intar.hw.plan import HwPlan, conv_weight_image
 from intar.sim.headers import BUS_HEADER, MEMORY_MODEL_HEADER
 from intar.sim.verilator import build
 
+#: Designs predicted to finish within this many cycles are built at -O0: the C++ compile, not
+#: the run, is most of their simulation time.
+FAST_BUILD_CYCLES = 500_000
 STATUS_NAMES = ("waiting for its phase", "waiting for operands", "output blocked", "FIFO full")
 
 
@@ -266,7 +269,8 @@ def simulate(
     exe = out / "sim" / "obj_dir" / f"V{man['top']}"
     sv = out / "design.sv"
     if not exe.exists() or exe.stat().st_mtime < max(sv.stat().st_mtime, tb.stat().st_mtime):
-        exe = build(sv, man["top"], tb, out / "sim", progress=progress)
+        optimize = man["predicted_cycles"] > FAST_BUILD_CYCLES
+        exe = build(sv, man["top"], tb, out / "sim", progress=progress, optimize=optimize)
     build_seconds = time.monotonic() - start
     for p in man["ports"]:
         pack_image(man, p, values).tofile(out / "sim" / f"{p['name']}.bin")

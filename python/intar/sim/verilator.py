@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -64,13 +65,23 @@ def build(
     workdir: Path,
     *,
     progress: bool = True,
+    optimize: bool = True,
     extra_args: tuple[str, ...] = (),
 ) -> Path:
-    """Build ``sv`` with the C++ harness into ``workdir``; return the simulator executable."""
+    """Build ``sv`` with the C++ harness into ``workdir``; return the simulator executable.
+
+    ``optimize=False`` compiles the generated C++ at -O0: about 40% less build time and about
+    half the simulation speed, the better trade for runs of a few hundred thousand cycles.
+    """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     objdir = workdir / "obj_dir"
     exe = objdir / f"V{top}"
+    level = "default" if optimize else "O0"
+    stamp = objdir / "intar-cxx-opt"
+    if objdir.exists() and (not stamp.exists() or stamp.read_text() != level):
+        shutil.rmtree(objdir)  # objects built at another level would be reused by make
+    cxx_opt = [] if optimize else ["-MAKEFLAGS", "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"]
     cmd = [
         _verilator_bin(),
         "--cc",
@@ -88,6 +99,7 @@ def build(
         f"V{top}",
         "-j",
         str(os.cpu_count() or 1),
+        *cxx_opt,
         *extra_args,
         str(Path(sv).resolve()),
         str(Path(testbench_cpp).resolve()),
@@ -120,6 +132,7 @@ def build(
             f"verilator build of {top} failed (rc={proc.returncode}), log {log}:\n"
             f"{_tail(log.read_text())}"
         )
+    stamp.write_text(level)
     if progress:
         print(
             f"[verilator] built {exe.name} in {time.monotonic() - start:.1f} s",

@@ -230,7 +230,7 @@ class StreamBench:
         sv_file, tb = work / f"{self.top}.sv", work / "tb.cpp"
         sv_file.write_text(self.top_sv() if sv is None else sv)
         tb.write_text(self.harness_cpp())
-        return build(sv_file, self.top, tb, work / "build", progress=True, extra_args=extra_args)
+        return build(sv_file, self.top, tb, work / "build", optimize=False, extra_args=extra_args)
 
     def run(
         self, exe: Path, work: Path, operands: Sequence[Sequence[np.ndarray]], seed: int

@@ -177,7 +177,7 @@ def test_sequence_and_cycles(tmp_path: Path) -> None:
     sv, tb = tmp_path / f"{TOP}.sv", tmp_path / "tb.cpp"
     sv.write_text(controller_sv(PROGRAM, SWITCH_CYCLES, TOP))
     tb.write_text(HARNESS)
-    exe = build(sv, TOP, tb, tmp_path / "build", progress=True)
+    exe = build(sv, TOP, tb, tmp_path / "build", optimize=False)
 
     want = _expected_cycles(PROGRAM, SWITCH_CYCLES)
     # Two back-to-back runs: the second start (after done) replays the program identically.

@@ -216,7 +216,7 @@ def _build(work: Path, top: str, sv: str, harness: str, mem: MemoryModelParams) 
         top=top, header=MEMORY_MODEL_HEADER, bus=BUS_HEADER, mem_args=mem.cpp_args("mem_beats")
     )
     (work / "tb.cpp").write_text(cpp)
-    return build(work / f"{top}.sv", top, work / "tb.cpp", work / "build")
+    return build(work / f"{top}.sv", top, work / "tb.cpp", work / "build", optimize=False)
 
 
 def _read_design(tmp: pytest.TempPathFactory, device: str, credits: int) -> Design:

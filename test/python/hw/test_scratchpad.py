@@ -183,7 +183,7 @@ def sim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     sv, tb = work / f"{TOP}.sv", work / "tb.cpp"
     sv.write_text(_sv(c))
     tb.write_text(HARNESS)
-    return c, build(sv, TOP, tb, work / "build", progress=True), work
+    return c, build(sv, TOP, tb, work / "build", optimize=False), work
 
 
 def test_readback_and_read_during_write(sim) -> None:
