@@ -183,7 +183,7 @@ def test_conv_graph_other_modes(tmp_path: Path, mode: str) -> None:
     simulate_graph(conv_graph(), tmp_path, mode, seed=5)
 
 
-@pytest.mark.slow
+# The reduced paper kernels with convolutions, in every mode (the others: test_design_sim).
 @pytest.mark.parametrize("mode", ["intar", "dataflow", "sequential"])
 @pytest.mark.parametrize("kernel", ["cnn_4l", "vae"])
 def test_small_conv_kernels_simulate_bit_exact(tmp_path: Path, kernel: str, mode: str) -> None:
