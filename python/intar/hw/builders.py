@@ -2,7 +2,8 @@
 
 Values are signless integers; the helpers name the few idioms the generators use (constants
 from Python ints, sign and zero extension, comparisons, clock-enabled registers, feedback),
-plus ``ifdef`` blocks and a pipelined DSP48E2 multiplier (``dsp_mul``).
+plus ``ifdef`` blocks and pipelined DSP48E2 multipliers (``dsp_mul``, and ``dsp_mul2`` for two
+8-bit products per DSP).
 """
 
 from __future__ import annotations
@@ -255,13 +256,25 @@ DSP_A_BITS, DSP_B_BITS = 27, 18
 """Operand widths of the DSP48E2 multiplier (signed)."""
 
 
-def _dsp48e2_params() -> list[Attribute]:
+# The packed variant (``dsp_mul2``) differs in: D register on (DREG, CED = the stall enable),
+# INMODE = 0b00100 (AD = D + A2), AMULTSEL = AD, C = 2**17 and OPMODE W = C, so
+# P = (D + A) * B + 2**17. Checked the same way: i8 cores with packed (and, for odd d2, single)
+# DSPs bit- and cycle-exact, with and without stalls, against the unisim model.
+_DSP2_INT_PARAMS = _DSP_INT_PARAMS | {"DREG": 1}
+_DSP2_STR_PARAMS = _DSP_STR_PARAMS | {"AMULTSEL": "AD"}
+_DSP2_OPMODE = 0b110000101  # W = C, Z = 0, Y = M, X = M
+_DSP2_INMODE = 0b00100  # B2, AD = D + A2
+PACK_SHIFT = 18
+"""The second packed operand sits this many bits up in the pre-adder's input."""
+
+
+def _dsp48e2_params(packed: bool = False) -> list[Attribute]:
+    ints = _DSP2_INT_PARAMS if packed else _DSP_INT_PARAMS
+    strs = _DSP2_STR_PARAMS if packed else _DSP_STR_PARAMS
     i32 = ity(32)
-    out = [
-        hw.ParamDeclAttr.get(n, i32, IntegerAttr.get(i32, v)) for n, v in _DSP_INT_PARAMS.items()
-    ]
+    out = [hw.ParamDeclAttr.get(n, i32, IntegerAttr.get(i32, v)) for n, v in ints.items()]
     none = NoneType.get()
-    out += [hw.ParamDeclAttr.get(n, none, StringAttr.get(v)) for n, v in _DSP_STR_PARAMS.items()]
+    out += [hw.ParamDeclAttr.get(n, none, StringAttr.get(v)) for n, v in strs.items()]
     return out
 
 
@@ -319,6 +332,68 @@ def dsp_mul(clk: Value, en: Value, a: Value, b: Value, tag: str) -> Value:
         m = reg(comb.MulOp([sext(av, pw), sext(bv, pw)]).result, f"m_r{tag}")
         sv.AssignOp(wire, reg(m, f"p_r{tag}"))
     return sv.ReadInOutOp(wire).result
+
+
+def dsp_mul2(
+    clk: Value, en: Value, a: Value, b0: Value, b1: Value, tag: str
+) -> tuple[Value, Value]:
+    """Signed ``a * b0`` and ``a * b1`` from one DSP48E2 (operands up to 8 bits each), with the
+    same three clock-enabled stages and latency as `dsp_mul`.
+
+    The pre-adder forms ``b1 * 2**18 + b0`` (D = b0, A = b1 << 18), the multiplier takes ``a``
+    on B, and the ALU adds the constant 2**17 (C, OPMODE W = C): ``P = a*b0 + a*b1*2**18 +
+    2**17``. With ``|a*b0| < 2**16``, ``P[34:18]`` is exactly ``a*b1`` (the constant absorbs the
+    borrow of a negative ``a*b0``) and ``P[16:0]`` is ``a*b0``, both returned as 17-bit signed
+    values: no fabric adder corrects anything.
+    Simulation computes the same packed product with one multiply, so every design simulated
+    with 8-bit operands exercises this arithmetic.
+    """
+    wa, w0, w1 = width(a), width(b0), width(b1)
+    if max(wa, w0, w1) > 8:
+        raise ValueError(f"dsp_mul2: operands of {wa}, {w0}, {w1} bits (at most 8 each)")
+    ow = PACK_SHIFT - 1  # both products as 17-bit values: P[16:0] and P[34:18]
+    ext = _dsp48e2_extern()
+    lo_w = sv.WireOp(hw.InOutType.get(ity(ow)), f"prod_lo_{tag}").result
+    hi_w = sv.WireOp(hw.InOutType.get(ity(ow)), f"prod_hi_{tag}").result
+    syn, sim = ifdef("SYNTHESIS")
+    with syn:
+        ins = _dsp48e2_inputs()
+        high = comb.ConcatOp([sext(b1, DSP_A_BITS - PACK_SHIFT), const(PACK_SHIFT, 0)]).result
+        vals = {"CLK": clk, "A": sext(high, 30), "B": sext(a, 18), "D": sext(b0, 27)}
+        vals |= {"OPMODE": const(9, _DSP2_OPMODE), "INMODE": const(5, _DSP2_INMODE)}
+        vals |= {"C": const(48, 1 << (PACK_SHIFT - 1))}
+        vals |= {n: const(w, 0) for n, w in _DSP_DATA_INPUTS.items() if n not in vals}
+        vals |= {n: en for n in (*_DSP_CE_ON, "CED")}
+        vals |= {n: const(1, 0) for n in (*_DSP_CE_OFF, *_DSP_RST) if n not in vals}
+        inst = hw.InstanceOp(
+            [ity(48)],
+            f"dsp2_{tag}",
+            FlatSymbolRefAttr.get(ext),
+            [vals[n] for n, _ in ins],
+            [n for n, _ in ins],
+            ["P"],
+            ArrayAttr.get(_dsp48e2_params(packed=True)),
+        )
+        p48 = sv.WireOp(hw.InOutType.get(ity(48)), f"dsp_p_{tag}").result
+        sv.AssignOp(p48, inst.results[0])
+        pv = sv.ReadInOutOp(p48).result
+        sv.AssignOp(lo_w, extract(pv, 0, ow))
+        sv.AssignOp(hi_w, extract(pv, PACK_SHIFT, ow))
+    with sim:
+
+        def reg(v: Value, name: str) -> Value:
+            return seq.CompRegClockEnabledOp(v.type, v, clk, en, name=name).result
+
+        av, lo, hi = reg(a, f"a_r{tag}"), reg(b0, f"d_r{tag}"), reg(b1, f"b1_r{tag}")
+        packed = comb.ConcatOp([sext(hi, DSP_A_BITS - PACK_SHIFT), const(PACK_SHIFT, 0)]).result
+        ad = add(packed, sext(lo, DSP_A_BITS))  # the pre-adder, 27 bits
+        mw = PACK_SHIFT + ow  # the bits of P that are read, computed modulo 2**mw
+        m = reg(comb.MulOp([sext(av, mw), sext(ad, mw)]).result, f"m_r{tag}")
+        # P = M + 2**17: bits 16..0 are M's; bits 34..18 are M's plus M's bit 17 (the carry)
+        carry = zext(extract(m, PACK_SHIFT - 1, 1), ow)
+        sv.AssignOp(lo_w, reg(extract(m, 0, ow), f"p_lo_r{tag}"))
+        sv.AssignOp(hi_w, reg(add(extract(m, PACK_SHIFT, ow), carry), f"p_hi_r{tag}"))
+    return sv.ReadInOutOp(lo_w).result, sv.ReadInOutOp(hi_w).result
 
 
 def _dsp48e2_extern() -> str:

@@ -26,6 +26,10 @@ model's 2-cycle scratchpad read sits in front of the core and is not part of it.
 Each PE multiply is ``builders.dsp_mul``: under ``SYNTHESIS`` (yosys, Vivado) a DSP48E2
 instance with its A/B, M and P registers on (yosys does not pack inferred registers into
 DSP48E2s), otherwise the same three clock-enabled registers around a ``*`` for simulation.
+With operands of at most 8 bits, the products of neighbouring columns j, j + 1 share one DSP
+(``builders.dsp_mul2``: the pre-adder packs both B elements, the shared A element multiplies
+them at once), so a d1 x d2 x d3 array takes d1 * ceil(d2 / 2) * d3 DSPs, as the scheduler
+counts them (two int8 MACs per DSP48E2).
 
 Backpressure is a global stall: ``in_ready = en = !out_valid | out_ready``, and every pipeline
 register is clock-enabled by ``en``. ``k_bound`` is read as each beat is accepted and ``shift``
@@ -60,12 +64,14 @@ from intar.hw.builders import (
     cmp,
     const,
     dsp_mul,
+    dsp_mul2,
     extract,
     ity,
     mux,
     not_,
     or_,
     sext,
+    width,
     zext,
 )
 
@@ -89,6 +95,17 @@ class CoreConfig:
     @property
     def acc_idx_bits(self) -> int:
         return max(1, (self.acc_depth - 1).bit_length())
+
+    @property
+    def packed(self) -> bool:
+        """Operands of at most 8 bits: two products (j, j + 1) per DSP48E2 (``dsp_mul2``)."""
+        return self.in_bits <= 8 and self.d2 > 1
+
+    @property
+    def dsps(self) -> int:
+        """DSP48E2s of the PE array."""
+        per_row = (self.d2 + 1) // 2 if self.packed else self.d2
+        return self.d1 * per_row * self.d3
 
     @property
     def tree_levels(self) -> int:
@@ -189,16 +206,30 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
                 from_mem = regs.data(from_mem, f"acc_mem_s{s + 1}")
         sh = regs.data(sh, "shift_acc")  # aligned with acc_done
 
-        # PE array: one DSP48E2 per (i, j, k) with its A/B, M and P registers (see dsp_mul).
-        pw = 2 * ib
+        # PE array: one DSP48E2 per (i, j, k) with its A/B, M and P registers (see dsp_mul),
+        # or with 8-bit operands one per (i, j pair, k) computing both products (dsp_mul2).
+        products: dict[tuple[int, int], list[Value]] = {}
+        for i in range(d1):
+            for k in range(d3):
+                av = extract(p["a"], (i * d3 + k) * ib, ib)
+                j = 0
+                while j < d2:
+                    bv = extract(p["b"], (k * d2 + j) * ib, ib)
+                    if cfg.packed and j + 1 < d2:
+                        bv1 = extract(p["b"], (k * d2 + j + 1) * ib, ib)
+                        lo, hi = dsp_mul2(clk, en, av, bv, bv1, f"{i}_{j}_{k}")
+                        products.setdefault((i, j), []).append(lo)
+                        products.setdefault((i, j + 1), []).append(hi)
+                        j += 2
+                    else:
+                        prod = dsp_mul(clk, en, av, bv, f"{i}_{j}_{k}")
+                        products.setdefault((i, j), []).append(prod)
+                        j += 1
         sums: list[Value] = []
         for i in range(d1):
             for j in range(d2):
-                prods = []
-                for k in range(d3):
-                    av = extract(p["a"], (i * d3 + k) * ib, ib)
-                    bv = extract(p["b"], (k * d2 + j) * ib, ib)
-                    prods.append(dsp_mul(clk, en, av, bv, f"{i}_{j}_{k}"))
+                prods = products[(i, j)]
+                pw = width(prods[0])  # 2 * in_bits, or 17 bits out of a packed DSP
                 # Pipelined adder tree, one register per level; widths grow by one bit per
                 # level (capped at acc_bits, where wrap-around matches int32 accumulation).
                 level, lvl = prods, 0

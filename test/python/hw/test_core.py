@@ -222,9 +222,18 @@ def test_bit_exact_and_cycles(case: Case, tmp_path: Path) -> None:
     assert stall_cycles > core_cycles, "the stalled run should have stalled"
 
 
-def test_yosys_dsp_count(tmp_path: Path) -> None:
-    cfg = CoreConfig(2, 2, 2, in_bits=8, out_bits=16)
+@pytest.mark.parametrize(
+    ("cfg", "dsps"),
+    [
+        (CoreConfig(2, 2, 2, in_bits=16, out_bits=16), 8),  # one product per DSP
+        (CoreConfig(2, 2, 2, in_bits=8, out_bits=16), 4),  # two 8-bit products per DSP
+        (CoreConfig(2, 3, 2, in_bits=8, out_bits=8), 8),  # odd d2: a pair and a single per row
+    ],
+    ids=["i16", "i8-packed", "i8-odd"],
+)
+def test_yosys_dsp_count(cfg: CoreConfig, dsps: int, tmp_path: Path) -> None:
     cells = synth_cells(core_sv(cfg, TOP), TOP, tmp_path)
-    dsps = {k: v for k, v in cells.items() if re.match(r"DSP", k)}
+    found = {k: v for k, v in cells.items() if re.match(r"DSP", k)}
     print(f"yosys cells: {json.dumps(cells, sort_keys=True)}")
-    assert dsps == {"DSP48E2": cfg.d1 * cfg.d2 * cfg.d3}
+    assert cfg.dsps == dsps
+    assert found == {"DSP48E2": dsps}
