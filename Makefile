@@ -3,8 +3,9 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+TORCH   := $(VENV)/.installed-torch
 
-.PHONY: install example test lit pytest lint format regen regen-check bench bench-sim bench-qor clean
+.PHONY: install install-torch example test lit pytest lint format regen regen-check bench bench-sim bench-qor clean
 
 install: $(STAMP)
 
@@ -13,6 +14,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# The PyTorch front end's extra (torch 2.13.0 and transformers; about 3 GB from PyPI on
+# Python 3.13): the tests import a random GPT-2 with it.
+install-torch: $(TORCH)
+
+$(TORCH): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,torch]'
+	touch $(TORCH)
 
 # The default example: a small self-attention block in InTAR mode, compiled to SystemVerilog
 # and simulated in Verilator against the golden model (prints cycles, predicted cycles, PASS).
@@ -26,16 +35,16 @@ synth: install
 	$(BIN)/intar compile examples/small/mlp.mlir --device tiny --mode intar -o out/mlp
 	$(BIN)/intar synth out/mlp
 
-test: install lint
+test: install install-torch lint
 	$(PY) examples/generate.py --check
 	$(BIN)/lit -sv test
-	$(BIN)/pytest -q
+	INTAR_REQUIRE_TORCH=1 $(BIN)/pytest -q
 
 lit: install
 	$(BIN)/lit -sv test
 
-pytest: install
-	$(BIN)/pytest -q
+pytest: install install-torch
+	INTAR_REQUIRE_TORCH=1 $(BIN)/pytest -q
 
 lint: install
 	$(BIN)/ruff check .

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from hashlib import sha256
 from pathlib import Path
 
+from intar.files import atomic_write
 from intar.scheduling.device import Device, load_device
 from intar.synth.levels import CombinationalLoop, logic_levels
 from intar.synth.yosys import YosysError, yosys_executable
@@ -217,18 +218,6 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _cached(out: Path, digest: str, script: str) -> SynthReport | None:
     """synth.json's report if it is of this design.sv and yosys script."""
     try:
@@ -282,7 +271,7 @@ def synthesize(
         (out / "synth.json").unlink(missing_ok=True)
         raise BoundsError(rep, violations)
     if stale or not rep.cached:
-        _atomic_write(out / "synth.json", rep.to_json())
+        atomic_write(out / "synth.json", rep.to_json())
     return rep
 
 

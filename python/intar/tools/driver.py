@@ -6,6 +6,7 @@ intar compile FILE -o DIR    schedule, lower to hardware and write DIR/design.sv
 intar sim DIR                simulate DIR's design bit-exact against the golden model
 intar run FILE -o DIR        compile, then sim
 intar synth DIR              synthesise DIR's design with yosys, check the device, synth.json
+intar import-torch ... -o F  import a PyTorch module (or a random GPT-2), quantise it to W4A8
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from circt import ir
 
 from intar.diagnostics import DiagnosticCollector
+from intar.files import atomic_write
 from intar.golden import interpreter
 from intar.ir import make_context
 from intar.parse import Chunk, parse_chunk
@@ -287,6 +289,94 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_torch(args: argparse.Namespace) -> int:
+    """torch.export -> float graph -> W4A8 intar graph; diagnostics and exit 1 on errors, and
+    then no output file."""
+    prog = "intar import-torch"
+    if bool(args.gpt2) == bool(args.factory):
+        print(f"{prog}: error: give either --gpt2 or path/to/file.py:factory", file=sys.stderr)
+        return 2
+    try:
+        import torch  # noqa: F401
+
+        from intar.frontend.quantize import QuantConfig, QuantError
+        from intar.frontend.torch_flow import run_gpt2, run_module, stderr_progress
+        from intar.frontend.torch_import import TorchImportError, load_factory
+    except ImportError as e:
+        print(f"{prog}: error: {e} (pip install 'intar[torch]')", file=sys.stderr)
+        return 1
+    try:
+        config = QuantConfig(args.weight_bits, 8, args.weight_storage_bits)
+    except ValueError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 1
+    progress = stderr_progress
+    try:
+        if args.gpt2:
+            if args.d_model % args.heads:
+                print(f"{prog}: error: --d-model is not a multiple of --heads", file=sys.stderr)
+                return 1
+            res = run_gpt2(
+                args.layers,
+                args.d_model,
+                args.heads,
+                args.ffn,
+                args.seq,
+                args.vocab,
+                args.seed,
+                config,
+                args.calib,
+                args.eval,
+                progress,
+            )
+        else:
+            where = args.factory.rpartition(":")[0] or args.factory
+            try:
+                factory = load_factory(args.factory)
+                module, example = factory()
+                example = tuple(example) if isinstance(example, (list, tuple)) else (example,)
+            except ValueError as e:
+                print(f"{where}:1:1: error: {e}", file=sys.stderr)
+                return 1
+            name = args.factory.rpartition(":")[2]
+            res = run_module(module, example, name, config, progress=progress)
+    except TorchImportError as e:
+        for d in e.diags:
+            print(d.format(), file=sys.stderr)
+        return 1
+    except QuantError as e:
+        print(e.diag().format(), file=sys.stderr)
+        return 1
+    # verify what is about to be written
+    ctx = make_context()
+    with ctx, ir.Location.unknown(), DiagnosticCollector(ctx) as diags:
+        try:
+            module_ir = parse_chunk(Chunk(res.mlir, 1), args.output)
+            ok = verify(module_ir.operation)
+            del module_ir
+        except ir.MLIRError as e:
+            diags.add_error(e)
+            ok = False
+        if not ok:
+            diags.print()
+            return 1
+    atomic_write(Path(args.output), res.mlir)
+    if args.report:
+        atomic_write(Path(args.report), json.dumps(res.report, indent=2, sort_keys=True) + "\n")
+    rep = res.report
+    for name, info in rep["outputs"].items():
+        top1 = info.get("top1_agreement")
+        top1_text = f", top-1 agreement {top1:.1%}" if top1 is not None else ""
+        print(
+            f"{rep['graph']}: output {name} rel-L2 {info['rel_l2']:.4f} vs torch{top1_text} "
+            f"over {rep['samples']} inputs (W{rep['weight_bits']}A{rep['act_bits']})"
+        )
+    for layer in rep["layers"]:
+        print(f"  {layer['layer']}: {layer['tensor']} rel-L2 {layer['rel_l2']:.4f}")
+    print(f"wrote {args.output}" + (f" and {args.report}" if args.report else ""))
+    return 0
+
+
 def _compile_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="an .mlir file holding an intar.graph")
     p.add_argument("--device", default="tiny", help="u280, vpk180, tiny or a JSON file")
@@ -347,6 +437,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     synth.add_argument("--force", action="store_true", help="rerun yosys even if cached")
     synth.set_defaults(run=cmd_synth)
+
+    imp = sub.add_parser(
+        "import-torch",
+        help="import a PyTorch module with torch.export and quantise it to an intar graph",
+    )
+    imp.add_argument(
+        "factory", nargs="?", help="path/to/file.py:factory; factory() returns (module, inputs)"
+    )
+    imp.add_argument("--gpt2", action="store_true", help="a random transformers GPT-2 instead")
+    imp.add_argument("--layers", type=int, default=2, help="GPT-2: decoder blocks")
+    imp.add_argument("--d-model", type=int, default=64, help="GPT-2: model width")
+    imp.add_argument("--heads", type=int, default=4, help="GPT-2: attention heads")
+    imp.add_argument("--ffn", type=int, default=None, help="GPT-2: FFN width (4 d_model)")
+    imp.add_argument("--seq", type=int, default=16, help="GPT-2: sequence length")
+    imp.add_argument("--vocab", type=int, default=128, help="GPT-2: vocabulary size")
+    imp.add_argument("--calib", type=int, default=8, help="GPT-2: calibration sequences")
+    imp.add_argument("--eval", type=int, default=16, help="GPT-2: measured sequences")
+    imp.add_argument("--seed", type=int, default=0, help="GPT-2: weights and token seed")
+    imp.add_argument("--weight-bits", type=int, default=4, choices=(4, 8))
+    imp.add_argument(
+        "--weight-storage-bits",
+        type=int,
+        default=None,
+        choices=(4, 8, 16),
+        help="element type of the weights (default: --weight-bits); 8 for the hardware flow, "
+        "which loads one element width per off-chip port",
+    )
+    imp.add_argument("-o", dest="output", required=True, help="the .mlir file to write")
+    imp.add_argument("--report", default=None, help="write the quantisation errors (JSON) here")
+    imp.set_defaults(run=cmd_import_torch)
 
     bench = sub.add_parser("bench", help="run a benchmark and write its table")
     bench.add_argument(

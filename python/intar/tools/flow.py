@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ import circt
 from circt import ir
 
 from intar.diagnostics import DiagnosticCollector
+from intar.files import atomic_write
 from intar.hw.emit import LOWERING_OPTIONS
 from intar.ir import make_context
 
@@ -31,13 +30,6 @@ class CompileOptions:
     ports: int = 0
     mode: str = "intar"
     graph: str | None = None
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def compile_file(path: str, out: Path, opts: CompileOptions) -> dict | None:
@@ -104,12 +96,12 @@ def compile_file(path: str, out: Path, opts: CompileOptions) -> dict | None:
         "schedule": round(schedule_seconds, 3),
         "lower_to_sv": round(lower_seconds, 3),
     }
-    _atomic_write(out / "schedule.mlir", schedule_text)
-    _atomic_write(out / "report.json", json.dumps(report, indent=2) + "\n")
-    _atomic_write(out / "graph.dot", dot)
+    atomic_write(out / "schedule.mlir", schedule_text)
+    atomic_write(out / "report.json", json.dumps(report, indent=2) + "\n")
+    atomic_write(out / "graph.dot", dot)
     render_gantt(sched, out / "schedule.png")
-    _atomic_write(out / "design.sv", sv)
-    _atomic_write(out / "hw.json", json.dumps(man, indent=2) + "\n")
+    atomic_write(out / "design.sv", sv)
+    atomic_write(out / "hw.json", json.dumps(man, indent=2) + "\n")
     print(
         f"{report['kernel']} [{report['mode']}] on {report['device']}: "
         f"{report['predicted_cycles']:,} cycles predicted, {report['dsps_used']} DSPs, "
