@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 TORCH   := $(VENV)/.installed-torch
 
-.PHONY: install install-torch example test lit pytest lint format regen regen-check bench bench-sim bench-qor clean
+.PHONY: install install-torch example test lit pytest lint format regen regen-check bench bench-sim bench-qor bench-gpt2 clean
 
 install: $(STAMP)
 
@@ -76,6 +76,11 @@ bench-sim: install
 # out/bench-qor; the first run takes hours on 2 cores.
 bench-qor: install
 	$(BIN)/intar bench qor --readme README.md
+
+# One GPT-2 medium layer at lengths 64-1024 on the U280 at the full budget, the length-64 layer
+# simulated bit-exact (bench/results/gpt2.{md,json,png}), against Allo and DFX.
+bench-gpt2: install
+	$(BIN)/intar bench gpt2
 
 clean:
 	rm -rf build out .pytest_cache .ruff_cache

@@ -210,6 +210,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = bench_qor(out, opts, readme)
         print((out / "qor.md").read_text())
         return 0 if result["summary"]["all_bit_exact"] else 1
+    if args.which == "gpt2":
+        from intar.tools.bench_gpt2 import LENGTHS, Gpt2Options, bench_gpt2
+
+        def lengths(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
+            return tuple(int(x) for x in text.split(",") if x) if text is not None else default
+
+        try:
+            opts = Gpt2Options(
+                work=Path(args.work or "out/bench-gpt2"),
+                lengths=lengths(args.lengths, LENGTHS),
+                sim_lengths=lengths(args.sim_lengths, (64,)),
+                synth_lengths=lengths(args.synth_lengths, ()),
+                max_sim_cycles=args.max_sim_cycles,
+                watchdog=args.watchdog or 200_000,
+            )
+        except ValueError as e:
+            print(f"intar bench gpt2: error: bad length list: {e}", file=sys.stderr)
+            return 1
+        result = bench_gpt2(out, opts)
+        print((out / "gpt2.md").read_text())
+        return 0 if all(r["status"] in ("pass", "predicted") for r in result["rows"]) else 1
     if args.which == "sim":
         result = bench_sim(
             out,
@@ -471,10 +492,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run a benchmark and write its table")
     bench.add_argument(
         "which",
-        choices=("schedule", "sim", "qor"),
+        choices=("schedule", "sim", "qor", "gpt2"),
         help="schedule: the five paper kernels' predicted cycles; sim: the small kernels and "
         "random graphs simulated in every mode; qor: the five kernels at the paper's shapes "
-        "compiled, simulated and synthesised in every mode",
+        "compiled, simulated and synthesised in every mode; gpt2: a GPT-2 medium layer at "
+        "lengths 64-1024 on the U280, against Allo and DFX",
     )
     bench.add_argument("--device", default=None, help="default: u280 (schedule), tiny (sim)")
     bench.add_argument("-o", dest="output", default="bench/results", help="output directory")
@@ -505,6 +527,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=100_000_000,
         help="qor: designs predicted to run longer are reported as not simulated",
+    )
+    bench.add_argument("--lengths", default=None, help="gpt2: sequence lengths (64,...,1024)")
+    bench.add_argument(
+        "--sim-lengths", default=None, help="gpt2: lengths simulated in Verilator (64)"
+    )
+    bench.add_argument(
+        "--synth-lengths", default=None, help="gpt2: lengths synthesised by yosys (none)"
     )
     bench.add_argument("--no-sim", action="store_true", help="qor: skip simulation")
     bench.add_argument("--no-synth", action="store_true", help="qor: skip yosys")

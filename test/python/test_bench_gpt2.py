@@ -1,0 +1,57 @@
+"""`intar bench gpt2`: the layer's MAC count, a row's latency and efficiency arithmetic, and the
+table (the benchmark itself, with its minute-long compiles, runs outside the default tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from intar.tools import bench_gpt2 as B
+
+
+def test_layer_macs_match_gpt2_medium_arithmetic(tmp_path: Path) -> None:
+    L, D, F = 64, B.D_MODEL, B.FFN
+    (tmp_path / "gpt2_layer.mlir").write_text(B.layer_source(L))
+    # q, k, v, output projections, two FFN matmuls, and scores + probabilities x values
+    assert B._layer_macs(tmp_path) == L * (4 * D * D + 2 * D * F) + 2 * L * L * D
+
+
+def test_row_latency_efficiency_and_speedups(tmp_path: Path, monkeypatch) -> None:
+    cycles, dsps = 500_000, 8000
+
+    def fake_compile(src: Path, run: Path) -> dict:
+        report = {"predicted_cycles": cycles, "dsps_used": dsps}
+        (run / "report.json").write_text(json.dumps(report))
+        return {"ok": True, "seconds": 1.0, "cached": False}
+
+    monkeypatch.setattr(B, "_compile", fake_compile)
+    opts = B.Gpt2Options(work=tmp_path, lengths=(256,), sim_lengths=(), log=lambda _: None)
+    row = B.run_length(256, opts)
+    macs = 256 * (4 * B.D_MODEL**2 + 2 * B.D_MODEL * B.FFN) + 2 * 256 * 256 * B.D_MODEL
+    assert row["macs"] == macs
+    assert (row["cycles"], row["cycles_source"], row["status"]) == (
+        cycles,
+        "predicted",
+        "predicted",
+    )
+    assert row["model_ms"] == pytest.approx(24 * cycles / 250e3, abs=1e-3)  # 250 MHz U280
+    assert row["speedup_vs_allo"] == pytest.approx(740.76 / row["model_ms"], abs=0.01)
+    assert row["dsp_efficiency"] == pytest.approx(macs / (cycles * dsps), abs=1e-3)
+    assert row["roofline_cycles"] == -(-macs // (2 * dsps))  # two int8 MACs per DSP48E2
+    assert row["sim"]["status"] == "not run"
+    table = B.gpt2_markdown({"rows": [row]})
+    assert "| 256 | 500,000 | — |" in table and "740.76" in table
+
+
+def test_a_layer_that_does_not_compile_is_reported_not_run(tmp_path: Path, monkeypatch) -> None:
+    def failing(src: Path, run: Path) -> dict:
+        return {"ok": False, "seconds": 0.1, "diagnostic": "x.mlir:1:1: error: no fit"}
+
+    monkeypatch.setattr(B, "_compile", failing)
+    opts = B.Gpt2Options(work=tmp_path, lengths=(64,), log=lambda _: None)
+    result = B.bench_gpt2(tmp_path / "out", opts)
+    row = result["rows"][0]
+    assert (row["status"], row["reason"]) == ("not run", "x.mlir:1:1: error: no fit")
+    assert "not run: x.mlir:1:1: error: no fit" in (tmp_path / "out" / "gpt2.md").read_text()
