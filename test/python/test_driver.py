@@ -113,3 +113,17 @@ def test_golden_run(tmp_path, capsys):
     report = json.loads((tmp_path / "golden.json").read_text())
     assert report["outputs"]["down"]["shape"] == [4, 32]
     assert "gating_net: down [4, 32]" in capsys.readouterr().out
+
+
+def test_a_design_verilator_rejects_is_a_diagnostic(tmp_path, capsys):
+    out = tmp_path / "mlp"
+    src = ROOT / "examples/small/mlp.mlir"
+    assert main(["compile", str(src), "--device", "tiny", "-o", str(out)]) == 0
+    sv = out / "design.sv"
+    sv.write_text(sv.read_text() + "\nmodule broken(input x); assign y = ; endmodule\n")
+    capsys.readouterr()
+    assert main(["sim", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{sv}: error: verilator build of" in err
+    assert "Traceback" not in err
+    assert not (out / "sim.json").exists()

@@ -41,8 +41,9 @@ k = 0 .. k_bound-1 must arrive consecutively.
 need not be consecutive. Instead of ``k_bound`` the core takes per beat ``first`` (k = 0),
 ``last`` (k = K-1), ``acc_idx`` (which of ``acc_depth`` partial tiles the beat adds to) and
 ``acc_mem`` (take the partial sum from the accumulator memory rather than the accumulator
-register). The memory is one ``seq.firmem`` of ``acc_depth`` words of ``d1*d2*32`` bits (BRAM
-or URAM): it is read one stage before the adder tree's result (read latency 1) and written with
+register). The memory is one ``seq.firmem`` per tile row of ``acc_depth`` words of ``d2*32``
+bits (BRAM or URAM; one word of the whole tile would exceed Verilator's 65,536-bit limit at
+64 x 64): it is read one stage before the adder tree's result (read latency 1) and written with
 the new partial sum, so beats with the same ``acc_idx`` must be at least 2 beats apart (true for
 ``kij`` with ``I*J >= 2``). ``acc_mem = 0`` beats accumulate in the register as above (``ijk``
 instructions on the same core). Latency and throughput are unchanged.
@@ -250,31 +251,35 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
         # accumulator register, or for k-outer beats the memory word of their partial tile.
         zero_acc = const(cfg.acc_bits, 0)
         ab = cfg.acc_bits
-        if k_outer:
-            mem_w = d1 * d2 * ab
-            mem = seq.FirMemOp(
-                seq.FirMemType.get(cfg.acc_depth, mem_w),
-                1,
-                1,
-                IntegerAttr.get(ity(32), 0),
-                IntegerAttr.get(ity(32), 0),
-                name="acc_mem",
-            ).result
-            rd = seq.FirMemReadOp(mem, idx_rd, clk, enable=const(1, 1)).result
+        if k_outer:  # one memory per tile row: words of d2 * 32 bits
+            mems, rds = [], []
+            for i in range(d1):
+                mem = seq.FirMemOp(
+                    seq.FirMemType.get(cfg.acc_depth, d2 * ab),
+                    1,
+                    1,
+                    IntegerAttr.get(ity(32), 0),
+                    IntegerAttr.get(ity(32), 0),
+                    name=f"acc_mem{i}" if d1 > 1 else "acc_mem",
+                ).result
+                mems.append(mem)
+                rds.append(seq.FirMemReadOp(mem, idx_rd, clk, enable=const(1, 1)).result)
         accs, nxts = [], []
         for e, s_ in enumerate(sums):
             fb = Feedback(ity(ab))
             partial = fb.value
             if k_outer:
-                partial = mux(from_mem, extract(rd, e * ab, ab), partial)
+                partial = mux(from_mem, extract(rds[e // d2], (e % d2) * ab, ab), partial)
             nxt = add(mux(f, zero_acc, partial), s_)
             acc = regs.data(mux(v, nxt, fb.value), f"acc_r{e // d2}_{e % d2}")
             fb.set(acc)
             accs.append(acc)
             nxts.append(nxt)
         if k_outer:
-            wdata = comb.ConcatOp(list(reversed(nxts))).result if len(nxts) > 1 else nxts[0]
-            seq.FirMemWriteOp(mem, idx, clk, wdata, enable=and_(v, en, from_mem))
+            for i, mem in enumerate(mems):
+                row = nxts[i * d2 : (i + 1) * d2]
+                wdata = comb.ConcatOp(list(reversed(row))).result if len(row) > 1 else row[0]
+                seq.FirMemWriteOp(mem, idx, clk, wdata, enable=and_(v, en, from_mem))
         done = regs.ctrl(and_(v, la), "acc_done")
 
         # Requantize + output register (writeback stage).

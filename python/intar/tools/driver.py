@@ -266,7 +266,13 @@ def cmd_sim(args: argparse.Namespace) -> int:
     if not (out / "hw.json").exists():
         print(f"intar: error: {out} holds no compiled design (run intar compile)", file=sys.stderr)
         return 1
-    rep = simulate_dir(out, args.seed, args.watchdog)
+    from intar.sim.verilator import VerilatorError
+
+    try:
+        rep = simulate_dir(out, args.seed, args.watchdog)
+    except VerilatorError as e:
+        print(f"{out / 'design.sv'}: error: {e}", file=sys.stderr)
+        return 1
     if rep["stall_report"]:
         print(rep["stall_report"], file=sys.stderr)
     print(summary(rep))
