@@ -145,6 +145,9 @@ class BufferPlan:
     writers: list[Writer] = field(default_factory=list)
     flat: Flat | None = None  # held flat (see `Flat`); None: the [rows, cols] matrix
     conv_read: bool = False  # read by a conv's im2col slot: unaligned reads with a mask
+    ring_blocks: int = 0  # > 0: a window (ring) buffer of this many R-row blocks
+    window_rows: int = 0  # a window buffer's rows (ring_blocks * R); 0: every row
+    link_rows: int = 0  # a window buffer: the rows its IR link's depth holds
 
     def writer_index(self, source: str) -> int:
         for k, w in enumerate(self.writers):
@@ -286,6 +289,12 @@ class HwPlan:
     placement: dict[str, tuple[str, int]]  # off-chip tensor -> (port, base beat)
     starved: frozenset[str] = frozenset()  # units with an incoming link of depth 0
     conv_weights: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (kind, Cp)
+    window_fallbacks: tuple[str, ...] = ()  # streamed buffers the scheduler sized as windows
+    # that the hardware cannot ring (built full; a test keeps this empty)
+
+    def windows(self) -> list[str]:
+        """The window (ring) buffers, in name order."""
+        return [n for n in sorted(self.buffers) if self.buffers[n].ring_blocks]
 
     def stored_matrix(self, name: str) -> Matrix:
         """The matrix a tensor is stored as off chip: a conv weight as [O, KH*KW*Cp]."""
@@ -1021,6 +1030,8 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
         stores[port].sort(key=lambda s: (s.phase, s.tensor.name))
 
     _flat_layouts(graph, buffers, instrs, producers)
+    pes = {c.name: c.pe for c in schedule.cores}
+    fallbacks = _window_buffers(schedule, buffers, instrs, pes, stored)
     for lst in instrs.values():
         _check_tiles(lst, buffers)
         for ins in lst:
@@ -1052,6 +1063,7 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
         placement,
         starved,
         conv_weights,
+        tuple(fallbacks),
     )
 
 
@@ -1134,6 +1146,156 @@ def _flat_layouts(
                 if wr.buffer == name and i.conv is not None:
                     wr.phys_row = i.conv.o_lo
                     wr.phys_col = lead + i.conv.oh_lo * pitch
+
+
+def read_rows(ins: Instr, slot: str, pe: tuple[int, int, int] | None) -> tuple[int, int] | None:
+    """(rows per outer step, first row of the last outer step) of operand `slot` of `ins`,
+    relative to its row base, when the instruction reads the slot's rows in order; else
+    None. The outer step is the loop counter that sets the tile's row: i (rows i*d1) for a
+    core's lhs, k (rows k*d3) for its rhs, i (rows i*num//den + k, k < bounds[2]) for an SFU.
+    It reads rows in order when every counter outside it has one value."""
+    b = ins.bounds
+    if pe is None:
+        num, den = ins.in_rows
+        return b[2], ((b[0] - 1) * num) // den
+    d1, _, d3 = pe
+    if slot == "a":  # ti: the outer counter (ijk), or the middle one (jik, kij)
+        middle = ins.swap or ins.order == "kij"
+        if middle and b[0] != 1:
+            return None
+        return d1, ((b[1] if middle else b[0]) - 1) * d1
+    if ins.order == "kij":  # tk: the outer counter
+        return d3, (b[0] - 1) * d3
+    if b[0] == 1 and b[1] == 1:  # tk innermost: one i and one j
+        return d3, (b[2] - 1) * d3
+    return None
+
+
+def _window_buffers(
+    schedule: Schedule,
+    buffers: dict[str, BufferPlan],
+    instrs: dict[str, list[Instr]],
+    pes: dict[str, tuple[int, int, int]],
+    stored: frozenset[str],
+) -> list[str]:
+    """Make each streamed buffer that the hardware can ring a window buffer of the rows its IR
+    link depth asks for (`intar.scheduling.cost.ring_rows`, the function the scheduler
+    charges); returns the buffers whose link is a window the hardware cannot ring.
+
+    A buffer is streamed when its tensor has no `intar.buffer` (it lives nowhere else) and its
+    reader's operand comes over a link. It rings when (`intar.scheduling.search`'s
+    `_ring_geometry` decides the same on tasks):
+
+    - it is held plainly (not flat, no conv read, not a stored view) and one unit writes it,
+      in its reader's phase, rows in order: no conv, no j-outer instruction over several row
+      blocks, instructions in row order;
+    - one unit reads it in consecutive instructions of that phase, rows in order
+      (`read_rows`), neither transposed nor broadcast, each instruction starting at or after
+      the last outer step of the one before;
+    - no other operand of those instructions is written in that phase by the writer or by a
+      unit downstream of it (the writer waits for the reader's credit, so such an operand
+      could never arrive).
+    """
+    from intar.scheduling.cost import ring_rows
+
+    links = {k.name: k for k in schedule.links}
+    held = {b.tensor for b in schedule.buffers}
+    assigns = {(a.task, a.unit, p): a for p, ph in enumerate(schedule.phases) for a in ph.assigns}
+    readers: dict[str, list[tuple[int, Instr]]] = {}
+    for lst in instrs.values():
+        for s, ins in enumerate(lst):
+            for r in ins.reads:
+                readers.setdefault(r.buffer, []).append((s, ins))
+
+    def writers_in(name: str, phase: int) -> set[str]:
+        return {
+            w.source
+            for w in buffers[name].writers
+            if w.source in instrs
+            and any(
+                x.phase == phase and any(v.buffer == name for v in x.writes)
+                for x in instrs[w.source]
+            )
+        }
+
+    def downstream(unit: str, phase: int) -> set[str]:
+        """Units fed, in `phase`, by `unit` directly or through other units."""
+        seen, stack = {unit}, [unit]
+        while stack:
+            u = stack.pop()
+            for name, rd in readers.items():
+                if buffers[name].reader in seen or u not in writers_in(name, phase):
+                    continue
+                if any(ins.phase == phase for _, ins in rd):
+                    seen.add(buffers[name].reader)
+                    stack.append(buffers[name].reader)
+        return seen
+
+    def span_of(name: str, buf: BufferPlan, rd: list[tuple[int, Instr]]) -> int | None:
+        if buf.flat is not None or buf.conv_read or buf.tensor.name in stored:
+            return None
+        if len(buf.writers) != 1 or buf.writers[0].source not in instrs:
+            return None
+        wunit, phase = buf.writers[0].source, rd[0][1].phase
+        stages = [s for s, _ in rd]
+        if stages != list(range(stages[0], stages[-1] + 1)):
+            return None
+        if any(ins.phase != phase for _, ins in rd):
+            return None
+        row = 0
+        for ins in instrs[wunit]:
+            for w in ins.writes:
+                if w.buffer != name:
+                    continue
+                if ins.phase != phase or ins.conv is not None or w.row < row:
+                    return None
+                if ins.swap and ins.bounds[1] > 1:
+                    return None  # j-outer over several row blocks
+                row = w.row_hi
+        spans, last = [], 0
+        fed = downstream(wunit, phase)
+        for _, ins in rd:
+            for r in ins.reads:
+                if r.buffer != name:
+                    if writers_in(r.buffer, phase) & fed:
+                        return None
+                    continue
+                g = read_rows(ins, r.slot, pes.get(ins.unit))
+                if g is None or r.transposed or r.broadcast or r.row_base < last:
+                    return None
+                spans.append(g[0])
+                last = r.row_base + g[1]
+        return max(spans)
+
+    fallbacks = []
+    for name in sorted(buffers):
+        buf = buffers[name]
+        rd = readers.get(name)
+        if not rd or buf.tensor.name in held:
+            continue
+        ins0 = rd[0][1]
+        slot = next(r.slot for r in ins0.reads if r.buffer == name)
+        a = assigns.get((ins0.task, ins0.unit, ins0.phase))
+        idx = "ba".index(slot) if ins0.conv is not None else "abc".index(slot)  # conv: (x, w)
+        if a is None or idx >= len(a.sources) or a.sources[idx] not in links:
+            continue
+        link = links[a.sources[idx]]
+        m = buf.tensor
+        beat = max(1, link.width_bits // m.bits)
+        link_rows = ceil_div(link.depth * beat, m.cols)
+        span = span_of(name, buf, rd)
+        if span is None:
+            if link_rows < m.rows:
+                fallbacks.append(name)
+            continue
+        wh, rh = buf.writers[0].shape[0], buf.read_shape[0]
+        rows = ring_rows(link.depth, beat, m.cols, wh, rh, span)
+        if rows >= m.rows:
+            continue
+        buf.ring_blocks = rows // math.lcm(wh, rh)
+        buf.window_rows = rows
+        buf.link_rows = link_rows
+    return fallbacks
 
 
 def _sfu_units(instrs: dict[str, list[Instr]], graph: TaskGraph) -> set[str]:

@@ -47,6 +47,20 @@ one-hot select is registered beside the firmem read. The caller keeps the read i
 buffer (an unmasked element at col + y < cols, and col + w + C <= C * col_blocks so the next
 word exists). Writes stay aligned; a buffer without the flag is built exactly as before.
 
+**Window (ring) buffers** (``ring_blocks`` = W > 0, a power of two, for a stream whose one
+writer writes rows in order and whose one reader reads them in order): the buffer holds only
+W row blocks, ``W * R`` rows, and block ``r // R`` lives in ring slot ``(r // R) % W`` (the low
+bits of the block index), so ``depth`` is ``W * col_blocks`` words. Rows on every port stay
+logical (``w{p}_row``, ``rd_row`` < rows). An extra input ``rd_release`` (``release_bits``
+wide, at most ``rows``) is the reader's credit: no row below it is read again. A writer is
+ready only when its tile stays inside the window, ``w{p}_row + h_p <= rd_release + W*R``; the
+bound ``rd_release + W*R - h_p`` is registered per writer, so the compare is one comparator
+against a register and a writer's ready still never depends on its own valid. An extra
+output ``full`` is high while some writer is valid and held back by that credit (the stall
+report's "window full"). The caller writes rows in order; then a write can only overwrite
+rows below ``rd_release`` (released) or rows not written yet. A buffer without the option is
+built exactly as before.
+
 Read-during-write (same element, same cycle): the read returns the **new** data (write-first,
 CIRCT's ``hw-memory-sim`` firmem model, see :mod:`intar.hw.scratchpad`); a write one cycle
 after the read is not seen. Callers must not rely on either. As for the scratchpad, yosys keeps
@@ -92,6 +106,7 @@ class TensorBufferSpec:
     write_shapes: tuple[tuple[int, int], ...]
     read_shape: tuple[int, int]
     unaligned_read: bool = False
+    ring_blocks: int = 0  # > 0: a window of this many row blocks (a power of two), see above
 
     @property
     def R(self) -> int:
@@ -118,7 +133,14 @@ class TensorBufferSpec:
     @property
     def depth(self) -> int:
         """Words per bank."""
+        if self.ring_blocks:
+            return self.ring_blocks * self.col_blocks
         return self.row_blocks * self.col_blocks
+
+    @property
+    def window_rows(self) -> int:
+        """Rows the buffer holds at once: every row, or ``ring_blocks * R`` for a ring."""
+        return self.ring_blocks * self.R if self.ring_blocks else self.rows
 
 
 def row_bits(spec: TensorBufferSpec) -> int:
@@ -129,6 +151,11 @@ def row_bits(spec: TensorBufferSpec) -> int:
 def col_bits(spec: TensorBufferSpec) -> int:
     """Width of the ``*_col`` ports."""
     return max(1, (spec.cols - 1).bit_length())
+
+
+def release_bits(spec: TensorBufferSpec) -> int:
+    """Width of ``rd_release`` (a ring buffer's credit, 0 .. rows)."""
+    return max(1, spec.rows.bit_length())
 
 
 def _mem_depth(spec: TensorBufferSpec) -> int:
@@ -146,6 +173,13 @@ def validate(spec: TensorBufferSpec) -> None:
     for h, w in (*spec.write_shapes, spec.read_shape):
         if h < 1 or w < 1:
             raise ValueError(f"tile shape ({h}, {w}) must be positive")
+    if spec.ring_blocks:
+        if spec.ring_blocks < 0 or spec.ring_blocks & (spec.ring_blocks - 1):
+            raise ValueError(f"ring_blocks = {spec.ring_blocks} must be a power of two")
+        if spec.unaligned_read:
+            raise ValueError("a ring buffer has no unaligned reads")
+        if any(h > spec.window_rows for h, _ in spec.write_shapes):
+            raise ValueError("a ring buffer must hold a whole write tile")
 
 
 def _reciprocal(d: int, n: int) -> tuple[int, int]:
@@ -188,7 +222,13 @@ class _Origin:
         qr, self.rem_r = _divmod(row, spec.R, spec.rows)
         qc, self.rem_c = _divmod(col, spec.C, spec.cols)
         word = zext(qc, aw)
-        if spec.row_blocks > 1:
+        blocks = spec.row_blocks
+        if spec.ring_blocks:  # the ring slot: the low bits of the row block index
+            blocks = spec.ring_blocks
+            lb = blocks.bit_length() - 1
+            if lb:
+                qr = extract(qr, 0, lb) if width(qr) >= lb else zext(qr, lb)
+        if blocks > 1:
             base = comb.MulOp([zext(qr, aw), const(aw, spec.col_blocks)]).result
             word = comb.AddOp([base, word]).result if spec.col_blocks > 1 else base
         self.word = word
@@ -251,7 +291,11 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
     inputs += [("rd_en", i1), ("rd_row", ity(rb)), ("rd_col", ity(cb))]
     if spec.unaligned_read:
         inputs.append(("rd_mask", ity(rw)))
+    if spec.ring_blocks:
+        inputs.append(("rd_release", ity(release_bits(spec))))
     outputs.append(("rd_data", ity(rh * rw * bits)))
+    if spec.ring_blocks:
+        outputs.append(("full", i1))
     mem_ty = seq.FirMemType.get(_mem_depth(spec), bits)
     undef = IntegerAttr.get(ity(32), 0)  # seq RUW/WUW enums: 0 = Undefined
 
@@ -263,9 +307,19 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
         # Write arbitration: fixed priority, ready independent of the writer's own valid.
         fires, words, row_sels, col_sels = [], [], [], []
         blocked = rst
+        held: list[Value] = []  # ring: valid writers held back by the reader's credit
         for p, (h, w) in enumerate(spec.write_shapes):
             valid = pt[f"w{p}_valid"]
             ready = not_(blocked)
+            if spec.ring_blocks:
+                # w_row + h <= rd_release + W*R, as w_row <= a registered bound
+                lw = (spec.rows + spec.window_rows).bit_length()
+                rel = zext(pt["rd_release"], lw)
+                bound = comb.AddOp([rel, const(lw, spec.window_rows - h)]).result
+                limit = Regs(clk, const(1, 1), rst).ctrl(bound, f"w{p}_limit")
+                inside = not_(cmp("ugt", zext(pt[f"w{p}_row"], lw), limit))
+                held.append(and_(valid, not_(inside)))
+                ready = and_(ready, inside)
             res[f"w{p}_ready"] = ready
             fires.append(and_(valid, ready))
             blocked = or_(blocked, valid)
@@ -349,6 +403,8 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
                     e = gate(mask1[y], e)
                 elems.append(e)
         res["rd_data"] = Regs(clk, en1, rst).data(_concat(elems), "rd_data_q")
+        if spec.ring_blocks:
+            res["full"] = or_(*held) if len(held) > 1 else held[0]
         return res
 
     return hw.HWModuleOp(name, inputs, outputs, body_builder=body)

@@ -14,6 +14,8 @@ done                out  1          every phase finished and every store written
 phase               out  PB         current phase
 status              out  4 * units  per unit (plan order): waiting for a phase, waiting
                                     for operands, output blocked, input FIFO full
+windows             out  max(1, W)  per window buffer (`HwPlan.windows` order): full, its
+                                    writer waits for the reader's credit
 P_mem_req_valid     out  1          read request (address in beats)
 P_mem_req_addr      out  AB
 P_mem_req_ready     in   1
@@ -116,6 +118,9 @@ class _Buffer:
     rd_mask: Feedback | None = None  # unaligned (conv) reads: element mask
     progress: list[Reg] = field(default_factory=list)  # rows complete, per writer
     col_progress: list[Reg] = field(default_factory=list)  # columns done in the open row block
+    spec: tb.TensorBufferSpec | None = None
+    rd_release: Feedback | None = None  # a window buffer's credit (see `drive_release`)
+    full: Value | None = None  # a window buffer holds its writer back
 
 
 class _TopBuilder:
@@ -232,8 +237,9 @@ class _TopBuilder:
                 tuple(w.shape for w in bp.writers),
                 bp.read_shape,
                 bp.conv_read,
+                bp.ring_blocks,
             )
-            b = _Buffer(bp, tb.row_bits(spec), tb.col_bits(spec))
+            b = _Buffer(bp, tb.row_bits(spec), tb.col_bits(spec), spec=spec)
             for k, w in enumerate(bp.writers):
                 h, wd = w.shape
                 b.ports.append(
@@ -260,7 +266,12 @@ class _TopBuilder:
             if bp.conv_read:
                 b.rd_mask = Feedback(ity(bp.read_shape[1]))
                 ins["rd_mask"] = b.rd_mask.value
+            if bp.ring_blocks:
+                b.rd_release = Feedback(ity(tb.release_bits(spec)))
+                ins["rd_release"] = b.rd_release.value
             inst = instance(mod, name, **ins)
+            if bp.ring_blocks:
+                b.full = inst.full
             for k, port in enumerate(b.ports):
                 port.ready = getattr(inst, f"w{k}_ready")
             b.rd_data = inst.rd_data
@@ -329,6 +340,57 @@ class _TopBuilder:
             b.rd_en.set(en)
             b.rd_row.set(resize(row, b.rb))
             b.rd_col.set(resize(col, b.cb))
+
+    def drive_release(
+        self,
+        bname: str,
+        instrs: list[Instr],
+        by_stage: dict[int, Read],
+        core: CorePlan | None,
+        stage: Value,
+        ti: Value,
+        tk: Value,
+        done: Value,
+    ) -> None:
+        """A window buffer's credit ``rd_release``: the first row of the reader's current
+        outer step (`plan.read_rows`: i*d1 for a core's lhs, k*d3 for its rhs, i*num//den for
+        an SFU) plus the instruction's row base. Rows below it were read by steps already
+        issued, and the reads run in row order, so they are never read again. Before the
+        reading instructions it is the first one's row base; after them (or once the program
+        is done) every row. It goes through READ_LATENCY + 1 registers, so every read issued
+        for a released row has returned its data (and left the memory) before the writer
+        sees the credit; the buffer registers the bound once more. Rows stay logical: the
+        buffer wraps them into its ring."""
+        b = self.buffers[bname]
+        assert b.spec is not None and b.rd_release is not None
+        rw, sb = self.rows_bits, width(stage)
+        slot = next(iter(by_stage.values())).slot
+        if core is not None:
+            d1, _, d3 = core.pe
+            off = mul_const(ti, d1, rw) if slot == "a" else mul_const(tk, d3, rw)
+        else:
+            num, den = instrs[0].in_rows
+            off = mul_const(ti, num, rw)
+            if den > 1:  # a power of two
+                sh = den.bit_length() - 1
+                off = resize(extract(off, sh, rw - sh), rw)
+        bases = [by_stage[s].row_base if s in by_stage else 0 for s in range(len(instrs))]
+        s0, s1 = min(by_stage), max(by_stage)
+        cur = add(rom(stage, bases, rw), off)
+        if s0 > 0:
+            cur = mux(cmp("ult", stage, const(sb, s0)), const(rw, bases[s0]), cur)
+        after = or_(cmp("ugt", stage, const(sb, s1)), done) if s1 + 1 < len(instrs) else done
+        v = mux(after, const(rw, b.spec.rows), cur)
+        for s in range(tb.READ_LATENCY + 1):
+            v = seq.CompRegOp(
+                v.type,
+                v,
+                self.clk,
+                reset=self.rst,
+                reset_value=const(rw, 0),
+                name=f"{bname}_rel{s}",
+            ).result
+        b.rd_release.set(resize(v, tb.release_bits(b.spec)))
 
     def writer_side(
         self,
@@ -574,6 +636,8 @@ class _TopBuilder:
             kc = self.mixed_counter(f"{unit}_kc", stage, k_rad, fire_fb.value)
             jc = self.mixed_counter(f"{unit}_jc", stage, j_rad, and_(fire_fb.value, ic.last_k))
         for bname, by_stage in users.items():
+            if plan.buffers[bname].ring_blocks:
+                self.drive_release(bname, instrs, by_stage, core, stage, ti, tk, ic.done)
             if plan.buffers[bname].conv_read:
                 en = and_(fire_fb.value, _or_all([on[s] for s in by_stage]))
                 reads[bname], buf_ready[bname] = self.conv_read(
@@ -1052,6 +1116,7 @@ def top_ports(plan: HwPlan) -> tuple[list[tuple[str, object]], list[tuple[str, o
         ("phase", ity(bits_for(plan.n_phases))),
         ("status", ity(STATUS_BITS * units)),
         ("active", i1),
+        ("windows", ity(max(1, len(plan.windows())))),
     ]
     for port in plan.ports:
         aw = bits_for(max(port.beats, 1))
@@ -1091,6 +1156,8 @@ def build_top(plan: HwPlan, name: str) -> hw.HWModuleOp:
         res["phase"] = b.phase
         res["status"] = concat(b.status)
         res["active"] = _or_all(b.activity)
+        full = [b.buffers[n].full for n in plan.windows()]
+        res["windows"] = concat(full) if full else const(1, 0)  # type: ignore[arg-type]
         return res
 
     return hw.HWModuleOp(name, ins, outs, body_builder=body)

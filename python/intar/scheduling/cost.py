@@ -199,6 +199,43 @@ def fifo_depth(burst_beats: int, max_depth: int) -> int:
     return max(2, min(max_depth, 2 * burst_beats))
 
 
+RING_CREDIT_CYCLES = 8
+"""Cycles of a window buffer's credit loop, rounded up: the reader's controller step, the
+release's READ_LATENCY + 1 delay registers, the buffer's registered bound, the writer's tile
+and the readiness register. A window holds this many reader steps beyond its deadlock-free
+minimum so that the credit does not throttle the stream (`ring_target_rows`)."""
+
+
+def ring_min_rows(span: int, writer_h: int, read_h: int) -> int:
+    """Deadlock-free rows of a window buffer: the reader waits at an outer step whose rows
+    [r, r + span) start at its released row r; the writer must then be allowed to finish the
+    tile holding row r + span - 1, which ends below r + span - 1 + writer_h. Counted with a
+    whole block R = lcm(writer_h, read_h) on top, which is conservative."""
+    return span + writer_h + math.lcm(writer_h, read_h)
+
+
+def ring_rows(depth: int, beat: int, cols: int, writer_h: int, read_h: int, span: int) -> int:
+    """Rows of the window (ring) buffer that the hardware builds for a streamed link of `depth`
+    entries of `beat` elements into a tensor of `cols` columns: at least the link's rows
+    ceil(depth * beat / cols) and `ring_min_rows`, in a power of two of R-row blocks. The
+    scheduler charges this; `intar.hw.plan` builds it from the IR's depth (a result of at
+    least the tensor's rows means a full buffer)."""
+    r = math.lcm(writer_h, read_h)
+    need = max(ceil_div(depth * beat, cols), ring_min_rows(span, writer_h, read_h))
+    blocks = 1 << (ceil_div(need, r) - 1).bit_length()
+    return blocks * r
+
+
+def ring_target_rows(
+    window: int, cols: int, span: int, writer_h: int, read_h: int, steps: int
+) -> int:
+    """Rows the scheduler asks of a window buffer: its charged window (`window` elements), and
+    at least the deadlock-free minimum plus `RING_CREDIT_CYCLES` of the reader's outer steps
+    (`steps` cycles and `span` rows each)."""
+    slack = span * ceil_div(RING_CREDIT_CYCLES, max(1, steps))
+    return max(ceil_div(window, cols), ring_min_rows(span, writer_h, read_h) + slack)
+
+
 def roofline_cycles(
     total_macs: int, macs_per_cycle: int, compulsory_bytes: int, bytes_per_cycle: int
 ) -> int:

@@ -30,6 +30,8 @@ from .cost import (
     pe_fill,
     pipeline_cycles,
     port_cycles,
+    ring_rows,
+    ring_target_rows,
     roofline_cycles,
     sfu_cycles,
     sfu_latency,
@@ -111,6 +113,7 @@ class GroupPlan:
     full_buffers: set[str]
     port_bytes: dict[int, int]
     onchip_bytes: int
+    windows: dict[tuple[str, str], int] = field(default_factory=dict)  # streamed link depths
 
 
 class _Search:
@@ -765,6 +768,7 @@ class _Evaluator:
         streamed: dict[tuple[str, str], float] = {}
         full: set[tuple[str, str]] = set()
         window_bytes: dict[str, int] = {}
+        stream_wins: list[tuple[Edge, int]] = []
         for e in internal:
             w = self._window(e, tp, streamed_ops)
             if w is None:
@@ -787,9 +791,16 @@ class _Evaluator:
                         tp[src].order = "jik"
             if acc:
                 acc_bytes[e.cons] = acc
-            mult = 2 if g.task(e.cons).kind in PE_KINDS else 1
+            stream_wins.append((e, win))
+        # Each streamed edge is a window buffer local to its consumer, or the whole tensor
+        # where the hardware cannot ring it (decided once every loop order is known).
+        names = {t.name for t in tasks}
+        windows: dict[tuple[str, str], int] = {}
+        for e, win in stream_wins:
+            depth, elems = self._window_buffer(e, win, tp, streamed, names)
+            windows[(e.prod, e.cons)] = depth
             window_bytes[e.cons] = window_bytes.get(e.cons, 0) + ceil_div(
-                mult * min(win, size) * g.tensors[e.tensor].bits, 8
+                elems * g.tensors[e.tensor].bits, 8
             )
         full_buffers = {p for p, _ in full if p not in self.off}
         streamed_into = {c: {p for p, cc in streamed if cc == c} for c in tp}
@@ -841,10 +852,12 @@ class _Evaluator:
                 if supplied > plan.cycles:  # loads start with the phase, not with the task
                     floors[t.name] = supplied
                     plan.cycles = max([plan.cycles, *tails]) + s.lat
-            work = window_bytes.get(t.name, 0) + acc_bytes.get(t.name, 0)
+            win_bytes = window_bytes.get(t.name, 0)
+            work = win_bytes + acc_bytes.get(t.name, 0)
             if t.kind in PE_KINDS:
                 work += self._staging(t, plan, resident, bool(streamed_into[t.name]))
-                share = ceil_div(work, len(plan.cores))
+                # the window buffer is counted with the links (`Schedule.onchip_bytes`)
+                share = ceil_div(work - win_bytes, len(plan.cores))
                 plan.work_bytes = dict.fromkeys(plan.cores, share)
                 if plan.cores:
                     plan.beat = core_beat_elements(cfg.cores[plan.cores[0]], s.gemm[t.name].k)
@@ -864,8 +877,121 @@ class _Evaluator:
         else:
             pattern = "task_parallel"
         return GroupPlan(
-            i, j, cycles, pattern, tp, streamed, full, full_buffers, group_ports, onchip
+            i, j, cycles, pattern, tp, streamed, full, full_buffers, group_ports, onchip, windows
         )
+
+    def _window_buffer(
+        self,
+        e: Edge,
+        win: int,
+        tp: dict[str, TaskPlan],
+        streamed: dict[tuple[str, str], float],
+        names: set[str],
+    ) -> tuple[int, int]:
+        """(link depth in producer beats, elements charged) of streamed edge `e` whose window
+        is `win` elements: a window (ring) buffer of `ring_rows` when the hardware can ring
+        the edge (`_ring_geometry`), else the whole tensor (a full buffer)."""
+        s = self.s
+        shape = s.g.shape(e.tensor)
+        size = elements(shape)
+        cols = shape[-1] if shape else 1
+        rows = size // cols
+        prod = s.g.task(e.prod)
+        pp = tp[e.prod]
+        if prod.kind in PE_KINDS:
+            beat = core_beat_elements(self.cfg.cores[pp.cores[0]], s.gemm[prod.name].k)
+        else:
+            beat = pp.beat
+        geo = self._ring_geometry(e, tp, streamed, names)
+        if geo is not None:
+            span, wh, rh, steps = geo
+            mult = 2 if s.g.task(e.cons).kind in PE_KINDS else 1  # cores: double-buffered
+            target = ring_target_rows(mult * min(win, size), cols, span, wh, rh, steps)
+            depth = ceil_div(target * cols, beat)
+            hw_rows = ring_rows(depth, beat, cols, wh, rh, span)
+            if hw_rows < rows:
+                whole = ceil_div(hw_rows * cols, beat)  # the link holds the built window
+                if ring_rows(whole, beat, cols, wh, rh, span) == hw_rows:
+                    depth = whole
+                return depth, hw_rows * cols
+        return ceil_div(size, beat), size
+
+    def _ring_geometry(
+        self,
+        e: Edge,
+        tp: dict[str, TaskPlan],
+        streamed: dict[tuple[str, str], float],
+        names: set[str],
+    ) -> tuple[int, int, int, int] | None:
+        """(reader's rows per outer step, writer's tile height, reader's tile height, reader's
+        cycles per outer step) when the hardware builds streamed edge `e` as a window buffer,
+        else None. `intar.hw.plan` checks the same conditions on the instructions:
+
+        - the tensor lives nowhere else: not off chip, not a graph output, not a view's
+          source, and every consumer streams it in this phase;
+        - the producer writes rows in order: an SFU, or a matmul that is i-outer or has one
+          row block (not a convolution: its buffers are flat);
+        - the consumer reads rows in order: an SFU (not a broadcast row vector), a matmul lhs
+          in ijk order, or a matmul rhs (not transposed) in kij order or read once;
+        - no other operand of the consumer is made in this phase from the tensor (its
+          producer waits for the consumer's credit, so that operand could never arrive)."""
+        s, cfg = self.s, self.cfg
+        name = e.tensor
+        if name in self.off or name in s.outputs or name in s.view_bases:
+            return None
+        if any(x.cons not in names or (name, x.cons) not in streamed for x in s.out_edges[name]):
+            return None
+        prod, cons = s.g.task(e.prod), s.g.task(e.cons)
+        if prod.kind in PE_KINDS:
+            pe_p = cfg.cores[tp[prod.name].cores[0]]
+            order = tp[prod.name].order
+            if prod.kind != "matmul" or order == "kij":
+                return None
+            if order == "jik" and ceil_div(s.gemm[prod.name].m, pe_p[0]) > 1:
+                return None
+            wh = pe_p[0]
+        else:
+            wh = 1
+        for o in cons.operands:
+            b = s.base[o]
+            if b != name and b in names and self._reaches(name, b, names):
+                return None
+        shape = s.g.shape(name)
+        rows = elements(shape[:-1]) if len(shape) > 1 else 1
+        if cons.kind not in PE_KINDS:
+            res_rows = elements(cons.shape[:-1]) if len(cons.shape) > 1 else 1
+            if rows == 1 and res_rows > 1:
+                return None  # a broadcast row vector
+            kb = 2 if cons.kind == "maxpool" else 1
+            out_w = max(1, tp[cons.name].beat // (2 if cons.kind == "maxpool" else 1))
+            return kb, wh, 1, ceil_div(cons.shape[-1], out_w) * kb
+        if cons.kind != "matmul":
+            return None
+        pe_c = cfg.cores[tp[cons.name].cores[0]]
+        d1, _, d3 = pe_c
+        bi, bj, bk = pe_bounds(tp[cons.name].gemms[0], pe_c)
+        order = tp[cons.name].order
+        if e.operands[0] == 0:
+            return (d1, wh, d1, bj * bk) if order == "ijk" else None
+        if cons.attr("transpose_rhs", False):
+            return None
+        if order == "kij":
+            return d3, wh, d3, max(1, bi * bj)
+        if bi == 1 and bj == 1:
+            return d3, wh, d3, 1
+        return None
+
+    def _reaches(self, src: str, dst: str, names: set[str]) -> bool:
+        """`dst` is computed from `src` through edges inside the group `names`."""
+        stack, seen = [src], {src}
+        while stack:
+            for x in self.s.out_edges[stack.pop()]:
+                if x.cons in names and x.cons not in seen:
+                    if x.cons == dst:
+                        return True
+                    seen.add(x.cons)
+                    stack.append(x.cons)
+        return False
 
     def _load_queue(self, tasks: list[Task], produced: set[str]) -> dict[str, int]:
         """Bytes each port has delivered when the last byte of each off-chip operand of the
@@ -1308,7 +1434,9 @@ def _materialize(s: _Search, plan: _Plan, mode: str) -> Schedule:
     links: dict[tuple[str, str, int], Link] = {}
     link_use: dict[tuple[str, str, int], set[tuple[int, str]]] = {}
 
-    def link(src: str, dst: str, width: int, depth: int, phase: int, tensor: str) -> str:
+    def link(
+        src: str, dst: str, width: int, depth: int, phase: int, tensor: str, window: bool = False
+    ) -> str:
         k = 0
         while True:
             key = (src, dst, k)
@@ -1317,7 +1445,8 @@ def _materialize(s: _Search, plan: _Plan, mode: str) -> Schedule:
                 break
             k += 1
         uses.add((phase, tensor))
-        depth = max(2, min(dev.max_fifo_depth, depth))
+        if not window:  # a window buffer is on-chip RAM charged to capacity: not capped
+            depth = max(2, min(dev.max_fifo_depth, depth))
         old = links.get(key)
         name = f"ln_{src}_{dst}" + (f"_{k}" if k else "")
         if old is not None:
@@ -1379,8 +1508,8 @@ def _materialize(s: _Search, plan: _Plan, mode: str) -> Schedule:
                     b = s.base[op]
                     if (b, t.name) in gp.streamed and op == b:
                         bits = g.tensors[b].bits * gp.tasks[b].beat
-                        depth = fifo_depth(_burst(s, cfg, gp.tasks[b]), dev.max_fifo_depth)
-                        srcs.append(link(unit_of(b), unit, bits, depth, k, b))
+                        depth = gp.windows[(b, t.name)]
+                        srcs.append(link(unit_of(b), unit, bits, depth, k, b, window=True))
                     else:
                         demand = _demand_bits(
                             s, cfg, tplan, idx, g.tensors[op].bits, lanes_of if tplan.sfu else None
@@ -1389,8 +1518,10 @@ def _materialize(s: _Search, plan: _Plan, mode: str) -> Schedule:
                 sinks = []
                 for e in s.out_edges[t.name]:
                     if (t.name, e.cons) in gp.streamed:
-                        depth = fifo_depth(_burst(s, cfg, tplan), dev.max_fifo_depth)
-                        sinks.append(link(unit, unit_of(e.cons), beat_bits, depth, k, t.name))
+                        depth = gp.windows[(t.name, e.cons)]
+                        sinks.append(
+                            link(unit, unit_of(e.cons), beat_bits, depth, k, t.name, window=True)
+                        )
                 if t.name in buffers:
                     sinks.append(write(t.name, unit, k, beat_bits))
                 if gm is not None:
@@ -1473,14 +1604,6 @@ def _materialize(s: _Search, plan: _Plan, mode: str) -> Schedule:
         onchip_capacity_bytes=s.capacity,
         loop_orders=tuple(loop_orders),
     )
-
-
-def _burst(s: _Search, cfg: Config, tplan: TaskPlan) -> int:
-    """Beats a producer emits at once: a d1 x d2 tile over its output link, or one beat."""
-    if tplan.sfu or not tplan.cores:
-        return 1
-    d1, d2, _ = cfg.cores[tplan.cores[0]]
-    return ceil_div(d1 * d2, tplan.beat)
 
 
 def _demand_bits(

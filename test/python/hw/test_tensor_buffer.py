@@ -8,6 +8,7 @@ so the whole file needs a single Verilator build.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -447,3 +448,184 @@ def test_yosys_maps_banks_to_bram(tmp_path: Path) -> None:
     assert r36 + (r18 + 1) // 2 <= s.banks
     lutram = {k: v for k, v in cells.items() if re.match(r"RAM\d|RAM[SD]", k)}
     assert lutram == {}, f"LUTRAM: {lutram}"
+
+
+# -- window (ring) buffers ------------------------------------------------------------------
+
+# SV of buffers without the ring option, hashed before the option existed: they must not change.
+PRE_RING_SV = {
+    SPECS[0]: "80e05b778359151d756e84e08964ad42506add803af609502dcc8cb56ecbe57f",
+    SPECS[1]: "726493a48e68bc11fba7b4d16b5a1b5a8a1e9c955e0f5ddb2b07989fba5b5d1d",
+    TensorBufferSpec(64, 16, 16, ((2, 4),), (1, 4)): (
+        "4239f7f8a69f8af53205de89daba9ca826c0bbf658bb5d684b4bd44ee93a8f60"
+    ),
+    TensorBufferSpec(12, 40, 8, ((1, 4),), (2, 4), True): (
+        "a144e58963daa4dcf10bc4f9980c7fbcbf31f3e7b46a51a9f912b59daa439bba"
+    ),
+}
+
+# R = 3 (not a power of two), C = 4 over 10 columns, 20 rows (the last write tile sticks out),
+# a ring of 4 blocks = 12 rows.
+RING = TensorBufferSpec(20, 10, 8, ((3, 4),), (1, 2), ring_blocks=4)
+RING_TOP = "tbuf_ring"
+
+RING_HARNESS = r"""
+#include "Vtbuf_ring.h"
+#include "verilated.h"
+#include <cstdint>
+#include <cstdio>
+#include <vector>
+
+#include "@BUS_H@"
+
+static FILE* in;
+static long num() {
+  long v;
+  if (std::fscanf(in, "%ld", &v) != 1) std::exit(4);
+  return v;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 3) return 2;
+  in = std::fopen(argv[1], "r");
+  FILE* out = std::fopen(argv[2], "w");
+  if (!in || !out) return 3;
+  std::vector<uint32_t> buf(8);
+  std::vector<int64_t> el(16);
+  long n = num();
+  auto* top = new Vtbuf_ring;
+  for (long t = 0; t < n; ++t) {
+    top->rst = num();
+    top->w0_valid = num();
+    top->w0_row = num();
+    top->w0_col = num();
+    for (int i = 0; i < @N@; ++i) el[i] = num();
+    intar::pack(buf, el.data(), @N@, @BITS@);
+    intar::put(top->w0_data, buf);
+    top->rd_en = num();
+    top->rd_row = num();
+    top->rd_col = num();
+    top->rd_release = num();
+    top->clk = 0;
+    top->eval();
+    std::fprintf(out, "%d %d", int(top->w0_ready), int(top->full));
+    intar::get(top->rd_data, buf);
+    for (int i = 0; i < @M@; ++i) std::fprintf(out, " %ld", long(intar::field(buf, i, @BITS@)));
+    std::fprintf(out, "\n");
+    top->clk = 1;
+    top->eval();
+  }
+  std::fclose(in);
+  std::fclose(out);
+  top->final();
+  delete top;
+  return 0;
+}
+"""
+
+
+def _ring_trace(s: TensorBufferSpec, seed: int) -> tuple[list[str], list[tuple[int, int]], dict]:
+    """A writer that writes every tile in row order as fast as the ring lets it (valid 4/5 of
+    the cycles), and a slower reader (a read in half the cycles) that reads every tile in row
+    order once its rows are written, releasing each row with its last read (`rd_release` =
+    rows read completely, this cycle's read included: the bound is registered, so the earliest
+    overwrite is one cycle after that read). The model: the physical ring; ready and full
+    from the registered bound ``rd_release + W*R - h``. Returns the stimulus lines, the
+    expected (ready, full) per cycle and the expected read tiles by cycle (logical data)."""
+    rng = np.random.default_rng(seed)
+    (h, w), (rh, rw) = s.write_shapes[0], s.read_shape
+    wr = s.window_rows
+    phys = np.zeros((wr, s.col_blocks * s.C), dtype=np.int64)
+    logical = rng.integers(-128, 128, size=(s.row_blocks * s.R, s.col_blocks * s.C))
+    writes = [(r, c) for r in range(0, s.rows, h) for c in range(0, s.cols, w)]
+    reads = [(r, c) for r in range(0, s.rows, rh) for c in range(0, s.cols, rw)]
+    done_rows = 0  # rows every tile of which is written
+    tiles_done: dict[int, int] = {}
+    limit, released, offering = 0, 0, False
+    lines, flags, want, pending = [], [], {}, {}
+    t = 0
+    while writes or reads or pending:
+        rst = int(t < 2)
+        if writes and not offering:
+            offering = rng.random() < 0.8
+        valid = int(bool(writes) and offering) or rst
+        row, col = writes[0] if writes else (0, 0)
+        inside = row <= limit  # row + h <= release + W*R, registered
+        ready = int(not rst and inside)
+        flags.append((ready, int(valid and not inside)))
+        data = logical[row : row + h, col : col + w]
+        if valid and ready:
+            for x in range(h):
+                phys[((row + x) // s.R) % s.ring_blocks * s.R + (row + x) % s.R, col : col + w] = (
+                    data[x]
+                )
+            tiles_done[row] = tiles_done.get(row, 0) + 1
+            if tiles_done[row] == -(-s.cols // w):
+                done_rows = min(s.rows, row + h)
+            writes.pop(0)
+            offering = False
+        rd = None
+        if reads and not rst and reads[0][0] + rh <= done_rows and rng.random() < 0.5:
+            rd = reads.pop(0)
+            r, c = rd
+            slot = (r // s.R) % s.ring_blocks * s.R + r % s.R
+            got = phys[slot : slot + rh, c : c + rw].copy()
+            assert np.array_equal(got, logical[r : r + rh, c : c + rw])  # the protocol holds
+            pending[t + READ_LATENCY] = got
+            released = reads[0][0] if reads else s.rows
+        if t in pending:
+            want[t] = pending.pop(t)
+        stim = [rst, valid, row, col, *data.ravel().tolist()]
+        stim += [1, *rd] if rd else [0, 0, 0]
+        lines.append(" ".join(map(str, [*stim, released])))
+        limit = 0 if rst else released + wr - h
+        t += 1
+    return lines, flags, want
+
+
+def test_ring_geometry_and_flag_off_sv_unchanged() -> None:
+    for s, digest in PRE_RING_SV.items():
+        assert hashlib.sha256(tensor_buffer_sv(s, "tb").encode()).hexdigest() == digest, s
+    assert (RING.R, RING.C, RING.col_blocks, RING.depth, RING.window_rows) == (3, 4, 3, 12, 12)
+    sv = tensor_buffer_sv(RING, "tb")
+    assert re.search(r"input\s+\[4:0\]\s+rd_release\b", sv)  # 0 .. 20
+    assert re.search(r"output\s+full\b", sv)
+    assert len(re.findall(r"^  tb_bank_12x8 bank_\d+_\d+_ext", sv, re.M)) == 12
+    with pytest.raises(ValueError):
+        tensor_buffer_sv(TensorBufferSpec(20, 10, 8, ((3, 4),), (1, 2), ring_blocks=3), "bad")
+    with pytest.raises(ValueError):
+        tensor_buffer_sv(TensorBufferSpec(20, 8, 8, ((1, 4),), (1, 4), True, 2), "bad")
+
+
+def test_ring_lint_clean(tmp_path: Path) -> None:
+    sv = tmp_path / f"{RING_TOP}.sv"
+    sv.write_text(tensor_buffer_sv(RING, RING_TOP))
+    assert lint(sv, RING_TOP, LINT_WAIVERS) == []
+
+
+def test_ring_wraps_and_credit_blocks_the_writer(tmp_path: Path) -> None:
+    """20 rows through a 12-row ring: every read returns the row written for it (logical
+    data, not just the ring model's), ready and full match the credit cycle by cycle, and the
+    writer is held back by the credit in many cycles."""
+    s = RING
+    (h, w), (rh, rw) = s.write_shapes[0], s.read_shape
+    sv, tb = tmp_path / f"{RING_TOP}.sv", tmp_path / "tb.cpp"
+    sv.write_text(tensor_buffer_sv(s, RING_TOP))
+    text = RING_HARNESS.replace("@BUS_H@", str(BUS_HEADER)).replace("@BITS@", str(s.bits))
+    tb.write_text(text.replace("@N@", str(h * w)).replace("@M@", str(rh * rw)))
+    exe = build(sv, RING_TOP, tb, tmp_path / "build", progress=True, optimize=False)
+    lines, flags, want = _ring_trace(s, 5)
+    stim, res = tmp_path / "stim.txt", tmp_path / "res.txt"
+    stim.write_text("\n".join([str(len(lines)), *lines]) + "\n")
+    proc = subprocess.run([str(exe), str(stim), str(res)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = [[int(x) for x in ln.split()] for ln in res.read_text().splitlines()]
+    assert len(got) == len(lines)
+    bad = [t for t, g in enumerate(got) if tuple(g[:2]) != flags[t]]
+    assert not bad, f"ready/full differ in cycles {bad[:5]}"
+    for t, tile in want.items():
+        assert got[t][2:] == tile.ravel().tolist(), f"cycle {t}"
+    blocked = sum(f for _, f in flags)
+    assert len(want) == len(range(0, s.rows, rh)) * len(range(0, s.cols, rw))
+    assert blocked > 20, blocked
+    print(f"ring: {len(lines)} cycles, {len(want)} reads checked, writer held {blocked} cycles")
