@@ -183,10 +183,20 @@ def validate(spec: TensorBufferSpec) -> None:
 
 
 def _reciprocal(d: int, n: int) -> tuple[int, int]:
-    """(M, k) with (x * M) >> k == x // d for every 0 <= x < n (d > 1, not a power of two)."""
+    """(M, k) with (x * M) >> k == x // d for every 0 <= x < n (d > 1, not a power of two),
+    with the smallest such k.
+
+    With M = ceil(2**k / d) = (2**k + e) / d, x = q*d + r gives x*M = q*2**k + q*e + r*M, so
+    the shift is exact iff q*e + r*M < 2**k for every x < n. That sum grows with q and r, so
+    two candidates decide it: the last full quotient with r = d - 1, and x = n - 1."""
     for k in range(1, 64):
         m = -(-(1 << k) // d)
-        if all((x * m) >> k == x // d for x in range(n)):
+        e = m * d - (1 << k)
+        q_last, r_last = divmod(n - 1, d)
+        worst = q_last * e + r_last * m
+        if n >= d:
+            worst = max(worst, (n // d - 1) * e + (d - 1) * m)
+        if worst < 1 << k:
             return m, k
     raise ValueError(f"no reciprocal for x // {d}, x < {n}")
 

@@ -629,3 +629,18 @@ def test_ring_wraps_and_credit_blocks_the_writer(tmp_path: Path) -> None:
     assert len(want) == len(range(0, s.rows, rh)) * len(range(0, s.cols, rw))
     assert blocked > 20, blocked
     print(f"ring: {len(lines)} cycles, {len(want)} reads checked, writer held {blocked} cycles")
+
+
+def test_reciprocal_closed_form_equals_the_exhaustive_search() -> None:
+    from intar.hw.tensor_buffer import _reciprocal
+
+    def exhaustive(d: int, n: int) -> tuple[int, int]:
+        for k in range(1, 64):
+            m = -(-(1 << k) // d)
+            if all((x * m) >> k == x // d for x in range(n)):
+                return m, k
+        raise AssertionError
+
+    for d in (3, 5, 6, 7, 12, 24, 25, 48):
+        for n in (*range(1, 130), 1000, 4097):
+            assert _reciprocal(d, n) == exhaustive(d, n), (d, n)
