@@ -62,7 +62,8 @@ class QuantConfig:
     act_bits: int = 8
     weight_storage_bits: int | None = None
     """Element type of the weight tensors (default: weight_bits). 8 keeps 4-bit values in i8
-    tensors: the hardware template loads one element width per off-chip port."""
+    tensors (twice the off-chip bytes); the scheduler gives each element width ports of its
+    own, so i4 weights need at least two ports."""
 
     def __post_init__(self) -> None:
         if self.weight_bits not in (4, 8):

@@ -1000,6 +1000,17 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
             for ins, w in ws:
                 ins.writes.append(w)
             buf.writers.extend(_writers(ws))
+    for port in ports:
+        widths = sorted({ld.tensor.bits for ld in loads[port.name]})
+        if len(widths) > 1:
+            mixed = sorted({ld.tensor.name for ld in loads[port.name]})
+            reader = next((t.name for t in graph.tasks if set(t.operands) & set(mixed)), None)
+            raise LoweringError(
+                f"port '{port.name}' would load tensors of {' and '.join(map(str, widths))}-bit "
+                f"elements ({', '.join(mixed)}); a port's engines move one element width (give "
+                "the design more ports)",
+                reader,
+            )
     for port in loads:
         # Per phase, row operands (slot a) first: a k-outer matmul needs its lhs column
         # blocks from every row before the weight rows after the first can be used.

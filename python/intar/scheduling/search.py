@@ -468,6 +468,25 @@ class _Search:
         return 0
 
 
+def _ports_by_width(bits: dict[str, int], nbytes: dict[str, int], s: _Search) -> dict:
+    """Ports of each element width: one per width, the rest to the width with the most bytes
+    per port so far (D'Hondt); empty (any port) when there are more widths than ports."""
+    total: dict[int, int] = {}
+    for n, b in bits.items():
+        total[b] = total.get(b, 0) + nbytes[n]
+    if len(total) <= 1 or len(total) > s.port_budget:
+        return {}
+    count = dict.fromkeys(total, 1)
+    for _ in range(s.port_budget - len(total)):
+        w = max(sorted(total), key=lambda w: total[w] / count[w])
+        count[w] += 1
+    groups, first = {}, 0
+    for w in sorted(total):
+        groups[w] = range(first, first + count[w])
+        first += count[w]
+    return groups
+
+
 class _Evaluator:
     """Group costs for one configuration and one set of off-chip (spilled) tensors."""
 
@@ -476,14 +495,19 @@ class _Evaluator:
         self.cfg = cfg
         self.off = offchip
         self.cache: dict[tuple[int, int], GroupPlan | None] = {}
-        # port assignment: greedy, largest first, least-loaded port
+        # port assignment: greedy, largest first, least-loaded port; a port's engines move one
+        # element width, so each width gets its own ports (the plan rejects a mix)
         items = [(s.g.bytes(n), n) for n in s.leaves]
         items += [(s.g.bytes(n), n) for n in sorted(offchip)]
         items += [(s.g.bytes(v.name), v.name) for v in s.output_views]
+        groups = _ports_by_width(
+            {n: s.g.tensors[n].bits for _, n in items}, {n: b for b, n in items}, s
+        )
         load = [0] * s.port_budget
         self.port: dict[str, int] = {}
         for b, n in sorted(items, key=lambda x: (-x[0], x[1])):
-            ch = min(range(s.port_budget), key=lambda c: (load[c], c))
+            chans = groups.get(s.g.tensors[n].bits, range(s.port_budget))
+            ch = min(chans, key=lambda c: (load[c], c))
             self.port[n] = ch
             load[ch] += b
 

@@ -209,8 +209,9 @@ def _simulate_gpt2(layers: int, tmp_path: Path, lint: bool = False) -> dict:
     from intar.hw.lint import lint_design
     from intar.tools.flow import CompileOptions, compile_file, simulate_dir
 
-    # 4-bit weight values in i8 tensors: the template loads one element width per port
-    res = run_gpt2(layers=layers, seed=0, config=QuantConfig(4, 8, 8), calib=4, evals=2)
+    # W4A8 as imported: i4 weights and i8 activations, on ports of their own width
+    res = run_gpt2(layers=layers, seed=0, config=QuantConfig(4, 8), calib=4, evals=2)
+    assert "xi4>" in res.mlir
     src = tmp_path / "gpt2.mlir"
     src.write_text(res.mlir)
     man = compile_file(str(src), tmp_path, CompileOptions("tiny", mode="intar"))

@@ -279,3 +279,20 @@ def test_random_graphs_schedule_or_raise(g, dsp, ports, mode, onchip) -> None:
     assert (
         schedule(g, TINY, dsp_budget=dsp, port_budget=ports, mode=mode, onchip_budget=onchip) == s
     )
+
+
+def test_each_element_width_gets_ports_of_its_own() -> None:
+    # i8 activations and outputs, i4 weights: a port's engines move one element width
+    leaves = [Tensor("x", (64, 64), 8, "input")]
+    leaves += [Tensor(f"w{i}", (64, 64), 4, "weight") for i in range(3)]
+    tasks = [task("h0", "matmul", ("x", "w0"), (64, 64), bits=8)]
+    tasks += [task(f"h{i}", "matmul", (f"h{i - 1}", f"w{i}"), (64, 64), bits=8) for i in (1, 2)]
+    g = make_graph("w4a8", leaves, tasks, ["h2"])
+    for ports in (2, 4):
+        s = schedule(g, U280, dsp_budget=64, port_budget=ports)
+        widths: dict[str, set[int]] = {}
+        for b in s.buffers:
+            if b.placement == "offchip":
+                widths.setdefault(b.home, set()).add(g.tensors[b.tensor].bits)
+        assert all(len(w) == 1 for w in widths.values()), widths
+        assert {next(iter(w)) for w in widths.values()} == {4, 8}
