@@ -20,8 +20,8 @@ def Intar_DesignOp : Intar_Op<"design",
     `graph` names the `intar.graph` it implements. `mode` is the scheduling
     policy that produced it: `intar`, `dataflow` or `sequential`.
     `macs_per_dsp` is how many multiplies one DSP slice packs (2 for int8 and
-    narrower operands on a DSP48E2), so a core uses ceil(d1*d2*d3 / macs_per_dsp)
-    DSPs. The body
+    narrower operands on a DSP48E2, neighbouring PE columns sharing a slice), so a
+    core uses d1 * ceil(d2 / macs_per_dsp) * d3 DSPs. The body
     declares cores, SFUs, off-chip ports, links and buffers, then holds one
     `intar.schedule`.
   }];

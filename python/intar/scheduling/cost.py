@@ -87,6 +87,13 @@ def core_cycles(g: Gemm, pe: PE, params: CostParams = DEFAULT_PARAMS) -> int:
     return pe_tiles(g, pe) + pe_fill(pe[2], params)
 
 
+def pe_dsps(pe: PE, macs_per_dsp: int) -> int:
+    """DSPs of a d1 x d2 x d3 PE array: with packing, neighbouring columns (j, j + 1) share one
+    DSP, so an odd d2 leaves one column unpaired (`intar.hw.core.CoreConfig.dsps`)."""
+    d1, d2, d3 = pe
+    return d1 * ceil_div(d2, macs_per_dsp) * d3
+
+
 def operand_demand(pe: PE) -> int:
     """Elements a core reads per cycle: a d1 x d3 tile and a d3 x d2 tile."""
     d1, d2, d3 = pe

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .cost import SFU_DSP_PER_LANE, ceil_div
+from .cost import SFU_DSP_PER_LANE, ceil_div, pe_dsps
 from .problem import PE_KINDS, VIEW_KINDS, TaskGraph
 
 Pattern = Literal["sequential", "task_parallel", "task_pipeline"]
@@ -119,8 +119,7 @@ class Schedule:
     scratchpad)."""
 
     def core_dsps(self, core: Core) -> int:
-        d1, d2, d3 = core.pe
-        return ceil_div(d1 * d2 * d3, self.macs_per_dsp)
+        return pe_dsps(core.pe, self.macs_per_dsp)
 
     def sfu_dsps(self, sfu: Sfu) -> int:
         return sfu.lanes * SFU_DSP_PER_LANE.get(sfu.kind, 0)

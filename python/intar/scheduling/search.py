@@ -27,6 +27,7 @@ from .cost import (
     core_cycles,
     fifo_depth,
     pe_bounds,
+    pe_dsps,
     pe_fill,
     pipeline_cycles,
     port_cycles,
@@ -302,7 +303,7 @@ class _Search:
                         if not self.fits(t, pe):
                             continue
                         cyc = max(floor, core_cycles(g, pe, self.p))
-                        cands.append((ceil_div(d1 * d2 * d3, self.pack), cyc, pe))
+                        cands.append((pe_dsps(pe, self.pack), cyc, pe))
             cands.sort()
             front = []
             for dsps, cyc, pe in cands:
@@ -333,7 +334,7 @@ class _Search:
         return Config(tuple(e[2] for e in chosen), True, lanes, "dataflow")
 
     def core_dsps(self, cfg: Config) -> int:
-        return sum(ceil_div(d1 * d2 * d3, self.pack) for d1, d2, d3 in cfg.cores)
+        return sum(pe_dsps(pe, self.pack) for pe in cfg.cores)
 
     def sfu_dsps(self, cfg: Config) -> int:
         if cfg.dedicated_sfus:
