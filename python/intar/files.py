@@ -9,8 +9,11 @@ from pathlib import Path
 
 def atomic_write(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file in the same directory and a rename;
-    on any error the temporary file is removed and `path` is left as it was."""
+    on any error the temporary file is removed and `path` is left as it was. A file that
+    already holds `text` is left alone (its modification time too, which build steps key on)."""
     path = Path(path)
+    if path.is_file() and path.stat().st_size == len(text.encode()) and path.read_text() == text:
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

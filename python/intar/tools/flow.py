@@ -125,10 +125,12 @@ def golden_values(out: Path, seed: int) -> dict:
     return values
 
 
-def simulate_dir(out: Path, seed: int = 0, watchdog: int = 20_000) -> dict:
+def simulate_dir(out: Path, seed: int = 0, watchdog: int = 20_000, reuse: bool = False) -> dict:
+    """Simulate DIR's design on seeded inputs against the golden model (`reuse`: see
+    `intar.sim.design.simulate`)."""
     from intar.sim.design import simulate
 
-    return simulate(out, golden_values(out, seed), watchdog=watchdog)
+    return simulate(out, golden_values(out, seed), watchdog=watchdog, reuse=reuse)
 
 
 def summary(rep: dict) -> str:

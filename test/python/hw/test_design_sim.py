@@ -86,3 +86,22 @@ def test_depth_zero_link_ends_in_the_watchdog_stall_report(tmp_path: Path) -> No
     assert f"{link.group(2)}" in rep["stall_report"]
     assert "FIFO full" in rep["stall_report"]
     assert "stall at cycle" in rep["stall_report"]
+
+
+def test_identical_run_is_reused_and_checked_again(tmp_path: Path) -> None:
+    """A recompile that gives the same design keeps design.sv (and so the Verilator build); a
+    run with the same executable inputs is read back, a run on other inputs is not."""
+    _compile("mlp", "sequential", tmp_path)
+    first = simulate_dir(tmp_path, seed=1, reuse=True)
+    assert first["cached"] is False and first["bit_exact"] is True
+    sv_mtime = (tmp_path / "design.sv").stat().st_mtime_ns
+    _compile("mlp", "sequential", tmp_path)
+    assert (tmp_path / "design.sv").stat().st_mtime_ns == sv_mtime
+    again = simulate_dir(tmp_path, seed=1, reuse=True)
+    assert again["cached"] is True
+    assert again["build_seconds"] < first["build_seconds"]
+    keep = ("cycles", "bit_exact", "mismatches", "elements_checked", "phase_cycles")
+    assert {k: again[k] for k in keep} == {k: first[k] for k in keep}
+    other = simulate_dir(tmp_path, seed=2, reuse=True)
+    assert other["cached"] is False and other["bit_exact"] is True
+    assert simulate_dir(tmp_path, seed=2)["cached"] is False  # without reuse it always runs
