@@ -264,11 +264,12 @@ int main(int argc, char** argv) {{
 """
 
 
-def _run_key(sv: Path, tb_text: str, images: list[Path], max_cycles: int, watchdog: int) -> str:
-    """Digest of everything the simulation executable sees: the design, its testbench, the
-    memory images and the limits. The run is deterministic, so equal keys give equal runs."""
+def _run_key(sv: Path, tb_text: str, images: list[Path], watchdog: int) -> str:
+    """Digest of everything the simulation executable sees but its cycle limit: the design,
+    its testbench, the memory images and the watchdog. The run is deterministic, so equal keys
+    give equal runs (up to the limit)."""
     h = hashlib.sha256()
-    for part in (sv.read_bytes(), tb_text.encode(), f"{max_cycles} {watchdog}".encode()):
+    for part in (sv.read_bytes(), tb_text.encode(), str(watchdog).encode()):
         h.update(part)
         h.update(b"\0")
     for img in images:
@@ -292,8 +293,9 @@ def simulate(
 
     `max_cycles` (default: twice the prediction plus a million) only bounds a design that keeps
     moving; the watchdog stops one that stalls. With `reuse`, a run whose executable inputs
-    (design, testbench, memory images, limits) match the last run's is not repeated: its raw
-    results are read back and compared with `values` again (benchmarks use this)."""
+    (design, testbench, memory images, watchdog) match the last run's, and which finished within
+    `max_cycles`, is not repeated: its raw results are read back and compared with `values`
+    again (benchmarks use this)."""
     out = Path(out)
     man = json.loads((out / "hw.json").read_text())
     if max_cycles is None:
@@ -314,10 +316,13 @@ def simulate(
     for p in man["ports"]:
         images.append(out / "sim" / f"{p['name']}.bin")
         pack_image(man, p, values).tofile(images[-1])
-    key = _run_key(sv, text, images, max_cycles, watchdog)
+    key = _run_key(sv, text, images, watchdog)
     last = out / "sim" / "run.json"
     outs = [out / "sim" / f"{p['name']}.out.bin" for p in man["ports"]]
     cached = json.loads(last.read_text()) if reuse and last.exists() else {}
+    finished = cached.get("run", {}).get("result") in ("done", "stall")
+    if not (finished and cached["run"]["cycles"] <= max_cycles):
+        cached = {}
     if cached.get("key") == key and all(o.exists() for o in outs):
         run, stderr, wall = cached["run"], cached["stderr"], cached["wall_seconds"]
         if progress:
