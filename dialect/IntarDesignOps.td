@@ -75,8 +75,8 @@ def Intar_BufferOp : Intar_Op<"buffer", [Symbol, HasParent<"DesignOp">]> {
   let summary = "Where a tensor of the graph lives between phases";
   let description = [{
     `tensor` names an input, weight or task of the graph. `placement` is
-    `onchip` (in the scratchpad of core `home`) or `offchip` (behind port
-    `home`).
+    `onchip` (in the scratchpad of core `home`, or in SFU `home`'s buffers
+    when no core makes or reads it) or `offchip` (behind port `home`).
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, FlatSymbolRefAttr:$tensor,
                        StrAttr:$placement, FlatSymbolRefAttr:$home,

@@ -235,8 +235,8 @@ def assign(task, unit, stage, slice, bounds, sources, sinks, *, loop_order=None,
 class BufferOp(_ods_ir.OpView):
   r"""
   `tensor` names an input, weight or task of the graph. `placement` is
-  `onchip` (in the scratchpad of core `home`) or `offchip` (behind port
-  `home`).
+  `onchip` (in the scratchpad of core `home`, or in SFU `home`'s buffers
+  when no core makes or reads it) or `offchip` (behind port `home`).
   """
 
   OPERATION_NAME = "intar.buffer"

@@ -935,8 +935,10 @@ class BufferOp(UnitOp):
             raise VerifyError(f"names tensor @{tensor}, which is not in graph @{graph.graph_name}")
         if self.placement not in PLACEMENTS:
             raise VerifyError(f"'placement' must be onchip or offchip, got '{self.placement}'")
-        home = (CoreOp,) if self.placement == "onchip" else (PortOp,)
-        _resolve(self, ref_attr(self, "home"), home, "a core" if home == (CoreOp,) else "a port")
+        if self.placement == "onchip":
+            _resolve(self, ref_attr(self, "home"), (CoreOp, SfuOp), "a core or SFU")
+        else:
+            _resolve(self, ref_attr(self, "home"), (PortOp,), "a port")
         op = graph.lookup(tensor) if graph is not None else None
         alias = op is not None and task_kind(op) in VIEW_KINDS  # a view aliases its source
         if int_attr(self, "bytes") < (0 if alias else 1):

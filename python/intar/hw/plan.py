@@ -1011,12 +1011,17 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
                 "the design more ports)",
                 reader,
             )
+    broadcast = {
+        r.buffer for lst in instrs.values() for ins in lst for r in ins.reads if r.broadcast
+    }
     for port in loads:
-        # Per phase, row operands (slot a) first: a k-outer matmul needs its lhs column
-        # blocks from every row before the weight rows after the first can be used.
+        # Per phase, vectors an SFU broadcasts first (it reads them with every beat), then
+        # row operands (slot a): a k-outer matmul needs its lhs column blocks from every row
+        # before the weight rows after the first can be used.
         loads[port].sort(
             key=lambda ld: (
                 ld.phase,
+                not any(b in broadcast for b in ld.writes),
                 all(buffers[b].slot != "a" for b in ld.writes),
                 ld.tensor.name,
             )

@@ -1007,6 +1007,10 @@ class _TopBuilder:
             cmp("eq", rom(cur, [s.phase for s in stores], self.phase_bits), self.phase),
         )
         in_valid_fb, in_data_fb = Feedback(ity(1)), Feedback(ity(cfg.width_bits))
+        # Reads go first: a write is offered only while the port's read engine requests
+        # nothing. Loads feed this phase's units; stores only drain, so holding them back
+        # never delays a unit, and the port still moves one beat per cycle.
+        reading = res[f"{pn}_mem_req_valid"]
         eng = instance(
             self.module(("wr", cfg), lambda nm: build_write_engine(cfg, nm)),
             f"{pn}_wr",
@@ -1017,10 +1021,10 @@ class _TopBuilder:
             cmd_len=rom(cur, [s.tensor.rows * s.beats_per_row for s in stores], cfg.len_bits),
             in_valid=in_valid_fb.value,
             in_data=in_data_fb.value,
-            mem_wready=p[f"{pn}_mem_wready"],
+            mem_wready=and_(p[f"{pn}_mem_wready"], not_(reading)),
         )
         cmd_idx.next(add(cmd_idx.q, const(iw, 1)), and_(cmd_valid, eng.cmd_ready))
-        res[f"{pn}_mem_wvalid"] = eng.mem_wvalid
+        res[f"{pn}_mem_wvalid"] = and_(eng.mem_wvalid, not_(reading))
         res[f"{pn}_mem_waddr"] = eng.mem_waddr
         res[f"{pn}_mem_wdata"] = eng.mem_wdata
         # Read walker over the store buffers, row-major beats.

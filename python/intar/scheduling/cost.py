@@ -29,6 +29,21 @@ class CostParams:
     """Result register into the sink (scratchpad, FIFO or off-chip writer)."""
     switch_cycles: int = 4
     """Mode switch: instruction read (1) + mux selects (1) + loop-counter restart (2)."""
+    sfu_path: int = 4
+    """An SFU's beat outside the unit: tensor-buffer read (READ_LATENCY 2), the skid FIFO (1)
+    and the output controller's write into the destination buffer (1)."""
+    load_path: int = 2
+    """A returned beat to its tile being readable in the destination buffer (the engine's
+    register, the buffer write, the readiness register); before it, the request (one per
+    cycle from the phase start) and the port's latency."""
+    store_path: int = 5
+    """A stored row complete to its first beat written, less one (readiness register, buffer
+    read: READ_LATENCY 2, the write engine's register), and the engine's done pulse and the
+    phase's done counter after the last beat (2). The engine drains whole rows, so a stored
+    task's store is done store_path + (beats per row) after its last result."""
+    phase_end: int = 0
+    """A unit's last result written to its phase's end: its done counter is read by the
+    sequencer in the same cycle."""
 
 
 DEFAULT_PARAMS = CostParams()
@@ -131,14 +146,37 @@ def sfu_latency(kind: str, row: int, lanes: int) -> int:
     return fixed[kind]
 
 
-def sfu_cycles(kind: str, in_elements: int, out_elements: int, row: int, lanes: int) -> int:
-    """Cycles of a streaming SFU task processing `lanes` elements per cycle: one beat per
-    cycle plus `sfu_latency` (which holds a row-wise unit's first row).
+def sfu_beats(kind: str, out_shape: Sequence[int], lanes: int) -> int:
+    """Beats an SFU task issues, one per cycle: each result row of the [rows, cols] matrix
+    (rows = the product of the leading dims) in ceil(cols / lanes) beats, the last one partial.
+    maxpool is input-bound: two input beats (rows 2r and 2r + 1) per result beat of lanes/2."""
+    cols = out_shape[-1] if out_shape else 1
+    rows = math.prod(out_shape[:-1]) if len(out_shape) > 1 else 1
+    if kind == "maxpool":
+        return 2 * rows * ceil_div(cols, max(1, lanes // 2))
+    return rows * ceil_div(cols, max(1, lanes))
 
-    maxpool is input-bound (ceil(in/lanes)); every other kind output-bound (ceil(out/lanes)).
-    """
-    beats = in_elements if kind == "maxpool" else out_elements
-    return ceil_div(beats, lanes) + sfu_latency(kind, row, lanes)
+
+def sfu_lag(kind: str, row: int, lanes: int, params: CostParams = DEFAULT_PARAMS) -> int:
+    """Cycles from an SFU beat's read to its result in the destination buffer: the unit's
+    `sfu_latency` plus the read and write path around it (`CostParams.sfu_path`)."""
+    return sfu_latency(kind, row, lanes) + params.sfu_path
+
+
+def sfu_cycles(
+    kind: str, out_shape: Sequence[int], row: int, lanes: int, params: CostParams = DEFAULT_PARAMS
+) -> int:
+    """Cycles of a streaming SFU task, first read to last result written: `sfu_beats` at one
+    per cycle plus `sfu_lag` (whose latency holds a row-wise unit's first row)."""
+    return sfu_beats(kind, out_shape, lanes) + sfu_lag(kind, row, lanes, params)
+
+
+def offchip_beats(shape: Sequence[int], bits: int, width_bits: int) -> int:
+    """Port beats of a tensor off chip: the [rows, cols] matrix row by row, each row padded to
+    whole beats of width_bits // bits elements (the layout `intar.hw.plan` places)."""
+    cols = shape[-1] if shape else 1
+    rows = math.prod(shape[:-1]) if len(shape) > 1 else 1
+    return rows * ceil_div(cols, max(1, width_bits // bits))
 
 
 def port_cycles(bytes_per_port: Iterable[int], bytes_per_cycle: int, latency: int) -> int:
@@ -162,19 +200,25 @@ def pipeline_cycles(
     stages: Sequence[tuple[str, int]],
     edges: Sequence[tuple[str, str, float]],
     floors: Mapping[str, int] | None = None,
+    lags: Mapping[str, int] | None = None,
 ) -> Timing:
     """Cycles of stages connected by streams, each stage running alone in `cycles`.
 
     `stages` is in topological order; an edge (p, c, f) says c needs a window that is the
     fraction f of p's output before it can start, and needs f of its own work after p's
-    last element. Backpressure makes the slower side set the pace:
-        start(c)  = max over edges (start(p) + ceil(f * T_p))
-        finish(c) = max(start(c) + T_c, max over edges (finish(p) + ceil(f * T_c)))
-    With f = 1 (a full buffer) this is sequential execution; with f -> 0 the phase takes
-    the slowest stage's time plus the fill. `floors[c]` is a finish that does not move with
-    the start: the time c's off-chip loads need, counted from the phase start.
+    last element. A stage's lag D (`lags`, part of its T) is the delay from reading an input
+    to writing the result it makes: its first result comes D after its start, its last D after
+    its last input. Backpressure makes the slower side set the pace:
+        start(c)  = max over edges (start(p) + ceil(f * (T_p - D_p)) + D_p)
+        finish(c) = max(start(c) + T_c, max over edges (finish(p) + ceil(f * (T_c - D_c)) + D_c))
+    A streamed window (f < 1) is readable in the cycle its last element is written, one
+    cycle before the producer's count says. With f = 1 (a full buffer) this is sequential
+    execution; with f -> 0 the phase takes
+    the slowest stage's time plus every lag along the chain. `floors[c]` is a finish that does
+    not move with the start: the time c's off-chip loads need, counted from the phase start.
     """
     time = dict(stages)
+    lag = lags or {}
     start: dict[str, int] = {}
     finish: dict[str, int] = {}
     incoming: dict[str, list[tuple[str, float]]] = {}
@@ -183,9 +227,12 @@ def pipeline_cycles(
     for name, t in stages:
         s = 0
         fin = 0
+        d = min(lag.get(name, 0), t)
         for p, f in incoming.get(name, ()):
-            s = max(s, start[p] + math.ceil(f * time[p]))
-            fin = max(fin, finish[p] + math.ceil(f * t))
+            dp = min(lag.get(p, 0), time[p])
+            early = 1 if f < 1 else 0  # a streamed element is readable as it is written
+            s = max(s, start[p] + max(0, math.ceil(f * (time[p] - dp)) - early) + dp)
+            fin = max(fin, finish[p] + max(0, math.ceil(f * (t - d)) - early) + d)
         start[name] = s
         finish[name] = max(s + t, fin, (floors or {}).get(name, 0))
     return Timing(max(finish.values(), default=0), start, finish)

@@ -181,7 +181,7 @@ def validate(schedule: Schedule, graph: TaskGraph) -> None:
     for b in schedule.buffers:
         if b.tensor not in graph.tensors:
             errs.append(f"buffer {b.name}: unknown tensor {b.tensor}")
-        homes = ports if b.placement == "offchip" else {c.name for c in schedule.cores}
+        homes = ports if b.placement == "offchip" else units
         if b.home not in homes:
             errs.append(f"buffer {b.name}: bad home {b.home}")
     if schedule.dsps_used > schedule.dsp_budget:

@@ -22,10 +22,12 @@ from .cost import (
     PE,
     SFU_DSP_PER_LANE,
     CostParams,
+    Timing,
     ceil_div,
     core_beat_elements,
     core_cycles,
     fifo_depth,
+    offchip_beats,
     pe_bounds,
     pe_dsps,
     pe_fill,
@@ -35,7 +37,7 @@ from .cost import (
     ring_target_rows,
     roofline_cycles,
     sfu_cycles,
-    sfu_latency,
+    sfu_lag,
 )
 from .device import Device
 from .problem import (
@@ -94,6 +96,7 @@ class TaskPlan:
     slices: tuple[tuple[int, int, int], ...] = ()  # (core index, lo, hi)
     gemms: tuple[Gemm, ...] = ()
     cycles: int = 0
+    lag: int = 0  # input read to its result written (`cost.pipeline_cycles`)
     order: str = "ijk"
     work_bytes: dict[int, int] = field(default_factory=dict)  # core index -> bytes
     line_bytes: int = 0
@@ -115,6 +118,7 @@ class GroupPlan:
     port_bytes: dict[int, int]
     onchip_bytes: int
     windows: dict[tuple[str, str], int] = field(default_factory=dict)  # streamed link depths
+    args: tuple = ()  # the `_Evaluator._evaluate` arguments it was costed from
 
 
 class _Search:
@@ -183,6 +187,9 @@ class _Search:
         self.output_views = [v for v in self.views if v.name in self.outputs]
         self.bpc = device.offchip.bytes_per_cycle
         self.lat = device.offchip.latency_cycles
+        self.conv_weights = {
+            t.operands[1] for t in self.order if t.kind in ("conv2d", "conv_transpose2d")
+        }
         self.kinds = sorted({t.kind for t in self.order if t.kind not in PE_KINDS})
         self._split_cache: dict[tuple, tuple[int, int, tuple, tuple]] = {}
 
@@ -455,7 +462,15 @@ class _Search:
 
     def sfu_time(self, t: Task, lanes: int) -> int:
         x = self.g.shape(t.operands[0])
-        return sfu_cycles(t.kind, elements(x), elements(t.shape), x[-1], lanes)
+        return sfu_cycles(t.kind, t.shape, x[-1], lanes, self.p)
+
+    def port_bytes(self, name: str) -> int:
+        """Bytes a tensor moves over its port: whole beats per row as the hardware lays it out
+        off chip (a conv weight as the [O, KH*KW*C] matrix its core reads)."""
+        shape, bits = self.g.shape(name), self.g.tensors[self.base[name]].bits
+        if self.base[name] in self.conv_weights:
+            shape = (shape[0], math.prod(shape[1:]))
+        return offchip_beats(shape, bits, 8 * self.bpc) * self.bpc
 
     def line_bytes(self, t: Task) -> int:
         x = self.g.shape(t.operands[0])
@@ -467,6 +482,11 @@ class _Search:
         if t.kind == "maxpool":
             return ceil_div(2 * x[0] * x[2] * b, 8)
         return 0
+
+
+def rows_of(shape: tuple[int, ...]) -> int:
+    """Rows of the [rows, cols] matrix a tensor is stored as (1 for a vector)."""
+    return math.prod(shape[:-1]) if len(shape) > 1 else 1
 
 
 def _ports_by_width(bits: dict[str, int], nbytes: dict[str, int], s: _Search) -> dict:
@@ -496,6 +516,9 @@ class _Evaluator:
         self.cfg = cfg
         self.off = offchip
         self.cache: dict[tuple[int, int], GroupPlan | None] = {}
+        # (unit, operand index, tensor) buffers an earlier phase loaded: the hardware keeps a
+        # unit's operand buffer, so a later reader on the same unit and slot loads nothing
+        self.preloaded: frozenset[tuple[tuple[str, object], int, str]] = frozenset()
         # port assignment: greedy, largest first, least-loaded port; a port's engines move one
         # element width, so each width gets its own ports (the plan rejects a mix)
         items = [(s.g.bytes(n), n) for n in s.leaves]
@@ -630,15 +653,10 @@ class _Evaluator:
             return None
         if self._emits_at_end(prod, tp):
             return None  # k-outer: results appear only in the last k step
+        grain, pe_p = self._granule(e, tp, pointwise=False), None
         if prod.kind in PE_KINDS:
             pe_p = cfg.cores[pp.cores[0]]
-            gp = s.gemm[prod.name]
-            grain = pe_p[0] * gp.n
-            if prod.kind != "matmul" and min(gp.m, pe_p[0]) == 1:
-                grain = gp.n // gp.n_rows  # one channel: its rows complete one by one
         else:
-            pe_p, gp = None, None
-            grain = pp.beat
             up = self._pointwise_source(prod, tp)
             if up is not None:  # a pointwise SFU keeps its producer's column order
                 pe_p = cfg.cores[tp[up].cores[0]]
@@ -652,8 +670,8 @@ class _Evaluator:
                 need = shape[0] * shape[2]
             elif cons.kind == "maxpool":
                 need = 2 * shape[0] * shape[2]
-            elif prod.kind == "matmul" and pe_p is not None:
-                grain = pe_p[0] * pe_p[1]  # pointwise: any order, one tile at a time
+            elif prod.kind == "matmul":
+                grain = self._granule(e, tp)  # pointwise: any order, one tile at a time
             # (a conv's rows of several channels complete together at its block's end)
             return max(grain, need), 0, ""
         if streamed_ops.get(cons.name, op) != op:
@@ -682,6 +700,21 @@ class _Evaluator:
         if cons.attr("transpose_rhs", False):
             return None if big_other else (max(grain, d2 * gc.k), 0, "jik")
         return max(grain, d3 * gc.n), acc, "kij"
+
+    def _granule(self, e: Edge, tp: dict[str, TaskPlan], pointwise: bool = True) -> int:
+        """Elements of edge e's tensor that its producer completes at once: a core's row block
+        (a d1 x d2 tile for a `pointwise` reader of a matmul; one output row of a one-channel
+        conv), an SFU's beat."""
+        prod, pp = self.s.g.task(e.prod), tp[e.prod]
+        if prod.kind not in PE_KINDS:
+            return pp.beat
+        pe_p = self.cfg.cores[pp.cores[0]]
+        gp = self.s.gemm[prod.name]
+        if prod.kind == "matmul":
+            return pe_p[0] * pe_p[1] if pointwise else pe_p[0] * gp.n
+        if min(gp.m, pe_p[0]) == 1:
+            return gp.n // gp.n_rows  # one channel: its rows complete one by one
+        return pe_p[0] * gp.n
 
     def _emits_at_end(self, t: Task, tp: dict[str, TaskPlan], depth: int = 0) -> bool:
         """`t` is k-outer, or a convolution whose tile rows hold several output channels (its
@@ -748,16 +781,18 @@ class _Evaluator:
                 slices.append((c, lo, lo + n))
                 lo += n
             tp[t.name] = TaskPlan(t.name, cores, "", dim, tuple(slices), gemms, cyc)
+            tp[t.name].lag = min(pe_fill(p[2], s.p) for p in pes)
         for t in tasks:
             if t.kind not in PE_KINDS:
                 key = sfu_of[t.name]
                 lanes = cfg.lane(t.name if cfg.dedicated_sfus else t.kind)
                 tp[t.name] = TaskPlan(t.name, (), key, 0, ((-1, 0, t.shape[0]),), (), 0)
                 tp[t.name].cycles = s.sfu_time(t, lanes)
+                tp[t.name].lag = sfu_lag(t.kind, s.g.shape(t.operands[0])[-1], lanes, s.p)
                 tp[t.name].line_bytes = s.line_bytes(t)
                 tp[t.name].beat = lanes
         produced = {t.name for t in tasks}
-        load_end = self._load_queue(tasks, produced)
+        load_end = self._load_queue(tasks, produced, tp)
         # A weight read from off-chip arrives row by row: k-outer order consumes it as it
         # comes (partial tiles in the accumulator memory), i/j-outer waits for all of it but
         # follows its lhs row block by row block. Take the order that finishes first.
@@ -801,7 +836,10 @@ class _Evaluator:
                 continue
             win, acc, order = w
             size = elements(g.shape(e.tensor))
-            streamed[(e.prod, e.cons)] = min(1.0, win / size)
+            # An SFU reads beats as they are written (a row unit's latency holds its first
+            # row), so it starts after one producer granule; a core after its window.
+            lead = win if g.task(e.cons).kind in PE_KINDS else self._granule(e, tp)
+            streamed[(e.prod, e.cons)] = min(1.0, lead / size)
             streamed_ops.setdefault(e.cons, e.operands[0])
             if order:
                 tp[e.cons].order = order
@@ -830,9 +868,14 @@ class _Evaluator:
         full_buffers = {p for p, _ in full if p not in self.off}
         streamed_into = {c: {p for p, cc in streamed if cc == c} for c in tp}
         # off-chip traffic per task, and on-chip working sets
+        # a port's traffic: each tensor loaded once for all its readers, and every store
         group_ports: dict[int, int] = {}
+        for b in load_end:
+            group_ports[self.port[b]] = group_ports.get(self.port[b], 0) + s.port_bytes(b)
         onchip = live + sum(g.bytes(b) for b in full_buffers)
         floors: dict[str, int] = {}  # a task's finish measured from the phase start
+        stored: dict[str, list[str]] = {}  # task -> the tensors its results are stored as
+        first_in: dict[str, int] = {}  # a task's first loaded input readable, from the start
         for t in tasks:
             plan = tp[t.name]
             ports: dict[int, int] = {}
@@ -846,17 +889,15 @@ class _Evaluator:
                 if b in streamed_into[t.name]:
                     continue
                 nb = g.bytes(op)
-                off = self.offchip(b) and b not in produced  # made here: written on chip
+                off = self.loads_operand(t, k, plan, produced)  # made here: written on chip
                 if off:
-                    ports[self.port[b]] = ports.get(self.port[b], 0) + nb
+                    ports[self.port[b]] = ports.get(self.port[b], 0) + s.port_bytes(b)
                 resident.append((k, nb, off))
             stores = [t.name] if t.name in self.off else []
             stores += [v.name for v in s.output_views if s.base[v.name] == t.name]
             for name in stores:
-                ports[self.port[name]] = ports.get(self.port[name], 0) + g.bytes(name)
+                ports[self.port[name]] = ports.get(self.port[name], 0) + s.port_bytes(name)
             plan.port_bytes = ports
-            for ch, nb in ports.items():
-                group_ports[ch] = group_ports.get(ch, 0) + nb
             # Each loaded operand's last byte arrives behind what its port loads before it;
             # then comes the work that can only follow it. The result streams out meanwhile.
             # Nor can it start before the first part it needs is in.
@@ -867,16 +908,23 @@ class _Evaluator:
                 for k, tail in zip(loaded, tails, strict=True)
             ]
             pe_t = cfg.cores[plan.cores[0]] if plan.cores else None
-            ready += [
-                self._arrived(load_end, s.base[t.operands[k]], self._head(t, k, pe_t)) + plan.cycles
+            heads = [
+                self._arrived(load_end, s.base[t.operands[k]], self._head(t, k, pe_t, plan.beat))
                 for k in loaded
             ]
-            ready += [ceil_div(g.bytes(name), s.bpc) for name in stores]
+            ready += [h + plan.cycles for h in heads]
+            if heads:
+                first_in[t.name] = max(heads) + s.lat + s.p.load_path
             if ready:
-                supplied = max([plan.cycles, *ready]) + s.lat
+                supplied = max([plan.cycles, *ready]) + s.lat + s.p.load_path
                 if supplied > plan.cycles:  # loads start with the phase, not with the task
                     floors[t.name] = supplied
-                    plan.cycles = max([plan.cycles, *tails]) + s.lat
+                    plan.cycles = max([plan.cycles, *tails]) + s.lat + s.p.load_path
+            if stores:
+                stored[t.name] = stores
+                for name in stores:
+                    ch = self.port[name]
+                    group_ports[ch] = group_ports.get(ch, 0) + s.port_bytes(name)
             win_bytes = window_bytes.get(t.name, 0)
             work = win_bytes + acc_bytes.get(t.name, 0)
             if t.kind in PE_KINDS:
@@ -893,17 +941,80 @@ class _Evaluator:
             return None
         edges = [(p, c, f) for (p, c), f in streamed.items()]
         edges += [(p, c, 1.0) for p, c in sorted(full)]
-        timing = pipeline_cycles([(t.name, tp[t.name].cycles) for t in tasks], edges, floors)
-        cycles = max(timing.cycles, port_cycles(group_ports.values(), s.bpc, s.lat))
+        lags = {t.name: tp[t.name].lag for t in tasks}
+        timing = pipeline_cycles([(t.name, tp[t.name].cycles) for t in tasks], edges, floors, lags)
+        done = max(timing.finish.values())
+        done = max(done, self._store_queues(stored, timing, lags, first_in, load_end))
+        ports_done = port_cycles(group_ports.values(), s.bpc, s.lat)
+        cycles = max(done, ports_done) + s.p.phase_end
         if len(tasks) == 1:
             pattern = "sequential"
         elif internal:
             pattern = "task_pipeline"
         else:
             pattern = "task_parallel"
+        args = (i, j, tasks, pe, alloc, sfu_of, internal, prefer, live)
         return GroupPlan(
-            i, j, cycles, pattern, tp, streamed, full, full_buffers, group_ports, onchip, windows
+            i,
+            j,
+            cycles,
+            pattern,
+            tp,
+            streamed,
+            full,
+            full_buffers,
+            group_ports,
+            onchip,
+            windows,
+            args,
         )
+
+    @staticmethod
+    def unit_keys(plan: TaskPlan) -> list[tuple[str, object]]:
+        """The units a task runs on: its cores, or its SFU."""
+        return [("cc", c) for c in plan.cores] or [("sfu", plan.sfu)]
+
+    def loads_operand(self, t: Task, k: int, plan: TaskPlan, produced: set[str]) -> bool:
+        """Operand k of `t` comes from off chip in this phase: it lives there, no task of the
+        phase makes it, and an earlier phase has not loaded it into the same units' buffer."""
+        b = self.s.base[t.operands[k]]
+        if not self.offchip(b) or b in produced:
+            return False
+        return not all((u, k, b) in self.preloaded for u in self.unit_keys(plan))
+
+    def _store_queues(
+        self,
+        stored: dict[str, list[str]],
+        timing: Timing,
+        lags: dict[str, int],
+        first_in: dict[str, int],
+        load_end: dict[str, int],
+    ) -> int:
+        """When each port's store engine writes its last beat of the phase. It drains the
+        phase's stores one after another in name order, a row once it is complete: a store
+        starts with its producer's first row and ends with the row after its last result.
+        Reads go first on a port, so no store beat is written before its loads are out."""
+        s = self.s
+        queues: dict[int, list[tuple[str, str]]] = {}
+        for task, names in stored.items():
+            for name in names:
+                queues.setdefault(self.port[name], []).append((name, task))
+        loads_out: dict[int, int] = {}
+        for b, nbytes in load_end.items():
+            ch = self.port[b]
+            loads_out[ch] = max(loads_out.get(ch, 0), ceil_div(nbytes, s.bpc))
+        done = 0
+        for ch, items in queues.items():
+            end = loads_out.get(ch, 0)
+            for name, task in sorted(items):
+                beats = ceil_div(s.port_bytes(name), s.bpc)
+                row = ceil_div(beats, rows_of(s.g.shape(name)))
+                first = max(timing.start[task], first_in.get(task, 0)) + lags[task] + row
+                last = timing.finish[task]
+                path = s.p.store_path
+                end = max(end + beats, first + path + beats, last + path + row)
+            done = max(done, end)
+        return done
 
     def _window_buffer(
         self,
@@ -1018,23 +1129,28 @@ class _Evaluator:
                     stack.append(x.cons)
         return False
 
-    def _load_queue(self, tasks: list[Task], produced: set[str]) -> dict[str, int]:
+    def _load_queue(
+        self, tasks: list[Task], produced: set[str], tp: dict[str, TaskPlan]
+    ) -> dict[str, int]:
         """Bytes each port has delivered when the last byte of each off-chip operand of the
-        group arrives. As the hardware issues them: one load per tensor, per port row operands
-        (lhs) first, then by name."""
+        group arrives. As the hardware issues them: one load per tensor, per port the vectors
+        an SFU broadcasts over its rows first, then row operands (lhs), then by name."""
         s = self.s
         lhs: dict[str, bool] = {}
+        broadcast: set[str] = set()
         for t in tasks:
             first = 1 if t.kind in ("conv2d", "conv_transpose2d") else 0  # the weight is lhs
             for k, op in enumerate(t.operands):
                 b = s.base[op]
-                if b not in produced and self.offchip(b):
+                if self.loads_operand(t, k, tp[t.name], produced):
                     lhs[b] = lhs.get(b, False) or k == first
+                    if t.kind not in PE_KINDS and rows_of(s.g.shape(op)) < rows_of(t.shape):
+                        broadcast.add(b)  # read with every beat: loaded first
         queued: dict[int, int] = {}
         end: dict[str, int] = {}
-        for b in sorted(lhs, key=lambda b: (not lhs[b], b)):
+        for b in sorted(lhs, key=lambda b: (b not in broadcast, not lhs[b], b)):
             ch = self.port[b]
-            queued[ch] = queued.get(ch, 0) + s.g.bytes(b)
+            queued[ch] = queued.get(ch, 0) + s.port_bytes(b)
             end[b] = queued[ch]
         return end
 
@@ -1043,20 +1159,31 @@ class _Evaluator:
         (0 when it is not loaded in this phase)."""
         if tensor not in load_end:
             return 0
-        nb = self.s.g.bytes(tensor)
+        nb = self.s.port_bytes(tensor)
         return ceil_div(load_end[tensor] - nb + min(head, nb), self.s.bpc)
 
-    def _head(self, t: Task, op: int, pe: PE | None) -> int:
+    def _transposed(self, name: str) -> bool:
+        """`name` is a view whose chain down to its base tensor holds a transpose."""
+        while name != self.s.base[name]:
+            view = self.s.g.task(name)
+            if view.kind == "transpose":
+                return True
+            name = view.operands[0]
+        return False
+
+    def _head(self, t: Task, op: int, pe: PE | None, lanes: int = 1) -> int:
         """Bytes of operand `op` that must be loaded before `t` can issue its first tiles: a
         matmul's first lhs row block or first weight k block (a whole transposed one); a
         convolution's first weight row block, or its input up to the first kernel rows of
-        the last channel; an SFU's first row."""
+        the last channel; an SFU's first beat. Through a transpose, the whole tensor."""
         g = self.s.g
         shape = g.shape(t.operands[op])
         bits = g.tensors[t.operands[op]].bits
         row = shape[-1] if shape else 1
-        if pe is None or t.kind not in PE_KINDS:
-            return ceil_div(row * bits, 8)
+        if self._transposed(t.operands[op]):  # its first row is a column of the source
+            return self.s.port_bytes(self.s.base[t.operands[op]])
+        if pe is None or t.kind not in PE_KINDS:  # its first beat (a row unit's latency
+            return ceil_div(min(row, lanes) * bits, 8)  # holds the rest of its first row)
         d1, _, d3 = pe
         if t.kind == "matmul":
             if op == 0:
@@ -1079,7 +1206,7 @@ class _Evaluator:
         the im2col rhs that the first output-channel block reads whole.
         """
         if t.kind not in PE_KINDS:
-            return sfu_latency(t.kind, self.s.g.shape(t.operands[0])[-1], plan.beat)
+            return plan.lag
         if not plan.cores:
             return 0
         weight = 1 if t.kind == "matmul" else 0  # operand read as the rhs
@@ -1181,8 +1308,6 @@ def _solve(
     """DP for one configuration, spilling the largest on-chip intermediates until it fits."""
     n = len(s.order)
     forced = {t for t in s.outputs if t in s.pos}
-    if not cfg.cores:
-        forced |= set(s.pos)
     max_group = n if n <= 12 else 8
     spillable = sorted(
         (t for t in s.pos if t not in forced), key=lambda t: (-s.g.bytes(t), s.pos[t])
@@ -1198,6 +1323,28 @@ def _solve(
         if not spillable:
             return None, off
         forced.add(spillable.pop(0))
+
+
+def _recost(s: _Search, plan: _Plan) -> _Plan:
+    """The plan's phases costed in order, each knowing which operand buffers earlier phases
+    loaded (the search costs every phase on its own and so charges those loads again)."""
+    ev = plan.ev
+    loaded: set[tuple[tuple[str, object], int, str]] = set()
+    groups = []
+    for gp in plan.groups:
+        ev.preloaded = frozenset(loaded)
+        new = ev._evaluate(*gp.args) or gp
+        ev.preloaded = frozenset()
+        groups.append(new)
+        produced = set(new.tasks)
+        for name, tplan in new.tasks.items():
+            t = s.g.task(name)
+            for k, op in enumerate(t.operands):
+                b = s.base[op]
+                if ev.offchip(b) and b not in produced:
+                    loaded.update((u, k, b) for u in ev.unit_keys(tplan))
+    cycles = sum(gp.cycles for gp in groups) + s.p.switch_cycles * (len(groups) - 1)
+    return _Plan(plan.cfg, ev, groups, cycles)
 
 
 def _reevaluate(s: _Search, plan: _Plan, cfg: Config) -> _Plan | None:
@@ -1341,7 +1488,7 @@ def schedule(
         plan, _ = _solve(s, cfg, singletons, whole)
         if plan is None:
             continue
-        plan = _upgrade_lanes(s, plan)
+        plan = _recost(s, _upgrade_lanes(s, plan))
         # ties: baselines first, so intar equals dataflow when dataflow is best
         key = (plan.cycles, rank)
         if best is None or key < best[:2]:
@@ -1415,17 +1562,15 @@ def _materialize(s: _Search, plan: _Plan, mode: str) -> Schedule:
             continue
         home = None
         if plan_of[t.name].cores:
-            home = plan_of[t.name].cores[0]
+            home = core_names[plan_of[t.name].cores[0]]
         else:
             for e in s.out_edges[t.name]:
                 if plan_of[e.cons].cores:
-                    home = plan_of[e.cons].cores[0]
+                    home = core_names[plan_of[e.cons].cores[0]]
                     break
-        if home is None:
-            home = 0
-        buffers[t.name] = Buffer(
-            f"buf_{t.name}", t.name, "onchip", core_names[home], g.bytes(t.name)
-        )
+        if home is None:  # no core makes or reads it: the producing SFU holds it
+            home = unit_of(t.name)
+        buffers[t.name] = Buffer(f"buf_{t.name}", t.name, "onchip", home, g.bytes(t.name))
     view_unit: dict[str, tuple[int, str, str, bool]] = {}  # phase, unit, anchor, before
 
     def first_consumer(name: str) -> str | None:

@@ -344,7 +344,7 @@
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
-  // expected-error@+1 {{@hbm0 must be a core, but it is 'intar.port'}}
+  // expected-error@+1 {{@hbm0 must be a core or SFU, but it is 'intar.port'}}
   "intar.buffer"() {sym_name = "buf_w", tensor = @w, placement = "onchip", home = @hbm0, bytes = 512 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_b", tensor = @b, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
   "intar.schedule"() ({

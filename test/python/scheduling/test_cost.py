@@ -8,6 +8,7 @@ from intar.scheduling.cost import (
     core_beat_elements,
     core_cycles,
     fifo_depth,
+    offchip_beats,
     pe_bounds,
     pe_fill,
     pe_tiles,
@@ -15,7 +16,9 @@ from intar.scheduling.cost import (
     port_cycles,
     rate_mismatch,
     roofline_cycles,
+    sfu_beats,
     sfu_cycles,
+    sfu_lag,
 )
 from intar.scheduling.problem import Gemm, Tensor, gemm_dims, macs, volume_profile
 
@@ -72,15 +75,25 @@ def test_conv_gemm_views() -> None:
 
 
 def test_sfu_cycles() -> None:
+    path = DEFAULT_PARAMS.sfu_path  # read, skid FIFO and write around the unit
     # softmax 256x256, 4 lanes: 65536/4 beats + its first row's two passes (2*64 + 2*2 + 55)
-    assert sfu_cycles("softmax", 65536, 65536, 256, 4) == 16384 + 128 + 4 + 55
-    # maxpool is input-bound: 64 inputs / 4 + 2
-    assert sfu_cycles("maxpool", 64, 16, 8, 4) == 16 + 2
+    assert sfu_cycles("softmax", (256, 256), 256, 4) == 16384 + 128 + 4 + 55 + path
+    # maxpool is input-bound: rows 2r and 2r + 1 per result beat of 2: 2 * 4 * 2 + 2
+    assert sfu_cycles("maxpool", (1, 4, 4), 8, 4) == 16 + 2 + path
     # upsample is output-bound: 64 outputs / 4 + 2
-    assert sfu_cycles("upsample", 16, 64, 4, 4) == 16 + 2
-    assert sfu_cycles("relu", 10, 10, 10, 3) == 4 + 2
+    assert sfu_cycles("upsample", (1, 8, 8), 4, 4) == 16 + 2 + path
+    assert sfu_cycles("relu", (10,), 10, 3) == 4 + 2 + path
     # layernorm rows of 12 on 4 lanes: 3 beats + 2 tree levels + 43
-    assert sfu_cycles("layernorm", 72, 72, 12, 4) == 18 + 48
+    assert sfu_cycles("layernorm", (6, 12), 12, 4) == 18 + 48 + path
+    # every row ends in a partial beat: 17 columns on 4 lanes are 5 beats a row
+    assert sfu_beats("relu", (24, 17), 4) == 24 * 5
+    assert sfu_lag("relu", 17, 4) == 2 + path
+
+
+def test_offchip_beats_pad_rows() -> None:
+    assert offchip_beats((24, 17), 16, 64) == 24 * 5  # 4 elements a beat, 5 beats a row
+    assert offchip_beats((17,), 16, 64) == 5
+    assert offchip_beats((2, 8, 32), 16, 256) == 16 * 2
 
 
 def test_port_cycles() -> None:
@@ -89,16 +102,30 @@ def test_port_cycles() -> None:
 
 
 def test_rate_mismatch() -> None:
-    # slow producer: consumer starts after 1% of 1000 = 10 cycles, ends 1% of 400 = 4 after
-    assert rate_mismatch(1000, 400, 0.01) == (1004, 10)
-    # slow consumer: starts at 4, runs 1000 -> 1004
-    assert rate_mismatch(400, 1000, 0.01) == (1004, 4)
+    # slow producer: consumer starts after 1% of 1000 = 10 cycles (its last element readable
+    # as it is written, one cycle earlier), ends 1% of 400 = 4 after (again one earlier)
+    assert rate_mismatch(1000, 400, 0.01) == (1003, 9)
+    # slow consumer: starts at 3, runs 1000 -> 1003
+    assert rate_mismatch(400, 1000, 0.01) == (1003, 3)
     # a full buffer is sequential
     assert rate_mismatch(400, 1000, 1.0) == (1400, 400)
     t = pipeline_cycles([("a", 100), ("b", 50), ("c", 80)], [("a", "b", 0.1), ("b", "c", 0.5)])
-    # b: start 10, finish max(60, 100 + 5) = 105; c: start 10 + 25 = 35,
-    # finish max(35 + 80, 105 + 40) = 145
-    assert (t.start["b"], t.finish["b"], t.start["c"], t.cycles) == (10, 105, 35, 145)
+    # b: start 9, finish max(59, 100 + 4) = 104; c: start 9 + 24 = 33,
+    # finish max(33 + 80, 104 + 39) = 143
+    assert (t.start["b"], t.finish["b"], t.start["c"], t.cycles) == (9, 104, 33, 143)
+
+
+def test_pipeline_lags_add_along_a_chain() -> None:
+    # three 1-beat-window stages of 64 beats, each with a lag of 6 (read to result written):
+    # each starts when its producer's first result is written, each ends a lag after it
+    stages = [(n, 64 + 6) for n in "abc"]
+    edges = [("a", "b", 1 / 64), ("b", "c", 1 / 64)]
+    t = pipeline_cycles(stages, edges, lags=dict.fromkeys("abc", 6))
+    assert (t.start["b"], t.start["c"]) == (6, 12)
+    assert t.cycles == 12 + 70
+    # without lags the chain overlaps as if results came out with their inputs: each stage
+    # trails its producer by its one-beat window only
+    assert pipeline_cycles(stages, edges).cycles == 72
 
 
 def test_fifo_and_beats() -> None:
@@ -150,7 +177,10 @@ def test_search_uses_the_formulas() -> None:
     else:
         ready = max(32 + work - bk, 16 + bj * bk) + fill
         ready = max(ready, x_head + compute)
-    assert s.phases[0].cycles == max(compute, ready) + 4
+    # latency 4 and the load path; then y's store: its last row (8 elements = 2 beats of 4)
+    # follows the store path after the last result
+    p = DEFAULT_PARAMS
+    assert s.phases[0].cycles == max(compute, ready) + 4 + p.load_path + p.store_path + 2
     assert s.predicted_cycles == s.phases[0].cycles
     # roofline: 512 MACs / 16 DSPs = 32; 448 compulsory bytes / (2 * 8) = 28 -> 32
     assert s.roofline_cycles == 32
