@@ -198,41 +198,50 @@ class Timing:
 
 def pipeline_cycles(
     stages: Sequence[tuple[str, int]],
-    edges: Sequence[tuple[str, str, float]],
+    edges: Sequence[tuple],
     floors: Mapping[str, int] | None = None,
     lags: Mapping[str, int] | None = None,
+    earliest: Mapping[str, int] | None = None,
 ) -> Timing:
     """Cycles of stages connected by streams, each stage running alone in `cycles`.
 
     `stages` is in topological order; an edge (p, c, f) says c needs a window that is the
     fraction f of p's output before it can start, and needs f of its own work after p's
-    last element. A stage's lag D (`lags`, part of its T) is the delay from reading an input
-    to writing the result it makes: its first result comes D after its start, its last D after
-    its last input. Backpressure makes the slower side set the pace:
+    last element; (p, c, f_start, f_finish) gives the two fractions apart. A stage's lag D
+    (`lags`, part of its T) is the delay from reading an input to writing the result it
+    makes: its first result comes D after its start, its last D after its last input.
+    Backpressure makes the slower side set the pace:
         start(c)  = max over edges (start(p) + ceil(f * (T_p - D_p)) + D_p)
-        finish(c) = max(start(c) + T_c, max over edges (finish(p) + ceil(f * (T_c - D_c)) + D_c))
+        finish(c) = max(start(c) + T_c,
+                        max over edges (finish(p) + ceil(f * (T_c - D_c)) + D_c))
     A streamed window (f < 1) is readable in the cycle its last element is written, one
     cycle before the producer's count says. With f = 1 (a full buffer) this is sequential
     execution; with f -> 0 the phase takes
     the slowest stage's time plus every lag along the chain. `floors[c]` is a finish that does
-    not move with the start: the time c's off-chip loads need, counted from the phase start.
+    not move with the start: the time c's off-chip loads need, counted from the phase start;
+    `earliest[c]` a start it cannot precede (its first loaded operand readable). A full-buffer
+    producer drains its window last (a k-outer matmul's last k step), so for a two-fraction
+    edge c also starts no earlier than (1 - f_start) of p's work before p's finish.
     """
     time = dict(stages)
     lag = lags or {}
     start: dict[str, int] = {}
     finish: dict[str, int] = {}
     incoming: dict[str, list[tuple[str, float]]] = {}
-    for p, c, f in edges:
-        incoming.setdefault(c, []).append((p, f))
+    for p, c, *f in edges:
+        incoming.setdefault(c, []).append((p, f[0], f[-1], len(f) > 1))
     for name, t in stages:
-        s = 0
+        s = (earliest or {}).get(name, 0)
         fin = 0
         d = min(lag.get(name, 0), t)
-        for p, f in incoming.get(name, ()):
+        for p, fs, ff, drains in incoming.get(name, ()):
             dp = min(lag.get(p, 0), time[p])
-            early = 1 if f < 1 else 0  # a streamed element is readable as it is written
-            s = max(s, start[p] + max(0, math.ceil(f * (time[p] - dp)) - early) + dp)
-            fin = max(fin, finish[p] + max(0, math.ceil(f * (t - d)) - early) + d)
+            early = 1 if fs < 1 else 0  # a streamed element is readable as it is written
+            s = max(s, start[p] + max(0, math.ceil(fs * (time[p] - dp)) - early) + dp)
+            if drains:
+                s = max(s, finish[p] - math.ceil((1 - fs) * (time[p] - dp)) - early)
+            early = 1 if ff < 1 else 0
+            fin = max(fin, finish[p] + max(0, math.ceil(ff * (t - d)) - early) + d)
         start[name] = s
         finish[name] = max(s + t, fin, (floors or {}).get(name, 0))
     return Timing(max(finish.values(), default=0), start, finish)

@@ -36,6 +36,7 @@ from .cost import (
     ring_rows,
     ring_target_rows,
     roofline_cycles,
+    sfu_beats,
     sfu_cycles,
     sfu_lag,
 )
@@ -916,10 +917,8 @@ class _Evaluator:
             if heads:
                 first_in[t.name] = max(heads) + s.lat + s.p.load_path
             if ready:
-                supplied = max([plan.cycles, *ready]) + s.lat + s.p.load_path
-                if supplied > plan.cycles:  # loads start with the phase, not with the task
-                    floors[t.name] = supplied
-                    plan.cycles = max([plan.cycles, *tails]) + s.lat + s.p.load_path
+                # loads start with the phase, not with the task
+                floors[t.name] = max([plan.cycles, *ready]) + s.lat + s.p.load_path
             if stores:
                 stored[t.name] = stores
                 for name in stores:
@@ -939,10 +938,12 @@ class _Evaluator:
             onchip += work
         if onchip > s.capacity:
             return None
-        edges = [(p, c, f) for (p, c), f in streamed.items()]
-        edges += [(p, c, 1.0) for p, c in sorted(full)]
+        edges: list[tuple] = [(p, c, f) for (p, c), f in streamed.items()]
+        edges += [self._drain_edge(p, c, tp) for p, c in sorted(full)]
         lags = {t.name: tp[t.name].lag for t in tasks}
-        timing = pipeline_cycles([(t.name, tp[t.name].cycles) for t in tasks], edges, floors, lags)
+        timing = pipeline_cycles(
+            [(t.name, tp[t.name].cycles) for t in tasks], edges, floors, lags, first_in
+        )
         done = max(timing.finish.values())
         done = max(done, self._store_queues(stored, timing, lags, first_in, load_end))
         ports_done = port_cycles(group_ports.values(), s.bpc, s.lat)
@@ -1195,6 +1196,53 @@ class _Evaluator:
         c, h, w = shape
         kh = g.shape(t.operands[1])[2]
         return ceil_div(((c - 1) * h * w + min(h, kh) * w) * bits, 8)
+
+    def _drain_edge(self, p: str, c: str, tp: dict[str, TaskPlan]) -> tuple:
+        """A full-buffer edge as (p, c, start fraction, finish fraction).
+
+        A k-outer matmul on one core writes its results only in its last k step, I*J tiles
+        in row-major order, and a pointwise SFU behind it passes them on beat by beat.
+        Readiness lets a reader follow either: it starts once its first block is written (an
+        SFU: one beat; a matmul: its first k block when k-outer, else its first row panel)
+        and after the last one still has its own last block (its last k step when k-outer,
+        else its last row block; an SFU one beat). Any other producer: the whole tensor
+        first (fractions 1)."""
+        s, pp, cp = self.s, tp[p], tp[c]
+        prod, cons = s.g.task(p), s.g.task(c)
+        full = (p, c, 1.0, 1.0)
+        if prod.kind == "matmul":
+            if pp.order != "kij" or len(pp.cores) != 1:
+                return full
+            d1, d2, _ = self.cfg.cores[pp.cores[0]]
+            bi, bj, _ = pe_bounds(pp.gemms[0], self.cfg.cores[pp.cores[0]])
+            grain, drain = d1 * d2, bi * bj  # elements per tile, tiles of the last k step
+        elif prod.kind not in PE_KINDS and prod.kind not in (*ROW_KINDS, "upsample", "maxpool"):
+            if not self._emits_at_end(prod, tp):
+                return full
+            grain = pp.beat
+            drain = sfu_beats(prod.kind, prod.shape, pp.beat)
+        else:
+            return full
+        work_p = max(1, pp.cycles - pp.lag)
+        work_c = max(1, cp.cycles - cp.lag)
+        if cons.kind not in PE_KINDS:
+            need, rest = grain, 1
+        elif cons.kind == "matmul" and len(cp.cores) == 1:
+            d1, d2, d3 = self.cfg.cores[cp.cores[0]]
+            gm = s.gemm[c]
+            ci, cj, ck = pe_bounds(cp.gemms[0], self.cfg.cores[cp.cores[0]])
+            lhs = s.base[cons.operands[0]] == p
+            rows = gm.m * gm.batch
+            # the producer writes row-major: how far in is the reader's first block complete
+            if cp.order == "kij":  # lhs: a d3-column block of every row; rhs: d3 rows
+                need, rest = ((rows - 1) * gm.k + d3 if lhs else d3 * gm.n), ci * cj
+            else:  # lhs: the first d1 rows; rhs: all of it
+                need, rest = (min(d1, rows) * gm.k if lhs else gm.k * gm.n), cj * ck
+        else:
+            return full
+        lead = min(drain, ceil_div(need, grain))
+        start = min(1.0, (work_p - drain + lead) / work_p)
+        return (p, c, start, min(1.0, rest / work_c))
 
     def _tail(self, t: Task, plan: TaskPlan, op: int) -> int:
         """Cycles a task still runs after the last byte of its off-chip operand `op` arrived.
