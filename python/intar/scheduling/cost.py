@@ -207,9 +207,11 @@ def pipeline_cycles(
 
     `stages` is in topological order; an edge (p, c, f) says c needs a window that is the
     fraction f of p's output before it can start, and needs f of its own work after p's
-    last element; (p, c, f_start, f_finish) gives the two fractions apart. A stage's lag D
-    (`lags`, part of its T) is the delay from reading an input to writing the result it
-    makes: its first result comes D after its start, its last D after its last input.
+    last element; (p, c, f_start, f_finish) gives the two fractions apart, and
+    (p, c, f_start, f_finish, True) marks a producer that drains its window at its end. A
+    stage's lag D (`lags`, part of its T) is the delay from reading an input to writing the
+    result it makes: its first result comes D after its start, its last D after its last
+    input.
     Backpressure makes the slower side set the pace:
         start(c)  = max over edges (start(p) + ceil(f * (T_p - D_p)) + D_p)
         finish(c) = max(start(c) + T_c,
@@ -219,9 +221,9 @@ def pipeline_cycles(
     execution; with f -> 0 the phase takes
     the slowest stage's time plus every lag along the chain. `floors[c]` is a finish that does
     not move with the start: the time c's off-chip loads need, counted from the phase start;
-    `earliest[c]` a start it cannot precede (its first loaded operand readable). A full-buffer
-    producer drains its window last (a k-outer matmul's last k step), so for a two-fraction
-    edge c also starts no earlier than (1 - f_start) of p's work before p's finish.
+    `earliest[c]` a start it cannot precede (its first loaded operand readable). A draining
+    producer writes its window last (a k-outer matmul's last k step), so c also starts no
+    earlier than (1 - f_start) of p's work before p's finish.
     """
     time = dict(stages)
     lag = lags or {}
@@ -229,7 +231,7 @@ def pipeline_cycles(
     finish: dict[str, int] = {}
     incoming: dict[str, list[tuple[str, float]]] = {}
     for p, c, *f in edges:
-        incoming.setdefault(c, []).append((p, f[0], f[-1], len(f) > 1))
+        incoming.setdefault(c, []).append((p, f[0], f[min(1, len(f) - 1)], len(f) > 2))
     for name, t in stages:
         s = (earliest or {}).get(name, 0)
         fin = 0

@@ -1145,7 +1145,7 @@ class _Evaluator:
                 b = s.base[op]
                 if self.loads_operand(t, k, tp[t.name], produced):
                     lhs[b] = lhs.get(b, False) or k == first
-                    if t.kind not in PE_KINDS and rows_of(s.g.shape(op)) < rows_of(t.shape):
+                    if t.kind not in PE_KINDS and rows_of(s.g.shape(op)) == 1 < rows_of(t.shape):
                         broadcast.add(b)  # read with every beat: loaded first
         queued: dict[int, int] = {}
         end: dict[str, int] = {}
@@ -1174,7 +1174,8 @@ class _Evaluator:
 
     def _head(self, t: Task, op: int, pe: PE | None, lanes: int = 1) -> int:
         """Bytes of operand `op` that must be loaded before `t` can issue its first tiles: a
-        matmul's first lhs row block or first weight k block (a whole transposed one); a
+        matmul's first lhs row block or first weight k block (of a transposed [N, K] weight,
+        read j by j, its first d2 rows); a
         convolution's first weight row block, or its input up to the first kernel rows of
         the last channel; an SFU's first beat. Through a transpose, the whole tensor."""
         g = self.s.g
@@ -1185,11 +1186,11 @@ class _Evaluator:
             return self.s.port_bytes(self.s.base[t.operands[op]])
         if pe is None or t.kind not in PE_KINDS:  # its first beat (a row unit's latency
             return ceil_div(min(row, lanes) * bits, 8)  # holds the rest of its first row)
-        d1, _, d3 = pe
+        d1, d2, d3 = pe
         if t.kind == "matmul":
             if op == 0:
                 return ceil_div(d1 * row * bits, 8)
-            rows = d3 if not t.attr("transpose_rhs", False) else shape[-2]
+            rows = d3 if not t.attr("transpose_rhs", False) else d2
             return ceil_div(rows * row * bits, 8)
         if op == 1:  # conv weight [OC, ...]: its first d1 output channels
             return ceil_div(d1 * math.prod(shape[1:]) * bits, 8)
@@ -1198,29 +1199,40 @@ class _Evaluator:
         return ceil_div(((c - 1) * h * w + min(h, kh) * w) * bits, 8)
 
     def _drain_edge(self, p: str, c: str, tp: dict[str, TaskPlan]) -> tuple:
-        """A full-buffer edge as (p, c, start fraction, finish fraction).
+        """A full-buffer edge as (p, c, start fraction, finish fraction), or with a fourth
+        element True for a producer that drains at its end.
 
-        A k-outer matmul on one core writes its results only in its last k step, I*J tiles
-        in row-major order, and a pointwise SFU behind it passes them on beat by beat.
-        Readiness lets a reader follow either: it starts once its first block is written (an
-        SFU: one beat; a matmul: its first k block when k-outer, else its first row panel)
-        and after the last one still has its own last block (its last k step when k-outer,
-        else its last row block; an SFU one beat). Any other producer: the whole tensor
-        first (fractions 1)."""
+        Readiness lets a reader follow a producer that writes its result in row-major order,
+        through a full buffer too (and through a reshape, which keeps that order): it starts
+        once the first block it needs is written (an SFU: one tile or beat; a matmul: where
+        its first k block, or first row panel, ends) and after the producer's last element
+        still has its own last block (its last k step when k-outer, else its last row block;
+        an SFU one beat). Such producers are an SFU (beat by beat) and a matmul on one core
+        running i-outer (row block by row block). A k-outer matmul writes all its results in
+        its last k step, I*J tiles, and a pointwise SFU behind it passes them on as they come:
+        those drain at their end. Anything else, or a transposed view between: the whole
+        tensor first (fractions 1)."""
         s, pp, cp = self.s, tp[p], tp[c]
         prod, cons = s.g.task(p), s.g.task(c)
         full = (p, c, 1.0, 1.0)
+        edge = next(e for e in s.in_edges[c] if e.prod == p)
+        if any(self._transposed(cons.operands[k]) for k in edge.operands):
+            return full
+        size = max(1, elements(prod.shape))
+        drain = 0  # work units at the producer's end in which all of its output appears
         if prod.kind == "matmul":
-            if pp.order != "kij" or len(pp.cores) != 1:
+            if len(pp.cores) != 1 or pp.order == "jik":
                 return full
             d1, d2, _ = self.cfg.cores[pp.cores[0]]
             bi, bj, _ = pe_bounds(pp.gemms[0], self.cfg.cores[pp.cores[0]])
-            grain, drain = d1 * d2, bi * bj  # elements per tile, tiles of the last k step
-        elif prod.kind not in PE_KINDS and prod.kind not in (*ROW_KINDS, "upsample", "maxpool"):
-            if not self._emits_at_end(prod, tp):
-                return full
+            if pp.order == "kij":
+                grain, drain = d1 * d2, bi * bj  # elements per tile, tiles of the last k step
+            else:
+                grain = d1 * s.gemm[p].n  # a row block
+        elif prod.kind not in PE_KINDS:
             grain = pp.beat
-            drain = sfu_beats(prod.kind, prod.shape, pp.beat)
+            if self._emits_at_end(prod, tp):
+                drain = sfu_beats(prod.kind, prod.shape, pp.beat)
         else:
             return full
         work_p = max(1, pp.cycles - pp.lag)
@@ -1231,7 +1243,7 @@ class _Evaluator:
             d1, d2, d3 = self.cfg.cores[cp.cores[0]]
             gm = s.gemm[c]
             ci, cj, ck = pe_bounds(cp.gemms[0], self.cfg.cores[cp.cores[0]])
-            lhs = s.base[cons.operands[0]] == p
+            lhs = 0 in edge.operands
             rows = gm.m * gm.batch
             # the producer writes row-major: how far in is the reader's first block complete
             if cp.order == "kij":  # lhs: a d3-column block of every row; rhs: d3 rows
@@ -1240,15 +1252,20 @@ class _Evaluator:
                 need, rest = (min(d1, rows) * gm.k if lhs else gm.k * gm.n), cj * ck
         else:
             return full
-        lead = min(drain, ceil_div(need, grain))
-        start = min(1.0, (work_p - drain + lead) / work_p)
-        return (p, c, start, min(1.0, rest / work_c))
+        finish = min(1.0, rest / work_c)
+        if drain:
+            lead = min(drain, ceil_div(need, grain))
+            return (p, c, min(1.0, (work_p - drain + lead) / work_p), finish, True)
+        return (p, c, min(1.0, ceil_div(need, grain) * grain / size), finish)
 
     def _tail(self, t: Task, plan: TaskPlan, op: int) -> int:
         """Cycles a task still runs after the last byte of its off-chip operand `op` arrived.
 
         A weight (rhs) loaded row by row is complete only at the end: k-outer still runs the
-        last k step's I*J tiles; i/j-outer every tile but the first's k steps. An lhs arrives
+        last k step's I*J tiles; i/j-outer every tile but the first's k steps. A transposed
+        [N, K] weight arrives column block by column block instead: i-outer leaves the last
+        row block's J tiles but the first (each of K/d3 steps) and the last column's, j-outer
+        the last column's I tiles. An lhs arrives
         row block by row block, leaving the last row block's tiles (all of them when j-outer,
         all but the first k step's when k-outer). A convolution's weight is its lhs, its input
         the im2col rhs that the first output-channel block reads whole.
@@ -1262,7 +1279,9 @@ class _Evaluator:
         for g, c in zip(plan.gemms, plan.cores, strict=False):
             pe = self.cfg.cores[c]
             bi, bj, bk = pe_bounds(g, pe)
-            if op == weight:
+            if op == weight and t.kind == "matmul" and t.attr("transpose_rhs", False):
+                rest = bi * bk if plan.order == "jik" else (bi - 1) * bj * bk + bk
+            elif op == weight:
                 rest = bi * bj if plan.order == "kij" else bi * bj * bk - bk
             elif plan.order == "kij":
                 rest = bi * bj * (bk - 1)
@@ -1413,29 +1432,36 @@ def _reevaluate(s: _Search, plan: _Plan, cfg: Config) -> _Plan | None:
 
 
 def _upgrade_lanes(s: _Search, plan: _Plan) -> _Plan:
-    """Spend leftover DSPs on lanes of DSP-using SFUs while that lowers the cycles."""
+    """Spend leftover DSPs on lanes of DSP-using SFUs while that lowers the cycles: double one
+    kind's lanes (the busiest first), or, where no single one helps (a chain of such SFUs
+    runs at its slowest), every kind's at once."""
     cfg = plan.cfg
+    kind_of = {t.name: t.kind for t in s.order}
     improved = True
     while improved:
         improved = False
         left = s.dsp_budget - s.core_dsps(cfg) - s.sfu_dsps(cfg)
-        kind_of = {t.name: t.kind for t in s.order}
         busy: dict[str, int] = {}
         for gp in plan.groups:
             for tplan in gp.tasks.values():
                 if tplan.sfu:
                     key = tplan.task if cfg.dedicated_sfus else kind_of[tplan.task]
                     busy[key] = busy.get(key, 0) + tplan.cycles
+
+        cost: dict[str, int] = {}  # DSPs that doubling a key's lanes takes
         for key in sorted(busy, key=lambda k: (-busy[k], k)):
-            kind = kind_of[key] if cfg.dedicated_sfus else key
-            per = SFU_DSP_PER_LANE.get(kind, 0)
+            per = SFU_DSP_PER_LANE.get(kind_of[key] if cfg.dedicated_sfus else key, 0)
             lanes = cfg.lane(key)
-            if per == 0 or lanes * 2 > s.dev.sfu_max_lanes or lanes * per > left:
-                continue
+            if per and lanes * 2 <= s.dev.sfu_max_lanes:
+                cost[key] = lanes * per
+        moves = [{k} for k, c in cost.items() if c <= left]
+        if len(cost) > 1 and sum(cost.values()) <= left:
+            moves.append(set(cost))
+        for move in moves:
             new_cfg = Config(
                 cfg.cores,
                 cfg.dedicated_sfus,
-                tuple((k, v * 2 if k == key else v) for k, v in cfg.lanes),
+                tuple((k, v * 2 if k in move else v) for k, v in cfg.lanes),
                 cfg.label,
             )
             new_plan = _reevaluate(s, plan, new_cfg)
