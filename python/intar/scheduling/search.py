@@ -388,7 +388,9 @@ class _Search:
         return d1 // math.gcd(t.shape[1], d1)  # a batch boundary lands on row b*m
 
     def split(self, t: Task, pes: tuple[PE, ...]) -> tuple[int, int, tuple, tuple]:
-        """Best split of PE task `t` over cores with `pes`: (cycles, dim, lengths, gemms)."""
+        """Best split of PE task `t` over cores with `pes`: (cycles, dim, lengths, gemms).
+        A split takes at least one cycle per result tile of all slices together: they share
+        the destination buffers' write port."""
         key = (t.name, pes)
         hit = self._split_cache.get(key)
         if hit is not None:
@@ -435,7 +437,12 @@ class _Search:
                 lens = lengths_of(sh)
                 gs = [slice_gemm(self.g, t, dim, n) for n in lens]
                 cyc = max(core_cycles(gm, pe, self.p) for gm, pe in zip(gs, pes, strict=True))
-                return cyc, lens, gs
+                # every slice's result tiles go into the same destination buffers, which take
+                # one tile per cycle
+                tiles = sum(
+                    math.prod(pe_bounds(gm, pe)[:2]) for gm, pe in zip(gs, pes, strict=True)
+                )
+                return max(cyc, tiles + max(pe_fill(pe[2], self.p) for pe in pes)), lens, gs
 
             cur = cost(shares)
             for _ in range(4 * r):  # move one unit from the slowest core to the fastest
@@ -945,7 +952,7 @@ class _Evaluator:
             [(t.name, tp[t.name].cycles) for t in tasks], edges, floors, lags, first_in
         )
         done = max(timing.finish.values())
-        done = max(done, self._store_queues(stored, timing, lags, first_in, load_end))
+        done = max(done, self._store_queues(stored, timing, lags, first_in, load_end, tp))
         ports_done = port_cycles(group_ports.values(), s.bpc, s.lat)
         cycles = max(done, ports_done) + s.p.phase_end
         if len(tasks) == 1:
@@ -990,6 +997,7 @@ class _Evaluator:
         lags: dict[str, int],
         first_in: dict[str, int],
         load_end: dict[str, int],
+        tp: dict[str, TaskPlan],
     ) -> int:
         """When each port's store engine writes its last beat of the phase. It drains the
         phase's stores one after another in name order, a row once it is complete: a store
@@ -1013,7 +1021,17 @@ class _Evaluator:
                 first = max(timing.start[task], first_in.get(task, 0)) + lags[task] + row
                 last = timing.finish[task]
                 path = s.p.store_path
-                end = max(end + beats, first + path + beats, last + path + row)
+                # rows left to store after the last result: a matmul's last row block (d1
+                # rows); a task split by rows over n cores completes its slices side by side,
+                # and the engine, draining rows in order, is held by the first until the end
+                plan = tp[task]
+                after = row
+                if s.g.task(task).kind == "matmul" and plan.cores:
+                    d1 = min(self.cfg.cores[c][0] for c in plan.cores)
+                    after = row * min(d1, rows_of(s.g.shape(name)))
+                if len(plan.cores) > 1 and plan.dim == 0:
+                    after = max(after, beats - ceil_div(beats, len(plan.cores)))
+                end = max(end + beats, first + path + beats, last + path + after)
             done = max(done, end)
         return done
 
@@ -1243,13 +1261,13 @@ class _Evaluator:
             d1, d2, d3 = self.cfg.cores[cp.cores[0]]
             gm = s.gemm[c]
             ci, cj, ck = pe_bounds(cp.gemms[0], self.cfg.cores[cp.cores[0]])
-            lhs = 0 in edge.operands
             rows = gm.m * gm.batch
             # the producer writes row-major: how far in is the reader's first block complete
             if cp.order == "kij":  # lhs: a d3-column block of every row; rhs: d3 rows
-                need, rest = ((rows - 1) * gm.k + d3 if lhs else d3 * gm.n), ci * cj
+                needs, rest = ((rows - 1) * gm.k + d3, d3 * gm.n), ci * cj
             else:  # lhs: the first d1 rows; rhs: all of it
-                need, rest = (min(d1, rows) * gm.k if lhs else gm.k * gm.n), cj * ck
+                needs, rest = (min(d1, rows) * gm.k, gm.k * gm.n), cj * ck
+            need = max(needs[min(k, 1)] for k in edge.operands)
         else:
             return full
         finish = min(1.0, rest / work_c)

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from design_harness import assert_model_agrees
 
 from intar.hw.lint import lint_design
 from intar.tools.flow import CompileOptions, compile_file, simulate_dir
@@ -54,6 +55,7 @@ def test_small_kernel_simulates_bit_exact(kernel: str, mode: str, tmp_path: Path
     # every off-chip port moved data through the memory model
     assert sum(r + w for r, w in rep["offchip_beats"].values()) > 0
     print(f"{kernel} {mode}: {rep['cycles']} simulated, {rep['predicted_cycles']} predicted")
+    assert_model_agrees(rep, f"{kernel} [{mode}]")
 
 
 def test_generated_design_lints_clean_with_the_listed_waivers(tmp_path: Path) -> None:

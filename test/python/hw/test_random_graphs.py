@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from circt import ir
+from design_harness import assert_model_agrees
 from hypothesis import HealthCheck, Phase, given, settings
 
 from intar.golden import interpreter
@@ -73,6 +74,7 @@ def simulate_graph(rg: RandomGraph, work: Path, mode: str) -> dict:
     assert rep["mismatches"] == 0, where
     assert rep["elements_checked"] > 0, where
     assert rep["bit_exact"] is True, where
+    assert_model_agrees(rep, f"{rg.name} [{mode}]\n{rg!r}")
     return rep
 
 
