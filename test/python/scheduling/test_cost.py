@@ -177,10 +177,11 @@ def test_search_uses_the_formulas() -> None:
     else:
         ready = max(32 + work - bk, 16 + bj * bk) + fill
         ready = max(ready, x_head + compute)
-    # latency 4 and the load path; then y's store: its last row (8 elements = 2 beats of 4)
-    # follows the store path after the last result
+    # latency 4 and the load path; then y's store: its last row block (d1 rows of 8 elements,
+    # 2 beats of 4 each) follows the store path after the last result
     p = DEFAULT_PARAMS
-    assert s.phases[0].cycles == max(compute, ready) + 4 + p.load_path + p.store_path + 2
+    last_block = 2 * min(pe[0], 4)
+    assert s.phases[0].cycles == max(compute, ready) + 4 + p.load_path + p.store_path + last_block
     assert s.predicted_cycles == s.phases[0].cycles
     # roofline: 512 MACs / 16 DSPs = 32; 448 compulsory bytes / (2 * 8) = 28 -> 32
     assert s.roofline_cycles == 32
