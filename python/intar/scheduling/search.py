@@ -867,9 +867,11 @@ class _Evaluator:
         # where the hardware cannot ring it (decided once every loop order is known).
         names = {t.name for t in tasks}
         windows: dict[tuple[str, str], int] = {}
+        held: dict[tuple[str, str], float] = {}  # the share of the tensor a window holds
         for e, win in stream_wins:
             depth, elems = self._window_buffer(e, win, tp, streamed, names)
             windows[(e.prod, e.cons)] = depth
+            held[(e.prod, e.cons)] = min(1.0, elems / max(1, elements(g.shape(e.tensor))))
             window_bytes[e.cons] = window_bytes.get(e.cons, 0) + ceil_div(
                 elems * g.tensors[e.tensor].bits, 8
             )
@@ -948,9 +950,21 @@ class _Evaluator:
         edges: list[tuple] = [(p, c, f) for (p, c), f in streamed.items()]
         edges += [self._drain_edge(p, c, tp) for p, c in sorted(full)]
         lags = {t.name: tp[t.name].lag for t in tasks}
-        timing = pipeline_cycles(
-            [(t.name, tp[t.name].cycles) for t in tasks], edges, floors, lags, first_in
-        )
+        stages = [(t.name, tp[t.name].cycles) for t in tasks]
+        timing = pipeline_cycles(stages, edges, floors, lags, first_in)
+        # Backpressure upstream: a producer gets no further ahead of a slower reader than the
+        # window holds, which also holds back its other readers.
+        for _ in tasks:
+            held_back = False
+            for (p, c), frac in held.items():
+                work_c = tp[c].cycles - lags[c]
+                bound = timing.finish[c] - lags[c] - math.ceil(frac * work_c)
+                if bound > timing.finish[p]:
+                    floors[p] = bound
+                    held_back = True
+            if not held_back:
+                break
+            timing = pipeline_cycles(stages, edges, floors, lags, first_in)
         done = max(timing.finish.values())
         done = max(done, self._store_queues(stored, timing, lags, first_in, load_end, tp))
         ports_done = port_cycles(group_ports.values(), s.bpc, s.lat)

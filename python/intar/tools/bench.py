@@ -178,7 +178,7 @@ def simulate_one(src: Path, out: Path, mode: str, device: str, watchdog: int) ->
         return rec
     _log(f"{src.stem} [{mode}] compiled in {rec['compile_seconds']:.1f} s; building")
     try:
-        rep = simulate_dir(out, seed=0, watchdog=watchdog)
+        rep = simulate_dir(out, seed=0, watchdog=watchdog, reuse=True)
     except Exception:
         rec["status"] = "crash"
         rec["diagnostic"] = f"simulate: {traceback.format_exc(limit=4)}"
@@ -249,6 +249,13 @@ def bench_sim(
 
     run = [r for r in kernel_rows if r["status"] != "not run"]
     errors = [abs(r["model_error"]) for r in run if r.get("model_error") is not None]
+    random_errors = [
+        abs(r["model_error"])
+        for g in graphs
+        for r in g["modes"].values()
+        if r.get("model_error") is not None
+    ]
+    every = errors + random_errors
     result = {
         "device": device_name,
         "modes": list(MODES),
@@ -266,6 +273,14 @@ def bench_sim(
             "kernel_designs_bit_exact": passed(run),
             "kernel_designs_not_run": len(kernel_rows) - len(run),
             "mean_abs_model_error": round(sum(errors) / len(errors), 4) if errors else None,
+            "max_abs_model_error": max(errors, default=None),
+            "random_mean_abs_model_error": (
+                round(sum(random_errors) / len(random_errors), 4) if random_errors else None
+            ),
+            "random_max_abs_model_error": max(random_errors, default=None),
+            "designs_simulated": len(every),
+            "designs_within_5_percent": sum(e <= 0.05 for e in every),
+            "designs_within_10_percent": sum(e <= 0.10 for e in every),
             "random_graphs": len(graphs),
             "random_graphs_bit_exact": sum(
                 all(r["status"] == "pass" for r in g["modes"].values()) for g in graphs
@@ -302,7 +317,8 @@ def _kinds_without_generator(generators: dict) -> list[str]:
 
 def _cell(rec: dict) -> str:
     if rec["status"] == "pass":
-        return f"{rec['cycles']:,} / {rec['predicted_cycles']:,}"
+        err = rec["model_error"]
+        return f"{rec['cycles']:,} / {rec['predicted_cycles']:,} ({err:+.1%})"
     if rec["status"] == "fail":
         return f"**FAIL** ({rec['result']}, {rec['mismatches']} mismatches)"
     return f"**{rec['status']}**"
@@ -340,7 +356,12 @@ def _sim_markdown(result: dict) -> str:
         "",
         f"{s['kernel_designs_bit_exact']} of {s['kernel_designs_run']} simulated designs are "
         f"bit-exact; {s['kernel_designs_not_run']} do not compile yet."
-        + ("" if mean is None else f" Mean |model error| (predicted / simulated - 1): {mean:.1%}."),
+        + (
+            ""
+            if mean is None
+            else f" Model error (predicted / simulated - 1): mean |error| {mean:.1%}, "
+            f"largest {s['max_abs_model_error']:.1%}."
+        ),
         "",
     ]
     for kernel, recs in not_run.items():
@@ -370,6 +391,18 @@ def _sim_markdown(result: dict) -> str:
         f"**{s['random_graphs_bit_exact']} of {len(graphs)} graphs bit-exact in all three "
         f"modes** ({per_mode}).",
         "",
+        *(
+            [
+                f"Model error over the random designs: mean |error| "
+                f"{s['random_mean_abs_model_error']:.1%}, largest "
+                f"{s['random_max_abs_model_error']:.1%}. Over all {s['designs_simulated']} "
+                f"simulated designs, {s['designs_within_5_percent']} are within 5% of the "
+                f"prediction and {s['designs_within_10_percent']} within 10%.",
+                "",
+            ]
+            if s["random_mean_abs_model_error"] is not None
+            else []
+        ),
         "| graph | tasks | "
         + " | ".join(f"{m} (simulated / predicted)" for m in result["modes"])
         + " |",
