@@ -27,6 +27,9 @@ class CostParams:
     """The int32 accumulator after the adder tree."""
     writeback_stages: int = 1
     """Result register into the sink (scratchpad, FIFO or off-chip writer)."""
+    core_path: int = 2
+    """Around a core's datapath: the skid FIFO in front of it and the output controller's
+    write into the destination buffer behind it."""
     switch_cycles: int = 4
     """Mode switch: instruction read (1) + mux selects (1) + loop-counter restart (2)."""
     sfu_path: int = 4
@@ -74,13 +77,15 @@ def clog2(n: int) -> int:
 
 
 def pe_fill(d3: int, params: CostParams = DEFAULT_PARAMS) -> int:
-    """Pipeline fill of a core: read + multiplier + adder tree ceil(log2 d3) + acc + writeback."""
+    """Pipeline fill of a core, a tile's read to its result in the destination buffer: read +
+    multiplier + adder tree ceil(log2 d3) + acc + writeback + the path around the core."""
     return (
         params.read_latency
         + params.mult_stages
         + clog2(d3)
         + params.accumulate_stages
         + params.writeback_stages
+        + params.core_path
     )
 
 

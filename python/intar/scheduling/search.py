@@ -1036,15 +1036,18 @@ class _Evaluator:
                 last = timing.finish[task]
                 path = s.p.store_path
                 # rows left to store after the last result: a matmul's last row block (d1
-                # rows); a task split by rows over n cores completes its slices side by side,
-                # and the engine, draining rows in order, is held by the first until the end
+                # rows; all of them when k-outer); a task split by rows over n cores completes
+                # its slices side by side, and the engine, draining rows in order, is held by
+                # the first until the end
                 plan = tp[task]
                 after = row
                 if s.g.task(task).kind == "matmul" and plan.cores:
-                    d1 = min(self.cfg.cores[c][0] for c in plan.cores)
-                    after = row * min(d1, rows_of(s.g.shape(name)))
-                if len(plan.cores) > 1 and plan.dim == 0:
-                    after = max(after, beats - ceil_div(beats, len(plan.cores)))
+                    d1 = self.cfg.cores[plan.cores[0]][0]
+                    rows = rows_of(s.g.shape(name))
+                    first = plan.slices[0][2] - plan.slices[0][1] if plan.dim == 0 else rows
+                    if plan.order == "kij":  # every row completes in the last k step
+                        first = d1
+                    after = beats - max(0, min(first, rows) - d1) * row
                 end = max(end + beats, first + path + beats, last + path + after)
             done = max(done, end)
         return done
@@ -1183,7 +1186,8 @@ class _Evaluator:
         end: dict[str, int] = {}
         for b in sorted(lhs, key=lambda b: (b not in broadcast, not lhs[b], b)):
             ch = self.port[b]
-            queued[ch] = queued.get(ch, 0) + s.port_bytes(b)
+            gap = s.bpc if ch in queued else 0  # the engine takes its next command a cycle late
+            queued[ch] = queued.get(ch, 0) + gap + s.port_bytes(b)
             end[b] = queued[ch]
         return end
 

@@ -225,8 +225,9 @@ def _beats(plan, task: str) -> int:
 
 
 def test_instruction_beats_meet_the_cost_model() -> None:
-    """Issue slots of the built instructions = the cost model's (without its fill latency):
-    upsample ceil(out/lanes), maxpool ceil(in/lanes), a batched matmul's PE tiles."""
+    """Issue slots of the built instructions = the cost model's `sfu_beats`: upsample one beat
+    per lanes results of each row, maxpool two input beats per result beat; a batched matmul's
+    PE tiles."""
     g = Graph("even")
     x = g.input((2, 4, 8), "i16", name="x")
     g.output(g.maxpool(g.upsample(x, name="up"), name="pool"))
@@ -237,10 +238,10 @@ def test_instruction_beats_meet_the_cost_model() -> None:
     sched = schedule(graph, dev, mode="sequential")
     plan = build_plan(graph, sched, dev)
     lanes = {s.kind: s.lanes for s in sched.sfus}
-    for t, kind, x_elems, out_elems in (("up", "upsample", 64, 256), ("pool", "maxpool", 256, 64)):
-        lat = cost.sfu_latency(kind, 0, lanes[kind])
-        want = cost.sfu_cycles(kind, x_elems, out_elems, 0, lanes[kind]) - lat
+    for t, kind in (("up", "upsample"), ("pool", "maxpool")):
+        want = cost.sfu_beats(kind, graph.tensors[t].shape, lanes[kind])
         assert _beats(plan, t) == want
+        assert want == 256 // lanes[kind]  # upsample: 256 results; maxpool: 256 inputs
     bmm = graph.task("bmm")
     for a in (a for ph in sched.phases for a in ph.assigns if a.task == "bmm"):
         pe = next(c.pe for c in plan.cores if c.name == a.unit)
