@@ -1036,18 +1036,21 @@ class _Evaluator:
                 last = timing.finish[task]
                 path = s.p.store_path
                 # rows left to store after the last result: a matmul's last row block (d1
-                # rows; all of them when k-outer); a task split by rows over n cores completes
-                # its slices side by side, and the engine, draining rows in order, is held by
-                # the first until the end
+                # rows; all of them when k-outer or j-outer over several column blocks); a
+                # task split by rows over n cores completes its slices side by side, and the
+                # engine, draining rows in order, is held by the first until the end
                 plan = tp[task]
                 after = row
                 if s.g.task(task).kind == "matmul" and plan.cores:
-                    d1 = self.cfg.cores[plan.cores[0]][0]
+                    pe = self.cfg.cores[plan.cores[0]]
                     rows = rows_of(s.g.shape(name))
-                    first = plan.slices[0][2] - plan.slices[0][1] if plan.dim == 0 else rows
-                    if plan.order == "kij":  # every row completes in the last k step
-                        first = d1
-                    after = beats - max(0, min(first, rows) - d1) * row
+                    lead = plan.slices[0][2] - plan.slices[0][1] if plan.dim == 0 else rows
+                    late = plan.order == "kij" or (
+                        plan.order == "jik" and pe_bounds(plan.gemms[0], pe)[1] > 1
+                    )
+                    if late:  # every row completes in the last k step (or column block)
+                        lead = pe[0]
+                    after = beats - max(0, min(lead, rows) - pe[0]) * row
                 end = max(end + beats, first + path + beats, last + path + after)
             done = max(done, end)
         return done
