@@ -702,12 +702,30 @@ class _Evaluator:
         if op == 0:
             opts = [] if big_other else [(max(grain, d1 * gc.k), 0, "ijk")]
             col = self._pointwise_source(prod, tp) if gc.batch == 1 else None
+            if prod.kind not in PE_KINDS and gc.m > 1:
+                col = None  # an SFU walks rows in order: a column block of every row comes last
             if col is not None:
                 opts.append((max(pe_p[0] * pe_p[1], gc.m * max(d3, pe_p[1])), acc, "kij"))
             return min(opts, key=lambda o: (o[0], o[1])) if opts else None
         if cons.attr("transpose_rhs", False):
             return None if big_other else (max(grain, d2 * gc.k), 0, "jik")
         return max(grain, d3 * gc.n), acc, "kij"
+
+    def _rows_behind(self, e: Edge, tp: dict[str, TaskPlan]) -> float | None:
+        """The share of its work an SFU reading a single-core matmul still has after the
+        matmul's last tile, or None to use the start's window. The SFU walks rows in order;
+        the matmul completes d1 rows at a time, and the columns of a row block tile by tile:
+        the SFU follows the first row of a block, the others complete with the block's last
+        tile. So it is left with the last block but its first row (i-outer), or with every row
+        but the first when the matmul runs j-outer over several column blocks."""
+        prod, cons, pp = self.s.g.task(e.prod), self.s.g.task(e.cons), tp[e.prod]
+        if prod.kind != "matmul" or cons.kind in PE_KINDS or len(pp.cores) != 1:
+            return None
+        pe = self.cfg.cores[pp.cores[0]]
+        rows = rows_of(prod.shape)
+        _, bj, _ = pe_bounds(pp.gemms[0], pe)
+        block = rows if pp.order == "jik" and bj > 1 else min(pe[0], rows)
+        return (block - 1) / rows if block > 1 else None
 
     def _granule(self, e: Edge, tp: dict[str, TaskPlan], pointwise: bool = True) -> int:
         """Elements of edge e's tensor that its producer completes at once: a core's row block
@@ -834,6 +852,7 @@ class _Evaluator:
         for name, choice in prefer.items():
             streamed_ops[name] = choice
         streamed: dict[tuple[str, str], float] = {}
+        finish_frac: dict[tuple[str, str], float] = {}  # where it is not the start's
         full: set[tuple[str, str]] = set()
         window_bytes: dict[str, int] = {}
         stream_wins: list[tuple[Edge, int]] = []
@@ -848,6 +867,9 @@ class _Evaluator:
             # row), so it starts after one producer granule; a core after its window.
             lead = win if g.task(e.cons).kind in PE_KINDS else self._granule(e, tp)
             streamed[(e.prod, e.cons)] = min(1.0, lead / size)
+            rest = self._rows_behind(e, tp)
+            if rest is not None:
+                finish_frac[(e.prod, e.cons)] = rest
             streamed_ops.setdefault(e.cons, e.operands[0])
             if order:
                 tp[e.cons].order = order
@@ -947,7 +969,10 @@ class _Evaluator:
             onchip += work
         if onchip > s.capacity:
             return None
-        edges: list[tuple] = [(p, c, f) for (p, c), f in streamed.items()]
+        edges: list[tuple] = [
+            (p, c, f, finish_frac[(p, c)]) if (p, c) in finish_frac else (p, c, f)
+            for (p, c), f in streamed.items()
+        ]
         edges += [self._drain_edge(p, c, tp) for p, c in sorted(full)]
         lags = {t.name: tp[t.name].lag for t in tasks}
         stages = [(t.name, tp[t.name].cycles) for t in tasks]
