@@ -6,14 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from intar.tools.bench_qor import (
-    README_BEGIN,
-    README_END,
     QorOptions,
     _summary,
     qor_markdown,
     run_one,
     update_readme,
 )
+from intar.tools.readme import markers
+
+README_BEGIN, README_END = markers("qor", "intar bench qor")
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -309,6 +309,33 @@ def sim_ok(result: dict) -> bool:
     )
 
 
+def kernel_table(result: dict) -> str:
+    """The small kernels in every mode as one table: simulated / predicted cycles and the
+    model error per mode (the README's block)."""
+    by = {(r["kernel"], r["mode"]): r for r in result["kernels"]}
+    kernels = sorted({r["kernel"] for r in result["kernels"]})
+    head = " | ".join(f"{m} sim / predicted" for m in result["modes"])
+    lines = [f"| kernel | {head} |", "|---|" + "---|" * len(result["modes"])]
+    for k in kernels:
+        cells = []
+        for m in result["modes"]:
+            r = by.get((k, m))
+            cells.append(_cell(r).replace("-", "−") if r else "—")
+        lines.append(f"| {k} | {' | '.join(cells)} |")
+    s = result["summary"]
+    lines += [
+        "",
+        f"Model error (predicted / simulated − 1): mean |error| "
+        f"{s['mean_abs_model_error']:.1%}, largest {s['max_abs_model_error']:.1%} over these "
+        f"{s['kernel_designs_run']} designs; over {s['random_graphs']} random graphs in three "
+        f"modes, mean {s['random_mean_abs_model_error']:.1%} and largest "
+        f"{s['random_max_abs_model_error']:.1%}. {s['designs_within_5_percent']} of all "
+        f"{s['designs_simulated']} simulated designs are within 5%, "
+        f"{s['designs_within_10_percent']} within 10%.",
+    ]
+    return "\n".join(lines)
+
+
 def _kinds_without_generator(generators: dict) -> list[str]:
     from intar.hw.plan import SUPPORTED_KINDS
 

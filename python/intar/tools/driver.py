@@ -241,6 +241,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
             device_name=args.device or "tiny",
             watchdog=args.watchdog or 20_000,
         )
+        if args.readme:
+            from intar.tools.bench import kernel_table
+            from intar.tools.readme import replace_block
+
+            replace_block(Path(args.readme), "sim", "intar bench sim", kernel_table(result))
         print((out / "sim.md").read_text())
         return 0 if sim_ok(result) else 1
     result = bench_schedule(out, args.device or "u280")
@@ -544,7 +549,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-sim", action="store_true", help="qor: skip simulation")
     bench.add_argument("--no-synth", action="store_true", help="qor: skip yosys")
     bench.add_argument(
-        "--readme", default=None, help="qor: rewrite this README's results block from the table"
+        "--readme",
+        default=None,
+        help="qor, sim: rewrite this README's generated block from the table",
     )
     bench.set_defaults(run=cmd_bench)
     return parser
