@@ -3,6 +3,7 @@ benchmark runs outside the default tests)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from intar.tools.bench_qor import (
@@ -85,3 +86,27 @@ def test_compile_is_cached(tmp_path: Path) -> None:
     assert any("(cached)" in m for m in logs) and not any("(cached)" in m for m in logs[:1])
     assert (tmp_path / "mlp" / "intar" / "design.sv").read_bytes() == sv
     assert first["macs"] == 256 * 1024 + 1024 * 2048 + 2048 * 256
+
+
+def test_a_design_far_over_the_device_is_not_synthesised_nor_counted(tmp_path: Path) -> None:
+    """The full-scale gating net holds its 90 MB weights in full-size buffers: its
+    memories alone are over the U280's BRAM36, so the row is 'over bounds', out of the
+    geomeans, and yosys is not run on it."""
+    logs: list[str] = []
+    opts = QorOptions(
+        examples=ROOT / "examples",
+        work=tmp_path,
+        simulate=False,
+        kernels=("gating_net",),
+        log=logs.append,
+    )
+    row = run_one("gating_net", "intar", opts)
+    mem = json.loads((tmp_path / "gating_net" / "intar" / "hw.json").read_text())["memory"]
+    assert mem["bram36_estimate"] > 1.5 * mem["device_bram36"] == 1.5 * 2016
+    assert row["status"] == "over bounds" and row["synth"]["estimated"] is True
+    assert row["synth"]["bram36"] == mem["bram36_estimate"]
+    assert "not synthesised" in row["reason"] and not any("yosys" in m for m in logs)
+    assert not (tmp_path / "gating_net" / "intar" / "synth.json").exists()
+    s = _summary([row, _row("mlp", "intar", 100, 200)])
+    assert s["kernels_simulated_intar"] == 1
+    assert "over bounds: its memories need about" in qor_markdown({"rows": [row], "summary": s})

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import subprocess
 import sys
 import time
@@ -85,6 +86,19 @@ def manifest(plan: HwPlan, top: str) -> dict:
             for p in plan.ports
         ],
         "tensors": tensors,
+        "memory": memory_summary(plan),
+    }
+
+
+def memory_summary(plan: HwPlan) -> dict:
+    """The design's block RAM before synthesis (`intar.hw.resources`), against the device."""
+    from intar.hw.resources import bram36_estimate
+
+    total, mems = bram36_estimate(plan)
+    return {
+        "bram36_estimate": math.ceil(total),
+        "device_bram36": plan.device.bram36.count,
+        "largest": [[m.name, m.bram36, m.count, m.depth, m.width] for m in mems[:5] if m.bram36],
     }
 
 

@@ -111,14 +111,31 @@ def _simulate(run: Path, predicted: int, opts: QorOptions) -> dict:
     return {"status": status, **rep}
 
 
+ESTIMATE_MARGIN = 1.5
+"""A design whose memories alone need this many times the device's BRAM36 is not synthesised:
+it cannot fit, and yosys would spend hours mapping thousands of banks to say so."""
+
+
 def _synthesize(run: Path, opts: QorOptions) -> dict:
+    import dataclasses
+
     from intar.synth import BoundsError, SynthError, synthesize
 
+    mem = json.loads((run / "hw.json").read_text()).get("memory", {})
+    if mem and mem["bram36_estimate"] > ESTIMATE_MARGIN * mem["device_bram36"]:
+        return {
+            "status": "over bounds",
+            "reason": f"its memories need about {mem['bram36_estimate']:,} BRAM36, over "
+            f"{ESTIMATE_MARGIN}x the device's {mem['device_bram36']:,}; not synthesised",
+            "bram36": mem["bram36_estimate"],
+            "estimated": True,
+        }
     start = time.perf_counter()
     try:
         rep = synthesize(run, progress=lambda m: opts.log(f"  yosys: {m}"))
     except BoundsError as e:
-        return {"status": "over bounds", "reason": str(e)}
+        counts = dataclasses.asdict(e.report)
+        return {"status": "over bounds", "reason": str(e), **counts}
     except SynthError as e:
         return {"status": "failed", "reason": str(e)[-500:]}
     out = json.loads((run / "synth.json").read_text())
@@ -194,7 +211,7 @@ def run_one(kernel: str, mode: str, opts: QorOptions) -> dict:
     if opts.synthesize:
         syn = _synthesize(run, opts)
         keep = ("status", "reason", "dsp", "lut", "ff", "bram36", "uram", "max_logic_levels")
-        rec["synth"] = {k: syn[k] for k in (*keep, "seconds") if k in syn}
+        rec["synth"] = {k: syn[k] for k in (*keep, "seconds", "estimated") if k in syn}
         if syn["status"] == "done":
             opts.log(
                 f"{name}: {syn['dsp']} DSP, {syn['lut']:,} LUT, {syn['ff']:,} FF, "
@@ -205,6 +222,11 @@ def run_one(kernel: str, mode: str, opts: QorOptions) -> dict:
     cycles = rec["sim"].get("cycles") if rec["sim"]["status"] == "pass" else None
     dsps = rec["synth"].get("dsp") if rec["synth"]["status"] == "done" else None
     rec["status"] = "pass" if cycles else rec["sim"]["status"]
+    if rec["synth"]["status"] == "over bounds":
+        # a design that does not fit the device is not a result, however it simulates
+        rec["status"] = "over bounds"
+        rec["reason"] = rec["synth"]["reason"]
+        return rec
     if cycles:
         rec["paper_over_ours"] = round(rec["paper_cycles"] / cycles, 3)
         rec["roofline_fraction"] = round(rec["roofline_cycles"] / cycles, 3)
@@ -284,7 +306,8 @@ def qor_markdown(result: dict) -> str:
             f"{r['paper_cycles']:,} | {_fmt(r.get('paper_over_ours'), '.2f')} | "
             f"{_fmt(r.get('roofline_cycles'))} | {_fmt(r.get('efficiency'), '.2f')} | "
             f"{_fmt(syn.get('dsp'))} | {_fmt(syn.get('lut'))} | {_fmt(syn.get('ff'))} | "
-            f"{_fmt(syn.get('bram36'))} | {_fmt(syn.get('uram'))} | "
+            f"{'~' if syn.get('estimated') else ''}{_fmt(syn.get('bram36'))} | "
+            f"{_fmt(syn.get('uram'))} | "
             f"{_fmt(syn.get('max_logic_levels'))} | {status} |"
         )
     lines += ["", "| geomean | value |", "|---|---|"]

@@ -105,9 +105,19 @@ def compile_file(path: str, out: Path, opts: CompileOptions) -> dict | None:
     print(
         f"{report['kernel']} [{report['mode']}] on {report['device']}: "
         f"{report['predicted_cycles']:,} cycles predicted, {report['dsps_used']} DSPs, "
-        f"{len(report['phases'])} phases; SV in {lower_seconds:.2f} s -> {out}/design.sv",
+        f"~{man['memory']['bram36_estimate']:,} BRAM36, {len(report['phases'])} phases; "
+        f"SV in {lower_seconds:.2f} s -> {out}/design.sv",
         file=sys.stderr,
     )
+    mem = man["memory"]
+    if mem["bram36_estimate"] > mem["device_bram36"]:
+        big = ", ".join(f"{n} {b:g}" for n, b, *_ in mem["largest"][:3])
+        print(
+            f"{path}: warning: the design's memories need about {mem['bram36_estimate']:,} "
+            f"BRAM36, more than {report['device']}'s {mem['device_bram36']:,} (largest: {big}); "
+            "it will not synthesise within the device",
+            file=sys.stderr,
+        )
     return man
 
 

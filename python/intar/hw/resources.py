@@ -1,0 +1,86 @@
+"""On-chip memory of a planned design, counted before synthesis.
+
+Every tensor buffer is ``R x C`` element-wide banks (`intar.hw.tensor_buffer`), every k-outer
+core one accumulator memory per tile row (`intar.hw.core`). `memories(plan)` lists them and
+`bram36(depth, width)` counts the block RAM one takes the way yosys `synth_xilinx` maps it: a
+memory of at most `LUTRAM_BITS` bits goes to LUTRAM, a wider or deeper one to RAMB18/RAMB36 in
+the aspect ratio that needs the fewest (a RAMB18 counts half). The estimate leaves out the
+SFUs' row rings and counts each bank on its own, so yosys can only need more.
+
+`intar compile` reports the estimate and warns when it exceeds the device; `intar bench qor`
+does not synthesise a design whose estimate is far over the device (yosys would take hours to
+say the same).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from intar.hw import tensor_buffer as tb
+from intar.hw.plan import HwPlan
+
+LUTRAM_BITS = 64 * 64
+"""Memories up to this size (one RAM64M-style LUTRAM column of 64 bits by 64 words) stay in
+LUTs."""
+
+# RAMB36 aspect ratios, data width -> depth (UG573: 1 x 32K .. 72 x 512, parity bits used);
+# a RAMB18 has half the depth at each width up to 36
+RAMB36_ASPECTS = ((1, 32768), (2, 16384), (4, 8192), (9, 4096), (18, 2048), (36, 1024), (72, 512))
+
+
+def bram36(depth: int, width: int) -> float:
+    """RAMB36 blocks one ``depth x width`` memory takes (a RAMB18, half a block, is 0.5)."""
+    if depth * width <= LUTRAM_BITS:
+        return 0.0
+    full = min(math.ceil(width / w) * math.ceil(depth / d) for w, d in RAMB36_ASPECTS)
+    half = min(
+        0.5 * math.ceil(width / w) * math.ceil(depth / (d // 2))
+        for w, d in RAMB36_ASPECTS
+        if w <= 36
+    )
+    return min(full, half)
+
+
+@dataclass(frozen=True)
+class Memory:
+    name: str
+    depth: int
+    width: int
+    count: int
+
+    @property
+    def bram36(self) -> float:
+        return self.count * bram36(self.depth, self.width)
+
+
+def memories(plan: HwPlan) -> list[Memory]:
+    """Every memory the design holds: the banks of each tensor buffer and the accumulator
+    memories of k-outer cores."""
+    out: list[Memory] = []
+    for name in sorted(plan.buffers):
+        bp = plan.buffers[name]
+        rows, cols = (bp.flat.rows, bp.flat.cols) if bp.flat else (bp.tensor.rows, bp.tensor.cols)
+        spec = tb.TensorBufferSpec(
+            rows,
+            cols,
+            bp.tensor.bits,
+            tuple(w.shape for w in bp.writers),
+            bp.read_shape,
+            bp.conv_read,
+            bp.ring_blocks,
+        )
+        out.append(Memory(name, spec.depth, bp.tensor.bits, spec.banks))
+    pes = {c.name: c.pe for c in plan.cores}
+    for unit, instrs in sorted(plan.instrs.items()):
+        depth = max([x.bounds[1] * x.bounds[2] for x in instrs if x.order == "kij"] or [1])
+        if unit in pes and depth > 1:
+            d1, d2, _ = pes[unit]
+            out.append(Memory(f"{unit}_acc", depth, d2 * 32, d1))
+    return out
+
+
+def bram36_estimate(plan: HwPlan) -> tuple[float, list[Memory]]:
+    """(RAMB36 blocks of all memories, the memories by blocks, largest first)."""
+    mems = sorted(memories(plan), key=lambda m: (-m.bram36, m.name))
+    return sum(m.bram36 for m in mems), mems
