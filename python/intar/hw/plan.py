@@ -1048,6 +1048,7 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
     _flat_layouts(graph, buffers, instrs, producers)
     pes = {c.name: c.pe for c in schedule.cores}
     fallbacks = _window_buffers(schedule, buffers, instrs, pes, stored)
+    _load_windows(buffers, instrs, pes, loads, device.bram36.count)
     for lst in instrs.values():
         _check_tiles(lst, buffers)
         for ins in lst:
@@ -1312,6 +1313,86 @@ def _window_buffers(
         buf.window_rows = rows
         buf.link_rows = link_rows
     return fallbacks
+
+
+def _load_windows(
+    buffers: dict[str, BufferPlan],
+    instrs: dict[str, list[Instr]],
+    pes: dict[str, tuple[int, int, int]],
+    loads: dict[str, list[Load]],
+    bram36: int,
+) -> None:
+    """When the design's memories would not fit the device's `bram36` blocks, make loaded
+    operands that their reader takes once, rows in order, window (ring) buffers, the largest
+    first, until they fit (or none is left). A ring holds two of the reader's outer steps (and
+    at least the deadlock-free minimum plus `RING_CREDIT_CYCLES` of steps), not the tensor. A
+    k-outer matmul's weight is the case that matters: it streams k-block by k-block from the
+    port through a few blocks of block RAM instead of sitting whole on chip. A design that
+    fits keeps whole buffers: a ring's load waits for the reader's credit, so it cannot run
+    ahead while the reader waits for another operand (the cost model does not see that).
+    The load must be the last of its port in its phase (nothing the reader needs can queue
+    behind it) and write this one buffer, and:
+
+    - the buffer is held plainly (not flat, no conv read) and the load is its only writer;
+    - one unit reads it in consecutive instructions of the load's phase and no other,
+      rows in order (`read_rows`), neither transposed nor broadcast, each instruction starting
+      at or after the last outer step of the one before.
+    """
+    from intar.hw.resources import buffer_memory, plan_memories
+    from intar.scheduling.cost import ring_target_rows
+
+    readers: dict[str, list[tuple[int, Instr]]] = {}
+    for lst in instrs.values():
+        for s, ins in enumerate(lst):
+            for r in ins.reads:
+                readers.setdefault(r.buffer, []).append((s, ins))
+    rings: list[tuple[str, int]] = []  # buffers that can ring, with their blocks
+    for port_loads in loads.values():
+        for idx, ld in enumerate(port_loads):
+            if len(ld.writes) != 1 or any(o.phase == ld.phase for o in port_loads[idx + 1 :]):
+                continue
+            name = ld.writes[0]
+            buf, rd = buffers[name], readers.get(name, [])
+            if not rd or buf.ring_blocks or buf.flat is not None or buf.conv_read:
+                continue
+            if len(buf.writers) != 1 or any(ins.phase != ld.phase for _, ins in rd):
+                continue
+            stages = [s for s, _ in rd]
+            if stages != list(range(stages[0], stages[-1] + 1)):
+                continue
+            spans, steps, last = [], 1 << 30, 0
+            for _, ins in rd:
+                for r in ins.reads:
+                    if r.buffer != name:
+                        continue
+                    g = read_rows(ins, r.slot, pes.get(ins.unit))
+                    if g is None or r.transposed or r.broadcast or r.row_base < last:
+                        spans = []
+                        break
+                    spans.append(g[0])
+                    steps = min(steps, math.prod(ins.bounds[1:]))
+                    last = r.row_base + g[1]
+                if not spans:
+                    break
+            if not spans:
+                continue
+            m, span, read_h = buf.tensor, max(spans), buf.read_shape[0]
+            target = ring_target_rows(2 * span * m.cols, m.cols, span, 1, read_h, steps)
+            blocks = 1 << (ceil_div(target, read_h) - 1).bit_length()
+            if blocks * read_h < m.rows:
+                rings.append((name, blocks))
+    mems = plan_memories(buffers, instrs, pes)
+    total = sum(m.bram36 for m in mems)
+    size = {m.name: m.bram36 for m in mems}
+    for name, blocks in sorted(rings, key=lambda r: (-size[r[0]], r[0])):
+        if total <= bram36:
+            break
+        buf = buffers[name]
+        before = size[name]
+        buf.ring_blocks = blocks
+        buf.window_rows = blocks * buf.read_shape[0]
+        buf.link_rows = buf.window_rows
+        total += buffer_memory(name, buf).bram36 - before
 
 
 def _sfu_units(instrs: dict[str, list[Instr]], graph: TaskGraph) -> set[str]:

@@ -16,9 +16,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from intar.hw import tensor_buffer as tb
-from intar.hw.plan import HwPlan
+
+if TYPE_CHECKING:
+    from intar.hw.plan import BufferPlan, HwPlan, Instr
+
+PE = tuple[int, int, int]
 
 LUTRAM_BITS = 64 * 64
 """Memories up to this size (one RAM64M-style LUTRAM column of 64 bits by 64 words) stay in
@@ -57,23 +62,30 @@ class Memory:
 def memories(plan: HwPlan) -> list[Memory]:
     """Every memory the design holds: the banks of each tensor buffer and the accumulator
     memories of k-outer cores."""
-    out: list[Memory] = []
-    for name in sorted(plan.buffers):
-        bp = plan.buffers[name]
-        rows, cols = (bp.flat.rows, bp.flat.cols) if bp.flat else (bp.tensor.rows, bp.tensor.cols)
-        spec = tb.TensorBufferSpec(
-            rows,
-            cols,
-            bp.tensor.bits,
-            tuple(w.shape for w in bp.writers),
-            bp.read_shape,
-            bp.conv_read,
-            bp.ring_blocks,
-        )
-        out.append(Memory(name, spec.depth, bp.tensor.bits, spec.banks))
-    pes = {c.name: c.pe for c in plan.cores}
-    for unit, instrs in sorted(plan.instrs.items()):
-        depth = max([x.bounds[1] * x.bounds[2] for x in instrs if x.order == "kij"] or [1])
+    return plan_memories(plan.buffers, plan.instrs, {c.name: c.pe for c in plan.cores})
+
+
+def buffer_memory(name: str, bp: BufferPlan) -> Memory:
+    """The banks of one tensor buffer."""
+    rows, cols = (bp.flat.rows, bp.flat.cols) if bp.flat else (bp.tensor.rows, bp.tensor.cols)
+    spec = tb.TensorBufferSpec(
+        rows,
+        cols,
+        bp.tensor.bits,
+        tuple(w.shape for w in bp.writers),
+        bp.read_shape,
+        bp.conv_read,
+        bp.ring_blocks,
+    )
+    return Memory(name, spec.depth, bp.tensor.bits, spec.banks)
+
+
+def plan_memories(
+    buffers: dict[str, BufferPlan], instrs: dict[str, list[Instr]], pes: dict[str, PE]
+) -> list[Memory]:
+    out = [buffer_memory(name, buffers[name]) for name in sorted(buffers)]
+    for unit, lst in sorted(instrs.items()):
+        depth = max([x.bounds[1] * x.bounds[2] for x in lst if x.order == "kij"] or [1])
         if unit in pes and depth > 1:
             d1, d2, _ = pes[unit]
             out.append(Memory(f"{unit}_acc", depth, d2 * 32, d1))
