@@ -116,20 +116,26 @@ ESTIMATE_MARGIN = 1.5
 it cannot fit, and yosys would spend hours mapping thousands of banks to say so."""
 
 
+def _far_over(run: Path) -> dict | None:
+    """The synthesis record of a design whose memories alone are far over the device, else
+    None."""
+    mem = json.loads((run / "hw.json").read_text()).get("memory", {})
+    if not mem or mem["bram36_estimate"] <= ESTIMATE_MARGIN * mem["device_bram36"]:
+        return None
+    return {
+        "status": "over bounds",
+        "reason": f"its memories need about {mem['bram36_estimate']:,} BRAM36, over "
+        f"{ESTIMATE_MARGIN}x the device's {mem['device_bram36']:,}; not simulated or synthesised",
+        "bram36": mem["bram36_estimate"],
+        "estimated": True,
+    }
+
+
 def _synthesize(run: Path, opts: QorOptions) -> dict:
     import dataclasses
 
     from intar.synth import BoundsError, SynthError, synthesize
 
-    mem = json.loads((run / "hw.json").read_text()).get("memory", {})
-    if mem and mem["bram36_estimate"] > ESTIMATE_MARGIN * mem["device_bram36"]:
-        return {
-            "status": "over bounds",
-            "reason": f"its memories need about {mem['bram36_estimate']:,} BRAM36, over "
-            f"{ESTIMATE_MARGIN}x the device's {mem['device_bram36']:,}; not synthesised",
-            "bram36": mem["bram36_estimate"],
-            "estimated": True,
-        }
     start = time.perf_counter()
     try:
         rep = synthesize(run, progress=lambda m: opts.log(f"  yosys: {m}"))
@@ -178,6 +184,14 @@ def run_one(kernel: str, mode: str, opts: QorOptions) -> dict:
         f"{rec['predicted_cycles']:,} cycles predicted"
     )
     rec["sim"] = {"status": "not run", "reason": "--no-sim"}
+    far_over = _far_over(run)
+    if far_over is not None:
+        # it cannot be built: neither simulated nor synthesised, and not a result
+        rec["synth"] = far_over
+        rec["sim"] = {"status": "not run", "reason": "does not fit the device"}
+        rec["status"], rec["reason"] = "over bounds", far_over["reason"]
+        opts.log(f"{name}: over bounds: {far_over['reason']}")
+        return rec
     if opts.simulate:
         start = time.perf_counter()
         sim = _simulate(run, rec["predicted_cycles"], opts)
