@@ -92,6 +92,11 @@ def _keep_runtime(cache: Path, objdir: Path) -> None:
         os.replace(tmp, cache / o)
 
 
+def _out_of_memory(log: Path) -> bool:
+    """The build log shows a compiler killed by the kernel (out of memory)."""
+    return "Killed signal terminated program" in log.read_text(errors="replace")
+
+
 def build(
     sv: Path,
     top: str,
@@ -160,6 +165,12 @@ def build(
                 cache = _runtime_cache(level)
                 _seed_runtime(cache, objdir)
                 proc = subprocess.run(make, env=env, stdout=fh, stderr=subprocess.STDOUT)
+                if proc.returncode != 0 and jobs != "1" and _out_of_memory(log):
+                    # parallel compilers of a large design ran out of memory: one at a time
+                    fh.write("\n[intar] a compiler was killed; building again with -j 1\n")
+                    fh.flush()
+                    serial = [*make[: make.index("-j")], "-j", "1", *cxx_opt]
+                    proc = subprocess.run(serial, env=env, stdout=fh, stderr=subprocess.STDOUT)
                 if proc.returncode == 0:
                     _keep_runtime(cache, objdir)
     finally:

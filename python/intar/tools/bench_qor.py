@@ -106,7 +106,12 @@ def _simulate(run: Path, predicted: int, opts: QorOptions) -> dict:
             "reason": f"predicted {predicted:,} cycles > the {opts.max_sim_cycles:,}-cycle "
             "simulation limit (--max-sim-cycles)",
         }
-    rep = simulate_dir(run, seed=0, watchdog=opts.watchdog, reuse=True)
+    from intar.sim.verilator import VerilatorError
+
+    try:
+        rep = simulate_dir(run, seed=0, watchdog=opts.watchdog, reuse=True)
+    except VerilatorError as e:  # reported in its row; the other rows still run
+        return {"status": "failed", "reason": str(e).splitlines()[0]}
     status = "pass" if rep["bit_exact"] else "fail"
     return {"status": status, **rep}
 
