@@ -64,7 +64,7 @@ regen-check: install
 	$(PY) tools/regen.py --check
 
 bench: install
-	$(BIN)/intar bench schedule
+	$(BIN)/intar bench schedule --readme README.md
 
 # The small kernels and 40 random graphs compiled for the tiny device in every mode and
 # simulated bit-exact in Verilator (bench/results/sim.{md,json}, the README's table); about

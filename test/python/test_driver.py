@@ -127,3 +127,17 @@ def test_a_design_verilator_rejects_is_a_diagnostic(tmp_path, capsys):
     assert f"{sv}: error: verilator build of" in err
     assert "Traceback" not in err
     assert not (out / "sim.json").exists()
+
+
+def test_bench_schedule_rewrites_the_readme_block(tmp_path, capsys):
+    from intar.tools.readme import markers
+
+    begin, end = markers("schedule", "intar bench schedule")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{begin}\nstale\n{end}\nafter\n")
+    assert main(["bench", "schedule", "-o", str(tmp_path / "res"), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    table = (tmp_path / "res" / "schedule.md").read_text()
+    assert "stale" not in text and text.endswith(f"{end}\nafter\n")
+    assert table.split("\n", 1)[1].strip() in text
+    assert "| self_attention |" in text and "Geomean InTAR speedup" in text

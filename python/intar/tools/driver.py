@@ -249,7 +249,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print((out / "sim.md").read_text())
         return 0 if sim_ok(result) else 1
     result = bench_schedule(out, args.device or "u280")
-    print((out / "schedule.md").read_text())
+    table = (out / "schedule.md").read_text()
+    if args.readme:
+        from intar.tools.readme import replace_block
+
+        body = table.split("\n", 1)[1]  # without the page title
+        replace_block(Path(args.readme), "schedule", "intar bench schedule", body)
+    print(table)
     return 0 if result["rows"] else 1
 
 
@@ -551,7 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--readme",
         default=None,
-        help="qor, sim: rewrite this README's generated block from the table",
+        help="schedule, qor, sim: rewrite this README's generated block from the table",
     )
     bench.set_defaults(run=cmd_bench)
     return parser
