@@ -81,7 +81,7 @@ bench-qor: install
 # One GPT-2 medium layer at lengths 64-1024 on the U280 at the full budget, the length-64 layer
 # simulated bit-exact (bench/results/gpt2.{md,json,png}), against Allo and DFX.
 bench-gpt2: install
-	$(BIN)/intar bench gpt2
+	$(BIN)/intar bench gpt2 --readme README.md
 
 clean:
 	rm -rf build out .pytest_cache .ruff_cache

@@ -229,7 +229,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"intar bench gpt2: error: bad length list: {e}", file=sys.stderr)
             return 1
         result = bench_gpt2(out, opts)
-        print((out / "gpt2.md").read_text())
+        table = (out / "gpt2.md").read_text()
+        if args.readme:
+            from intar.tools.readme import replace_block
+
+            replace_block(Path(args.readme), "gpt2", "intar bench gpt2", table.split("\n", 1)[1])
+        print(table)
         return 0 if all(r["status"] in ("pass", "predicted") for r in result["rows"]) else 1
     if args.which == "sim":
         result = bench_sim(
@@ -557,7 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--readme",
         default=None,
-        help="schedule, qor, sim: rewrite this README's generated block from the table",
+        help="schedule, qor, sim, gpt2: rewrite this README's generated block from the table",
     )
     bench.set_defaults(run=cmd_bench)
     return parser
