@@ -55,3 +55,31 @@ def test_a_layer_that_does_not_compile_is_reported_not_run(tmp_path: Path, monke
     row = result["rows"][0]
     assert (row["status"], row["reason"]) == ("not run", "x.mlir:1:1: error: no fit")
     assert "not run: x.mlir:1:1: error: no fit" in (tmp_path / "out" / "gpt2.md").read_text()
+
+
+def test_a_synthesised_layer_uses_yosys_dsps_mapped_by_module(tmp_path: Path, monkeypatch) -> None:
+    calls = []
+
+    def fake_compile(src: Path, run: Path) -> dict:
+        (run / "report.json").write_text(
+            json.dumps({"predicted_cycles": 400_000, "dsps_used": 8000})
+        )
+        return {"ok": True, "seconds": 1.0, "cached": False}
+
+    def fake_synth(run: Path, opts, hierarchical: bool = False) -> dict:
+        calls.append(hierarchical)
+        counts = {"dsp": 7_990, "lut": 900_000, "ff": 1_200_000, "bram36": 1_900, "uram": 0}
+        return {"status": "done", "seconds": 12.0, "max_logic_levels": None, **counts}
+
+    monkeypatch.setattr(B, "_compile", fake_compile)
+    monkeypatch.setattr(B, "synthesize_run", fake_synth)
+    opts = B.Gpt2Options(
+        work=tmp_path, lengths=(64,), sim_lengths=(), synth_lengths=(64,), log=lambda _: None
+    )
+    row = B.run_length(64, opts)
+    assert calls == [True]  # not flattened
+    assert (row["dsps"], row["dsps_source"]) == (7_990, "yosys")
+    assert row["dsp_efficiency"] == pytest.approx(row["macs"] / (400_000 * 7_990), abs=1e-3)
+    table = B.gpt2_markdown({"rows": [row]})
+    assert "7,990 (yosys)" in table
+    assert "| 64 | 7,990 | 900,000 | 1,200,000 | 1,900 | 0 | 12 | done |" in table

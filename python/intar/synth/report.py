@@ -90,12 +90,13 @@ class SynthReport:
     carry: int
     bram36: int
     uram: int
-    max_logic_levels: int
-    max_path_cells: int
-    unregistered_dsp: int
+    max_logic_levels: int | None  # None: not measured (hierarchical synthesis)
+    max_path_cells: int | None
+    unregistered_dsp: int | None
     critical_path: dict
     bounds: dict[str, int]
     cells: dict[str, int]
+    hierarchical: bool = False
     cached: bool = field(default=False, compare=False)
 
     def to_json(self) -> str:
@@ -108,24 +109,30 @@ class SynthReport:
         return cls(**json.loads(text))
 
     def summary(self) -> str:
+        levels = (
+            "LUT levels not measured (hierarchical synthesis)"
+            if self.max_logic_levels is None
+            else f"{self.max_logic_levels} LUT levels (bound {self.bounds['max_logic_levels']}; "
+            f"{self.max_path_cells} cells on the longest path)"
+        )
         return (
             f"{self.top} on {self.device}: {self.dsp} DSP, {self.lut:,} LUT "
             f"({self.lut_memory:,} as memory), {self.ff:,} FF, {self.bram36} BRAM36, "
-            f"{self.uram} URAM, {self.max_logic_levels} LUT levels "
-            f"(bound {self.bounds['max_logic_levels']}; {self.max_path_cells} cells on the "
-            f"longest path); yosys {self.wall_seconds:.1f} s"
+            f"{self.uram} URAM, {levels}; yosys {self.wall_seconds:.1f} s"
         )
 
 
-def yosys_script(design: Path, top: str | None) -> str:
-    """The yosys commands: whole-design synth_xilinx, flattened, without I/O buffers."""
+def yosys_script(design: Path, top: str | None, hierarchical: bool = False) -> str:
+    """The yosys commands: whole-design synth_xilinx without I/O buffers, flattened (so that
+    paths are measured across modules), or, `hierarchical`, module by module (each distinct
+    module mapped once: the counts, not the paths, of designs too large to flatten)."""
     top_opt = f" -top {top}" if top else ""
+    flatten = "" if hierarchical else " -flatten"
     return (
         f'read_verilog -sv "{design}"\n'
-        f"synth_xilinx -family {FAMILY} -flatten -noiopad{top_opt}\n"
+        f"synth_xilinx -family {FAMILY}{flatten} -noiopad{top_opt}\n"
         "delete t:$scopeinfo\n"
-        "tee -q -o stat.json stat -json\n"
-        "write_json netlist.json\n"
+        "tee -q -o stat.json stat -json\n" + ("" if hierarchical else "write_json netlist.json\n")
     )
 
 
@@ -164,9 +171,10 @@ def check_bounds(report: SynthReport) -> list[str]:
     out = []
     for key, limit in report.bounds.items():
         value = getattr(report, key)
-        if value > limit:
+        if value is not None and value > limit:
             out.append(f"{key} {value} > {limit}")
-    if report.max_logic_levels > report.bounds["max_logic_levels"]:
+    levels = report.max_logic_levels
+    if levels is not None and levels > report.bounds["max_logic_levels"]:
         cp = report.critical_path
         out.append(f"longest path {cp['start']} -> {cp['end']}: {' '.join(cp['types'])}")
     return out
@@ -235,6 +243,7 @@ def synthesize(
     device: Device | str | None = None,
     *,
     force: bool = False,
+    hierarchical: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> SynthReport:
     """Synthesises `design_dir`/design.sv and writes `design_dir`/synth.json.
@@ -242,6 +251,8 @@ def synthesize(
     `device` is a Device, a device name or JSON path, or None for the one in hw.json (written by
     `intar compile`). The top module is hw.json's, else yosys picks it. Raises SynthError, or
     BoundsError if the design exceeds the device (no synth.json is left then).
+    `hierarchical` maps each distinct module once without flattening: the resource counts of
+    a design too large to flatten, with LUT levels not measured.
     """
     out = Path(design_dir)
     say = progress or (lambda _msg: None)
@@ -258,10 +269,10 @@ def synthesize(
     digest = sha256(design.read_bytes()).hexdigest()
     # design.sv relative to yosys's work directory (inside DIR): the cache key does not depend
     # on where DIR is
-    script = yosys_script(Path("..") / "design.sv", manifest.get("top"))
+    script = yosys_script(Path("..") / "design.sv", manifest.get("top"), hierarchical)
     rep = None if force else _cached(out, digest, script)
     if rep is None:
-        rep = _synthesize(out, manifest.get("top"), digest, script, say)
+        rep = _synthesize(out, manifest.get("top"), digest, script, hierarchical, say)
     # the counts do not depend on the device (the family is fixed): a cached report is checked
     # again against this device's bounds
     stale = (rep.device, rep.bounds) != (dev.name, bounds)
@@ -276,7 +287,12 @@ def synthesize(
 
 
 def _synthesize(
-    out: Path, top: str | None, digest: str, script: str, say: Callable[[str], None]
+    out: Path,
+    top: str | None,
+    digest: str,
+    script: str,
+    hierarchical: bool,
+    say: Callable[[str], None],
 ) -> SynthReport:
     """Runs yosys and counts; the device and bounds are filled in by the caller."""
     with tempfile.TemporaryDirectory(dir=out, prefix=".synth-") as tmp:
@@ -299,6 +315,27 @@ def _synthesize(
             if len(modules) != 1:
                 raise SynthError(f"yosys left {len(modules)} modules; which is the top?")
             top = next(iter(modules)).removeprefix("\\")
+        if hierarchical:  # the whole hierarchy's primitives; instances of our modules left out
+            ours = {m.removeprefix("\\") for m in modules}
+            total = stat["design"]["num_cells_by_type"]
+            cells = dict(sorted((t, n) for t, n in total.items() if t not in ours))
+            say(f"yosys done in {wall:.1f} s ({len(modules)} modules, not flattened)")
+            return SynthReport(
+                top=top,
+                device="",
+                design_sha256=digest,
+                yosys_version=_version(log),
+                script=script,
+                wall_seconds=round(wall, 2),
+                **resource_counts(cells),
+                max_logic_levels=None,
+                max_path_cells=None,
+                unregistered_dsp=None,
+                critical_path={},
+                bounds={},
+                cells=cells,
+                hierarchical=True,
+            )
         cells = dict(sorted(modules[f"\\{top}"]["num_cells_by_type"].items()))
         say(f"yosys done in {wall:.1f} s; counting logic levels")
         netlist = json.loads((work / "netlist.json").read_text())

@@ -136,7 +136,9 @@ def run_length(seq: int, opts: Gpt2Options) -> dict:
             opts.log(f"L={seq}: simulation not run: {sim['reason']}")
     rec["synth"] = {"status": "not run", "reason": "not in --synth-lengths"}
     if seq in opts.synth_lengths:
-        syn = synthesize_run(run, opts)
+        # a layer's SV (tens of MB) is mapped module by module: flattened, yosys would map
+        # each of its thousands of memory banks separately
+        syn = synthesize_run(run, opts, hierarchical=True)
         keep = ("status", "reason", "dsp", "lut", "ff", "bram36", "uram", "max_logic_levels")
         rec["synth"] = {k: syn[k] for k in (*keep, "seconds") if k in syn}
     simulated = rec["sim"].get("cycles") if rec["sim"]["status"] == "pass" else None
@@ -208,6 +210,26 @@ def gpt2_markdown(result: dict) -> str:
             f"{_fmt(r.get('speedup_vs_allo'), '.1f')}x | {_fmt(r.get('dfx_ms'), '.1f')} | "
             f"{_fmt(r.get('speedup_vs_dfx'), '.1f')}x | {status} |"
         )
+    synthesised = [r for r in rows if r.get("synth", {}).get("status") not in (None, "not run")]
+    if synthesised:
+        lines += [
+            "",
+            "yosys `synth_xilinx` of the layer, module by module (not flattened: the counts "
+            "cover every instance; LUT levels are not measured):",
+            "",
+            "| seq | DSP | LUT | FF | BRAM36 | URAM | yosys s | status |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in synthesised:
+            syn = r["synth"]
+            status = syn["status"]
+            if syn.get("reason") and status != "done":
+                status += f": {syn['reason'].splitlines()[0][:120]}"
+            lines.append(
+                f"| {r['seq']} | {_fmt(syn.get('dsp'))} | {_fmt(syn.get('lut'))} | "
+                f"{_fmt(syn.get('ff'))} | {_fmt(syn.get('bram36'))} | {_fmt(syn.get('uram'))} | "
+                f"{_fmt(syn.get('seconds'), ',.0f')} | {status} |"
+            )
     within = [r["seq"] for r in rows if r.get("over_roofline", 99) <= ROOFLINE_TARGET]
     lines += [
         "",

@@ -136,14 +136,16 @@ def _far_over(run: Path) -> dict | None:
     }
 
 
-def _synthesize(run: Path, opts: QorOptions) -> dict:
+def _synthesize(run: Path, opts: QorOptions, hierarchical: bool = False) -> dict:
     import dataclasses
 
     from intar.synth import BoundsError, SynthError, synthesize
 
     start = time.perf_counter()
     try:
-        rep = synthesize(run, progress=lambda m: opts.log(f"  yosys: {m}"))
+        rep = synthesize(
+            run, hierarchical=hierarchical, progress=lambda m: opts.log(f"  yosys: {m}")
+        )
     except BoundsError as e:
         counts = dataclasses.asdict(e.report)
         return {"status": "over bounds", "reason": str(e), **counts}

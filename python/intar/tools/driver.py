@@ -308,7 +308,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     out = Path(args.dir)
     try:
-        rep = synthesize(out, args.device, force=args.force, progress=progress)
+        rep = synthesize(
+            out, args.device, force=args.force, hierarchical=args.hierarchical, progress=progress
+        )
     except BoundsError as e:
         print(f"intar: error: {out}/design.sv is over the device's bounds:", file=sys.stderr)
         for v in e.violations:
@@ -479,6 +481,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--device", default=None, help="u280, vpk180, tiny or a JSON file (default: hw.json's)"
     )
     synth.add_argument("--force", action="store_true", help="rerun yosys even if cached")
+    synth.add_argument(
+        "--hierarchical",
+        action="store_true",
+        help="map each module once without flattening: the resource counts of a design too "
+        "large to flatten; LUT levels are not measured",
+    )
     synth.set_defaults(run=cmd_synth)
 
     imp = sub.add_parser(

@@ -87,6 +87,42 @@ def test_hand_module_counts(hand: tuple[Path, SynthReport, list[str]]) -> None:
     assert rep.wall_seconds > 0 and (out / "synth.log").stat().st_size > 0
 
 
+# Two instances of a module with one registered multiply (a DSP48E2 each).
+TWO_LEAVES_SV = """\
+module leaf (input logic clk, input logic [7:0] a, b, output logic [15:0] p);
+  always_ff @(posedge clk) p <= a * b;
+endmodule
+module two_leaves (input logic clk, input logic [7:0] a, b, output logic [15:0] p, q);
+  leaf u0 (.clk, .a, .b, .p);
+  leaf u1 (.clk, .a(b), .b(~a), .p(q));
+endmodule
+"""
+
+
+def test_hierarchical_counts_every_instance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without flattening each module is mapped once, and the counts cover every instance:
+    the same as the flattened run's; LUT levels are not measured."""
+    flat_dir, hier_dir = tmp_path / "flat", tmp_path / "hier"
+    for d in (flat_dir, hier_dir):
+        d.mkdir()
+        (d / "design.sv").write_text(TWO_LEAVES_SV)
+        (d / "hw.json").write_text(json.dumps({"device": "tiny", "top": "two_leaves"}))
+    flat = synthesize(flat_dir)
+    rc, stdout, _ = run(capsys, str(hier_dir), "--hierarchical")
+    assert rc == 0 and "LUT levels not measured" in stdout
+    hier = SynthReport.from_json((hier_dir / "synth.json").read_text())
+    assert hier.hierarchical and not flat.hierarchical
+    assert hier.dsp == flat.dsp == 2 and hier.ff == flat.ff
+    assert "leaf" not in hier.cells and hier.max_logic_levels is None
+    assert "-flatten" not in hier.script and "-flatten" in flat.script
+    # the bounds still hold for the counts
+    one = device_copy(tmp_path, "tiny-1dsp", dsp=1)
+    rc, _, err = run(capsys, str(hier_dir), "--hierarchical", "--device", str(one))
+    assert rc == 1 and "dsp 2 > 1" in err and "Traceback" not in err
+
+
 @pytest.fixture
 def fake_yosys(
     hand: tuple[Path, SynthReport, list[str]], monkeypatch: pytest.MonkeyPatch
@@ -94,7 +130,9 @@ def fake_yosys(
     """Replaces the yosys run by the hand module's report; returns the hashes it was run on."""
     calls: list[str] = []
 
-    def fake(out: Path, top: str | None, digest: str, script: str, say) -> SynthReport:
+    def fake(
+        out: Path, top: str | None, digest: str, script: str, hierarchical: bool, say
+    ) -> SynthReport:
         calls.append(digest)
         new = SynthReport.from_json(hand[1].to_json())
         new.design_sha256 = digest
