@@ -141,3 +141,20 @@ def test_bench_schedule_rewrites_the_readme_block(tmp_path, capsys):
     assert "stale" not in text and text.endswith(f"{end}\nafter\n")
     assert table.split("\n", 1)[1].strip() in text
     assert "| self_attention |" in text and "Geomean InTAR speedup" in text
+
+
+def test_a_model_too_large_to_compile_fails_fast(tmp_path, monkeypatch):
+    """Verilator's compilers run under a cap on their memory (a share of what is free): a
+    model over it is an error that says so, not a machine swapping to a halt."""
+    import intar.sim.verilator as V
+
+    (tmp_path / "t.sv").write_text(
+        "module t(input logic clk, input logic [7:0] a, output logic [7:0] q);\n"
+        "  always_ff @(posedge clk) q <= a + 8'd1;\nendmodule\n"
+    )
+    (tmp_path / "tb.cpp").write_text('#include "Vt.h"\nint main() { Vt m; m.eval(); }\n')
+    monkeypatch.setattr(V, "_available_memory", lambda: 64 * 2**20)
+    with pytest.raises(V.VerilatorError, match=r"needs more than the 0\.1 GiB"):
+        V.build(tmp_path / "t.sv", "t", tmp_path / "tb.cpp", tmp_path / "w", progress=False)
+    monkeypatch.undo()
+    assert V.build(tmp_path / "t.sv", "t", tmp_path / "tb.cpp", tmp_path / "w2", progress=False)

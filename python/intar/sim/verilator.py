@@ -93,8 +93,41 @@ def _keep_runtime(cache: Path, objdir: Path) -> None:
 
 
 def _out_of_memory(log: Path) -> bool:
-    """The build log shows a compiler killed by the kernel (out of memory)."""
-    return "Killed signal terminated program" in log.read_text(errors="replace")
+    """The build log shows a compiler killed by the kernel or over its memory cap."""
+    text = log.read_text(errors="replace")
+    signs = (
+        "Killed signal terminated program",  # the kernel's OOM killer
+        "out of memory allocating",  # the cap, met by malloc
+        "virtual memory exhausted",
+        "Segmentation fault signal terminated program",  # the cap, met by the stack or mmap
+    )
+    return any(s in text for s in signs)
+
+
+def _available_memory() -> int | None:
+    """Four fifths of MemAvailable in bytes (Linux), else None."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):  # less a margin for everything else
+                return int(line.split()[1]) * 1024 * 4 // 5
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _capped(limit: int | None):
+    """A preexec_fn capping the address space of make and the compilers it starts at `limit`
+    bytes each, so that a model too large to compile fails instead of swapping the machine
+    to a halt."""
+    if limit is None:
+        return None
+
+    def cap() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return cap
 
 
 def build(
@@ -157,6 +190,7 @@ def build(
         print(f"[verilator] building {top} in {workdir}", file=sys.stderr, flush=True)
         thread = threading.Thread(target=ticker, daemon=True)
         thread.start()
+    free = None
     try:
         env = verilator_env()
         with log.open("w") as fh:
@@ -164,17 +198,33 @@ def build(
             if proc.returncode == 0:
                 cache = _runtime_cache(level)
                 _seed_runtime(cache, objdir)
-                proc = subprocess.run(make, env=env, stdout=fh, stderr=subprocess.STDOUT)
+                # every compiler gets its share of the memory free now
+                free = _available_memory()
+                share = free // int(jobs) if free else None
+                proc = subprocess.run(
+                    make, env=env, stdout=fh, stderr=subprocess.STDOUT, preexec_fn=_capped(share)
+                )
                 if proc.returncode != 0 and jobs != "1" and _out_of_memory(log):
                     # parallel compilers of a large design ran out of memory: one at a time
-                    fh.write("\n[intar] a compiler was killed; building again with -j 1\n")
+                    fh.write("\n[intar] a compiler ran out of memory; building again with -j 1\n")
                     fh.flush()
                     serial = [*make[: make.index("-j")], "-j", "1", *cxx_opt]
-                    proc = subprocess.run(serial, env=env, stdout=fh, stderr=subprocess.STDOUT)
+                    proc = subprocess.run(
+                        serial,
+                        env=env,
+                        stdout=fh,
+                        stderr=subprocess.STDOUT,
+                        preexec_fn=_capped(free),
+                    )
                 if proc.returncode == 0:
                     _keep_runtime(cache, objdir)
     finally:
         stop.set()
+    if proc.returncode != 0 and _out_of_memory(log):
+        raise VerilatorError(
+            f"the C++ compile of {top}'s Verilator model needs more than the "
+            f"{(free or 0) / 2**30:.1f} GiB this machine had free, log {log}"
+        )
     if proc.returncode != 0 or not exe.exists():
         raise VerilatorError(
             f"verilator build of {top} failed (rc={proc.returncode}), log {log}:\n"
