@@ -106,3 +106,49 @@ def test_a_design_far_over_the_device_is_not_synthesised_nor_counted(tmp_path: P
     s = _summary([row, _row("mlp", "intar", 100, 200)])
     assert s["kernels_simulated_intar"] == 1
     assert "over bounds: its memories need about" in qor_markdown({"rows": [row], "summary": s})
+
+
+def test_no_synth_still_reports_a_synthesis_of_the_same_design(tmp_path: Path) -> None:
+    from hashlib import sha256
+
+    from intar.synth.report import SynthReport, yosys_script
+    from intar.tools.bench_qor import _cached_synthesis
+
+    sv = tmp_path / "design.sv"
+    sv.write_text("module m; endmodule\n")
+    (tmp_path / "hw.json").write_text(json.dumps({"top": "m"}))
+    rep = SynthReport(
+        top="m",
+        device="u280",
+        design_sha256=sha256(sv.read_bytes()).hexdigest(),
+        yosys_version="Yosys",
+        script=yosys_script(Path("..") / "design.sv", "m"),
+        wall_seconds=1.0,
+        dsp=3,
+        lut=10,
+        lut_logic=10,
+        lut_memory=0,
+        ff=5,
+        carry=0,
+        bram36=1,
+        uram=0,
+        max_logic_levels=4,
+        max_path_cells=5,
+        unregistered_dsp=0,
+        critical_path={},
+        bounds={},
+        cells={},
+    )
+    (tmp_path / "synth.json").write_text(rep.to_json())
+    assert _cached_synthesis(tmp_path) == {
+        "status": "done",
+        "dsp": 3,
+        "lut": 10,
+        "ff": 5,
+        "bram36": 1,
+        "uram": 0,
+        "max_logic_levels": 4,
+        "cached": True,
+    }
+    sv.write_text("module m2; endmodule\n")  # another design: its counts are not these
+    assert _cached_synthesis(tmp_path) is None

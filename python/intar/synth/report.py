@@ -238,6 +238,19 @@ def _cached(out: Path, digest: str, script: str) -> SynthReport | None:
     return rep
 
 
+def cached_report(design_dir: Path | str, hierarchical: bool = False) -> SynthReport | None:
+    """`design_dir`/synth.json if it is of the current design.sv (it exists only for a design
+    that fitted its device), else None; yosys is not run."""
+    out = Path(design_dir)
+    try:
+        digest = sha256((out / "design.sv").read_bytes()).hexdigest()
+    except OSError:
+        return None
+    manifest = json.loads(_read(out / "hw.json") or "{}")
+    script = yosys_script(Path("..") / "design.sv", manifest.get("top"), hierarchical)
+    return _cached(out, digest, script)
+
+
 def synthesize(
     design_dir: Path | str,
     device: Device | str | None = None,

@@ -158,6 +158,16 @@ def _synthesize(run: Path, opts: QorOptions, hierarchical: bool = False) -> dict
     return out
 
 
+def _cached_synthesis(run: Path) -> dict | None:
+    from intar.synth.report import cached_report
+
+    rep = cached_report(run)
+    if rep is None:
+        return None
+    keep = ("dsp", "lut", "ff", "bram36", "uram", "max_logic_levels")
+    return {"status": "done", **{k: getattr(rep, k) for k in keep}, "cached": True}
+
+
 def run_one(kernel: str, mode: str, opts: QorOptions) -> dict:
     """One row of the table: compile, simulate and synthesise `kernel` in `mode`."""
     from intar.kernels import task_graph
@@ -229,6 +239,9 @@ def run_one(kernel: str, mode: str, opts: QorOptions) -> dict:
         else:
             opts.log(f"{name}: simulation not run: {sim['reason']}")
     rec["synth"] = {"status": "not run", "reason": "--no-synth"}
+    cached = None if opts.synthesize else _cached_synthesis(run)
+    if cached is not None:  # --no-synth still reports a synthesis of this very design.sv
+        rec["synth"] = cached
     if opts.synthesize:
         syn = _synthesize(run, opts)
         keep = ("status", "reason", "dsp", "lut", "ff", "bram36", "uram", "max_logic_levels")
