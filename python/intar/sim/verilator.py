@@ -115,19 +115,14 @@ def _available_memory() -> int | None:
     return None
 
 
-def _capped(limit: int | None):
-    """A preexec_fn capping the address space of make and the compilers it starts at `limit`
-    bytes each, so that a model too large to compile fails instead of swapping the machine
-    to a halt."""
+def _capped(cmd: list[str], limit: int | None) -> list[str]:
+    """`cmd` run with the address space of it and every process it starts capped at `limit`
+    bytes each (``ulimit -v``; a shell rather than a preexec_fn, which is unsafe beside the
+    progress thread), so that a model too large to compile fails instead of swapping the
+    machine to a halt."""
     if limit is None:
-        return None
-
-    def cap() -> None:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return cap
+        return cmd
+    return ["sh", "-c", f'ulimit -v {limit // 1024} && exec "$@"', "sh", *cmd]
 
 
 def build(
@@ -202,7 +197,7 @@ def build(
                 free = _available_memory()
                 share = free // int(jobs) if free else None
                 proc = subprocess.run(
-                    make, env=env, stdout=fh, stderr=subprocess.STDOUT, preexec_fn=_capped(share)
+                    _capped(make, share), env=env, stdout=fh, stderr=subprocess.STDOUT
                 )
                 if proc.returncode != 0 and jobs != "1" and _out_of_memory(log):
                     # parallel compilers of a large design ran out of memory: one at a time
@@ -210,11 +205,7 @@ def build(
                     fh.flush()
                     serial = [*make[: make.index("-j")], "-j", "1", *cxx_opt]
                     proc = subprocess.run(
-                        serial,
-                        env=env,
-                        stdout=fh,
-                        stderr=subprocess.STDOUT,
-                        preexec_fn=_capped(free),
+                        _capped(serial, free), env=env, stdout=fh, stderr=subprocess.STDOUT
                     )
                 if proc.returncode == 0:
                     _keep_runtime(cache, objdir)
