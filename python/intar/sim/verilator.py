@@ -191,6 +191,9 @@ def build(
         with log.open("w") as fh:
             proc = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=workdir)
             if proc.returncode == 0:
+                # the level of the objects make leaves here, even if it is stopped: a rerun
+                # continues the build instead of starting over
+                stamp.write_text(level)
                 cache = _runtime_cache(level)
                 _seed_runtime(cache, objdir)
                 # every compiler gets its share of the memory free now
