@@ -158,3 +158,17 @@ def test_a_model_too_large_to_compile_fails_fast(tmp_path, monkeypatch):
         V.build(tmp_path / "t.sv", "t", tmp_path / "tb.cpp", tmp_path / "w", progress=False)
     monkeypatch.undo()
     assert V.build(tmp_path / "t.sv", "t", tmp_path / "tb.cpp", tmp_path / "w2", progress=False)
+
+
+def test_a_build_over_its_time_limit_is_stopped_and_continued_later(tmp_path):
+    import intar.sim.verilator as V
+
+    (tmp_path / "t.sv").write_text(
+        "module t(input logic clk, input logic [7:0] a, output logic [7:0] q);\n"
+        "  always_ff @(posedge clk) q <= a - 8'd1;\nendmodule\n"
+    )
+    (tmp_path / "tb.cpp").write_text('#include "Vt.h"\nint main() { Vt m; m.eval(); }\n')
+    work = tmp_path / "w"
+    with pytest.raises(V.VerilatorError, match=r"stopped after 0 s \(the build time limit\)"):
+        V.build(tmp_path / "t.sv", "t", tmp_path / "tb.cpp", work, progress=False, timeout=0.01)
+    assert V.build(tmp_path / "t.sv", "t", tmp_path / "tb.cpp", work, progress=False).exists()

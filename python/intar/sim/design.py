@@ -302,6 +302,7 @@ def simulate(
     watchdog: int = 20_000,
     progress: bool = True,
     reuse: bool = False,
+    build_timeout: float | None = None,
 ) -> dict:
     """Build and run DIR's design on `values` (every tensor, from the golden model).
 
@@ -324,7 +325,15 @@ def simulate(
     sv = out / "design.sv"
     if not exe.exists() or exe.stat().st_mtime < max(sv.stat().st_mtime, tb.stat().st_mtime):
         optimize = man["predicted_cycles"] > FAST_BUILD_CYCLES
-        exe = build(sv, man["top"], tb, out / "sim", progress=progress, optimize=optimize)
+        exe = build(
+            sv,
+            man["top"],
+            tb,
+            out / "sim",
+            progress=progress,
+            optimize=optimize,
+            timeout=build_timeout,
+        )
     build_seconds = time.monotonic() - start
     images = []
     for p in man["ports"]:

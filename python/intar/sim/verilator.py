@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -125,6 +126,24 @@ def _capped(cmd: list[str], limit: int | None) -> list[str]:
     return ["sh", "-c", f'ulimit -v {limit // 1024} && exec "$@"', "sh", *cmd]
 
 
+class _Stopped(Exception):
+    """A build step ran past the build's deadline."""
+
+
+def _run(cmd: list[str], env: dict, fh, deadline: float | None, cwd: Path | None = None) -> int:
+    """`cmd` in its own process group (killed whole at `deadline`); its exit status."""
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True
+    )
+    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+    try:
+        return proc.wait(timeout=left)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise _Stopped from None
+
+
 def build(
     sv: Path,
     top: str,
@@ -134,8 +153,12 @@ def build(
     progress: bool = True,
     optimize: bool = True,
     extra_args: tuple[str, ...] = (),
+    timeout: float | None = None,
 ) -> Path:
     """Build ``sv`` with the C++ harness into ``workdir``; return the simulator executable.
+
+    A build still running after ``timeout`` seconds is stopped (VerilatorError); the objects
+    compiled so far are kept, and the next build continues from them.
 
     ``optimize=False`` compiles the generated C++ at -O0: about 40% less build time and about
     half the simulation speed, the better trade for runs of a few hundred thousand cycles.
@@ -186,11 +209,13 @@ def build(
         thread = threading.Thread(target=ticker, daemon=True)
         thread.start()
     free = None
+    deadline = None if timeout is None else start + timeout
+    rc = 0
     try:
         env = verilator_env()
         with log.open("w") as fh:
-            proc = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=workdir)
-            if proc.returncode == 0:
+            rc = _run(cmd, env, fh, deadline, cwd=workdir)
+            if rc == 0:
                 # the level of the objects make leaves here, even if it is stopped: a rerun
                 # continues the build instead of starting over
                 stamp.write_text(level)
@@ -199,30 +224,30 @@ def build(
                 # every compiler gets its share of the memory free now
                 free = _available_memory()
                 share = free // int(jobs) if free else None
-                proc = subprocess.run(
-                    _capped(make, share), env=env, stdout=fh, stderr=subprocess.STDOUT
-                )
-                if proc.returncode != 0 and jobs != "1" and _out_of_memory(log):
+                rc = _run(_capped(make, share), env, fh, deadline)
+                if rc != 0 and jobs != "1" and _out_of_memory(log):
                     # parallel compilers of a large design ran out of memory: one at a time
                     fh.write("\n[intar] a compiler ran out of memory; building again with -j 1\n")
                     fh.flush()
                     serial = [*make[: make.index("-j")], "-j", "1", *cxx_opt]
-                    proc = subprocess.run(
-                        _capped(serial, free), env=env, stdout=fh, stderr=subprocess.STDOUT
-                    )
-                if proc.returncode == 0:
+                    rc = _run(_capped(serial, free), env, fh, deadline)
+                if rc == 0:
                     _keep_runtime(cache, objdir)
+    except _Stopped:
+        raise VerilatorError(
+            f"the Verilator build of {top} was stopped after {timeout:.0f} s (the build time "
+            f"limit); what it compiled is kept for the next build, log {log}"
+        ) from None
     finally:
         stop.set()
-    if proc.returncode != 0 and _out_of_memory(log):
+    if rc != 0 and _out_of_memory(log):
         raise VerilatorError(
             f"the C++ compile of {top}'s Verilator model needs more than the "
             f"{(free or 0) / 2**30:.1f} GiB this machine had free, log {log}"
         )
-    if proc.returncode != 0 or not exe.exists():
+    if rc != 0 or not exe.exists():
         raise VerilatorError(
-            f"verilator build of {top} failed (rc={proc.returncode}), log {log}:\n"
-            f"{_tail(log.read_text())}"
+            f"verilator build of {top} failed (rc={rc}), log {log}:\n{_tail(log.read_text())}"
         )
     stamp.write_text(level)
     if progress:

@@ -45,6 +45,7 @@ class QorOptions:
     simulate: bool = True
     synthesize: bool = True
     watchdog: int = 200_000
+    max_build_seconds: float | None = None
     log: Callable[[str], None] = field(
         default=lambda text: print(f"bench qor: {text}", file=sys.stderr, flush=True)
     )
@@ -109,7 +110,13 @@ def _simulate(run: Path, predicted: int, opts: QorOptions) -> dict:
     from intar.sim.verilator import VerilatorError
 
     try:
-        rep = simulate_dir(run, seed=0, watchdog=opts.watchdog, reuse=True)
+        rep = simulate_dir(
+            run,
+            seed=0,
+            watchdog=opts.watchdog,
+            reuse=True,
+            build_timeout=opts.max_build_seconds,
+        )
     except VerilatorError as e:  # reported in its row; the other rows still run
         return {"status": "failed", "reason": str(e).splitlines()[0]}
     status = "pass" if rep["bit_exact"] else "fail"

@@ -205,6 +205,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             simulate=not args.no_sim,
             synthesize=not args.no_synth,
             watchdog=args.watchdog or 200_000,
+            max_build_seconds=args.max_build_seconds,
         )
         readme = Path(args.readme) if args.readme else None
         result = bench_qor(out, opts, readme)
@@ -567,6 +568,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--no-sim", action="store_true", help="qor: skip simulation")
     bench.add_argument("--no-synth", action="store_true", help="qor: skip yosys")
+    bench.add_argument(
+        "--max-build-seconds",
+        type=float,
+        default=None,
+        help="qor: a Verilator build still running after this long is stopped and its row "
+        "reported as not run (what it compiled is kept for the next run)",
+    )
     bench.add_argument(
         "--readme",
         default=None,

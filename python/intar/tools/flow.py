@@ -135,12 +135,19 @@ def golden_values(out: Path, seed: int) -> dict:
     return values
 
 
-def simulate_dir(out: Path, seed: int = 0, watchdog: int = 20_000, reuse: bool = False) -> dict:
-    """Simulate DIR's design on seeded inputs against the golden model (`reuse`: see
-    `intar.sim.design.simulate`)."""
+def simulate_dir(
+    out: Path,
+    seed: int = 0,
+    watchdog: int = 20_000,
+    reuse: bool = False,
+    build_timeout: float | None = None,
+) -> dict:
+    """Simulate DIR's design on seeded inputs against the golden model (`reuse`,
+    `build_timeout`: see `intar.sim.design.simulate`)."""
     from intar.sim.design import simulate
 
-    return simulate(out, golden_values(out, seed), watchdog=watchdog, reuse=reuse)
+    values = golden_values(out, seed)
+    return simulate(out, values, watchdog=watchdog, reuse=reuse, build_timeout=build_timeout)
 
 
 def summary(rep: dict) -> str:
