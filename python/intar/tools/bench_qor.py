@@ -107,7 +107,7 @@ def _simulate(run: Path, predicted: int, opts: QorOptions) -> dict:
             "reason": f"predicted {predicted:,} cycles > the {opts.max_sim_cycles:,}-cycle "
             "simulation limit (--max-sim-cycles)",
         }
-    from intar.sim.verilator import VerilatorError
+    from intar.sim.verilator import BuildLimitError, VerilatorError
 
     try:
         rep = simulate_dir(
@@ -117,6 +117,8 @@ def _simulate(run: Path, predicted: int, opts: QorOptions) -> dict:
             reuse=True,
             build_timeout=opts.max_build_seconds,
         )
+    except BuildLimitError as e:  # this machine's limit, not the design's fault
+        return {"status": "not run", "reason": str(e).splitlines()[0]}
     except VerilatorError as e:  # reported in its row; the other rows still run
         return {"status": "failed", "reason": str(e).splitlines()[0]}
     status = "pass" if rep["bit_exact"] else "fail"
