@@ -65,10 +65,11 @@ def memories(plan: HwPlan) -> list[Memory]:
     return plan_memories(plan.buffers, plan.instrs, {c.name: c.pe for c in plan.cores})
 
 
-def buffer_memory(name: str, bp: BufferPlan) -> Memory:
-    """The banks of one tensor buffer."""
+def buffer_spec(bp: BufferPlan) -> tb.TensorBufferSpec:
+    """The tensor-buffer module a planned buffer is built as (its physical matrix: the flat
+    layout's if it has one)."""
     rows, cols = (bp.flat.rows, bp.flat.cols) if bp.flat else (bp.tensor.rows, bp.tensor.cols)
-    spec = tb.TensorBufferSpec(
+    return tb.TensorBufferSpec(
         rows,
         cols,
         bp.tensor.bits,
@@ -77,6 +78,11 @@ def buffer_memory(name: str, bp: BufferPlan) -> Memory:
         bp.conv_read,
         bp.ring_blocks,
     )
+
+
+def buffer_memory(name: str, bp: BufferPlan) -> Memory:
+    """The banks of one tensor buffer."""
+    spec = buffer_spec(bp)
     return Memory(name, spec.depth, bp.tensor.bits, spec.banks)
 
 

@@ -66,6 +66,7 @@ from intar.hw.controller import Instruction, build_controller
 from intar.hw.core import K_BOUND_BITS, SHIFT_BITS, CoreConfig, build_core
 from intar.hw.offchip import OffchipConfig, build_read_engine, build_write_engine
 from intar.hw.plan import BufferPlan, CorePlan, HwPlan, Instr, Read, Write
+from intar.hw.resources import buffer_spec
 
 STATUS_BITS = 4
 FIFO_DEPTH = tb.READ_LATENCY + 3
@@ -227,18 +228,7 @@ class _TopBuilder:
     def make_buffers(self) -> None:
         for name in sorted(self.plan.buffers):
             bp = self.plan.buffers[name]
-            rows, cols = (
-                (bp.flat.rows, bp.flat.cols) if bp.flat else (bp.tensor.rows, bp.tensor.cols)
-            )
-            spec = tb.TensorBufferSpec(
-                rows,
-                cols,
-                bp.tensor.bits,
-                tuple(w.shape for w in bp.writers),
-                bp.read_shape,
-                bp.conv_read,
-                bp.ring_blocks,
-            )
+            spec = buffer_spec(bp)
             b = _Buffer(bp, tb.row_bits(spec), tb.col_bits(spec), spec=spec)
             for k, w in enumerate(bp.writers):
                 h, wd = w.shape

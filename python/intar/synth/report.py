@@ -248,17 +248,22 @@ def _cached(out: Path, digest: str, script: str) -> SynthReport | None:
     return rep
 
 
+def _cache_key(out: Path, manifest: dict, hierarchical: bool) -> tuple[str, str]:
+    """(design.sv's hash, the yosys script): what a synth.json must match to be reused. The
+    script names design.sv relative to yosys's work directory (inside DIR), so the key does
+    not depend on where DIR is."""
+    digest = sha256((out / "design.sv").read_bytes()).hexdigest()
+    return digest, yosys_script(Path("..") / "design.sv", manifest.get("top"), hierarchical)
+
+
 def cached_report(design_dir: Path | str, hierarchical: bool = False) -> SynthReport | None:
     """`design_dir`/synth.json if it is of the current design.sv (it exists only for a design
     that fitted its device), else None; yosys is not run."""
     out = Path(design_dir)
-    try:
-        digest = sha256((out / "design.sv").read_bytes()).hexdigest()
-    except OSError:
+    if not (out / "design.sv").is_file():
         return None
     manifest = json.loads(_read(out / "hw.json") or "{}")
-    script = yosys_script(Path("..") / "design.sv", manifest.get("top"), hierarchical)
-    return _cached(out, digest, script)
+    return _cached(out, *_cache_key(out, manifest, hierarchical))
 
 
 def synthesize(
@@ -289,10 +294,7 @@ def synthesize(
         device = manifest["device"]
     dev = device if isinstance(device, Device) else load_device(device)
     bounds = device_bounds(dev)
-    digest = sha256(design.read_bytes()).hexdigest()
-    # design.sv relative to yosys's work directory (inside DIR): the cache key does not depend
-    # on where DIR is
-    script = yosys_script(Path("..") / "design.sv", manifest.get("top"), hierarchical)
+    digest, script = _cache_key(out, manifest, hierarchical)
     rep = None if force else _cached(out, digest, script)
     if rep is None:
         rep = _synthesize(out, manifest.get("top"), digest, script, hierarchical, say)
@@ -342,24 +344,29 @@ def _synthesize(
             ours = {m.removeprefix("\\") for m in modules}
             total = stat["design"]["num_cells_by_type"]
             cells = dict(sorted((t, n) for t, n in total.items() if t not in ours))
+        else:
+            cells = dict(sorted(modules[f"\\{top}"]["num_cells_by_type"].items()))
+        run = {
+            "top": top,
+            "device": "",
+            "design_sha256": digest,
+            "yosys_version": _version(log),
+            "script": script,
+            "wall_seconds": round(wall, 2),
+            **resource_counts(cells),
+            "bounds": {},
+            "cells": cells,
+        }
+        if hierarchical:
             say(f"yosys done in {wall:.1f} s ({len(modules)} modules, not flattened)")
             return SynthReport(
-                top=top,
-                device="",
-                design_sha256=digest,
-                yosys_version=_version(log),
-                script=script,
-                wall_seconds=round(wall, 2),
-                **resource_counts(cells),
+                **run,
                 max_logic_levels=None,
                 max_path_cells=None,
                 unregistered_dsp=None,
                 critical_path={},
-                bounds={},
-                cells=cells,
                 hierarchical=True,
             )
-        cells = dict(sorted(modules[f"\\{top}"]["num_cells_by_type"].items()))
         say(f"yosys done in {wall:.1f} s; counting logic levels")
         netlist = json.loads((work / "netlist.json").read_text())
     try:
@@ -369,13 +376,7 @@ def _synthesize(
         raise SynthError(f"{top}: {e}") from None
     del netlist
     return SynthReport(
-        top=top,
-        device="",
-        design_sha256=digest,
-        yosys_version=_version(log),
-        script=script,
-        wall_seconds=round(wall, 2),
-        **resource_counts(cells),
+        **run,
         max_logic_levels=lv.max_logic_levels,
         max_path_cells=lc.max_logic_levels,
         unregistered_dsp=lv.unregistered_dsp,
@@ -386,6 +387,4 @@ def _synthesize(
             "cells": lv.path,
             "unmodelled_types": lv.unmodelled,
         },
-        bounds={},
-        cells=cells,
     )
