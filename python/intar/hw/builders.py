@@ -147,15 +147,54 @@ def bits_for(v: int) -> int:
     return max(1, v.bit_length())
 
 
+def _csd(c: int) -> list[tuple[int, int]]:
+    """Canonical signed digits of c >= 0: (shift, +1 or -1) with no two adjacent nonzero."""
+    digits, b = [], 0
+    while c:
+        if c & 1:
+            d = 2 - (c & 3)  # +1 if c % 4 == 1, -1 if c % 4 == 3
+            digits.append((b, d))
+            c -= d
+        c >>= 1
+        b += 1
+    return digits
+
+
+def _tree_sum(terms: list[Value]) -> Value:
+    """Sum of the terms as a balanced tree of two-input adds."""
+    while len(terms) > 1:
+        terms = [
+            add(*terms[i : i + 2]) if i + 1 < len(terms) else terms[i]
+            for i in range(0, len(terms), 2)
+        ]
+    return terms[0]
+
+
+def _sum_depth(n: int) -> int:
+    return (n - 1).bit_length()
+
+
 def mul_const(v: Value, c: int, w: int) -> Value:
-    """``v * c`` (unsigned, constant c >= 0) in ``w`` bits as shifts and adds, no multiplier."""
+    """``v * c`` (unsigned, constant c >= 0) in ``w`` bits as shifts and a balanced tree of
+    adds (no multiplier, so synthesis keeps it out of a DSP). The digits are c's binary ones
+    or its canonical signed digits (positive terms minus negative terms), whichever gives the
+    shallower tree."""
     x = zext(v, w) if width(v) < w else extract(v, 0, w)
-    acc: Value | None = None
-    for b in range(c.bit_length()):
-        if (c >> b) & 1:
-            term = x if b == 0 else comb.ShlOp(x, const(w, b)).result
-            acc = term if acc is None else add(acc, term)
-    return const(w, 0) if acc is None else acc
+
+    def shifted(b: int) -> Value:
+        return x if b == 0 else comb.ShlOp(x, const(w, b)).result
+
+    ones = [b for b in range(c.bit_length()) if (c >> b) & 1]
+    if not ones:
+        return const(w, 0)
+    csd = _csd(c)
+    pos = [b for b, d in csd if d > 0]
+    neg = [b for b, d in csd if d < 0]
+    if neg and 1 + _sum_depth(max(len(pos), len(neg))) < _sum_depth(len(ones)):
+        return comb.SubOp(
+            _tree_sum([shifted(b) for b in pos]), _tree_sum([shifted(b) for b in neg])
+        ).result
+    return _tree_sum([shifted(b) for b in ones])
 
 
 def resize(v: Value, w: int) -> Value:

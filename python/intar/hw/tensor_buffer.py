@@ -34,8 +34,17 @@ its own valid. Tile elements outside the tensor (edge tiles) are written into th
 the last block (``depth`` rounds up, so they are addressable) and never read back.
 
 Reads: no stall, one tile per cycle. ``rd_data`` holds the tile of the read issued
-``READ_LATENCY`` = 2 cycles earlier (firmem read latency 1, then an output register) and keeps
-it until the next read's data arrives; elements outside ``rows x cols`` read as 0.
+``READ_LATENCY`` = 4 cycles earlier (the origin register, the address / select register, the
+firmem read, the output register) and keeps it until the next read's data arrives; elements
+outside ``rows x cols`` read as 0.
+
+Address pipeline: the banks are read ``READ_STAGES`` = 2 cycles after ``rd_en``, and a write
+reaches them ``write_stages(spec)`` cycles after it is accepted: 2 when a tile origin needs
+arithmetic (a block height or width, or the number of column blocks, not a power of two: the
+origin, data and grant are registered, then the word address and bank selects computed from
+them), else 0. So a read issued in cycle t sees every write accepted in cycles
+<= t + 2 - write_stages(spec), in particular every write accepted before it, and no divide or
+multiply sits between a caller's logic and a register.
 
 **Unaligned reads** (``unaligned_read``, for a convolution's im2col operand): ``rd_col`` may be
 any column (``rd_row`` stays a multiple of h) and an extra input ``rd_mask`` (w bits) keeps
@@ -53,9 +62,11 @@ W row blocks, ``W * R`` rows, and block ``r // R`` lives in ring slot ``(r // R)
 bits of the block index), so ``depth`` is ``W * col_blocks`` words. Rows on every port stay
 logical (``w{p}_row``, ``rd_row`` < rows). An extra input ``rd_release`` (``release_bits``
 wide, at most ``rows``) is the reader's credit: no row below it is read again. A writer is
-ready only when its tile stays inside the window, ``w{p}_row + h_p <= rd_release + W*R``; the
-bound ``rd_release + W*R - h_p`` is registered per writer, so the compare is one comparator
-against a register and a writer's ready still never depends on its own valid. An extra
+ready only when its tile stays inside the window, ``w{p}_row + h_p <= rd_release + W*R``, with
+``rd_release`` delayed by ``RING_RELEASE_STAGES - write_stages(spec)`` registers and the bound
+``rd_release + W*R - h_p`` registered per writer. So the compare is one comparator against a
+register, a writer's ready still never depends on its own valid, and a row released together
+with a read reaches the banks only after they were read. An extra
 output ``full`` is high while some writer is valid and held back by that credit (the stall
 report's "window full"). The caller writes rows in order; then a write can only overwrite
 rows below ``rd_release`` (released) or rows not written yet. A buffer without the option is
@@ -70,9 +81,10 @@ Logic per bank: the write address is a priority mux of the writers' word address
 all banks), the write data a priority mux over the writers of one fixed tile element each, the
 write enable an AND of the winner's grant and two block-position compares. Per output element
 the read side is an AND-OR mux of ``(R/h)*(C/w)`` bank outputs (selects and the out-of-range
-mask registered beside the firmem read), then the output register. Row / column to
-block / offset uses a shift for power-of-two ``R`` / ``C`` and a constant reciprocal multiply
-otherwise.
+mask registered along the address pipeline), then one output register per element. Row /
+column to block / offset uses bit slices for power-of-two ``R`` / ``C`` and otherwise a
+constant reciprocal multiply built from shifts and adds (``mul_const``, so that synthesis
+spends no DSP on it), between two registers of the address pipeline.
 """
 
 from __future__ import annotations
@@ -87,12 +99,34 @@ from circt.dialects import comb, hw, seq
 from circt.ir import Context, InsertionPoint, IntegerAttr, Location, Module, StringAttr, Value
 from circt.passmanager import PassManager
 
-from intar.hw.builders import Regs, and_, cmp, const, extract, ity, mux, not_, or_, width, zext
+from intar.hw.builders import (
+    Regs,
+    and_,
+    cmp,
+    const,
+    extract,
+    ity,
+    mul_const,
+    mux,
+    not_,
+    or_,
+    width,
+    zext,
+)
 from intar.hw.emit import LOWERING_OPTIONS
 from intar.hw.scratchpad import SCRATCHPAD_PIPELINE, addr_bits
 
-READ_LATENCY = 2
-"""Cycles from ``rd_en`` to its tile on ``rd_data`` (firmem read 1 + output register 1)."""
+READ_LATENCY = 4
+"""Cycles from ``rd_en`` to its tile on ``rd_data``: the origin register, the address / select
+register, the firmem read and the output register."""
+
+READ_STAGES = 2
+"""Cycles from ``rd_en`` to the banks' read (the origin and the address registers)."""
+
+RING_RELEASE_STAGES = READ_STAGES
+"""A ring's release plus a write's stages to the banks, in registers: a row released with a read
+in cycle t is overwritten no earlier than t + 1 + RING_RELEASE_STAGES, after the banks read
+it in t + READ_STAGES."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +177,19 @@ class TensorBufferSpec:
         return self.ring_blocks * self.R if self.ring_blocks else self.rows
 
 
+def _pow2(n: int) -> bool:
+    return n & (n - 1) == 0
+
+
+def write_stages(spec: TensorBufferSpec) -> int:
+    """Cycles from a write's acceptance to the banks: 2 when a tile origin needs address
+    arithmetic (a block height or width, or the number of column blocks, that is not a power
+    of two), else 0 (bit slices and a concatenation)."""
+    blocks = spec.ring_blocks or spec.row_blocks
+    plain = _pow2(spec.R) and _pow2(spec.C) and (blocks == 1 or _pow2(spec.col_blocks))
+    return 0 if plain else READ_STAGES
+
+
 def row_bits(spec: TensorBufferSpec) -> int:
     """Width of the ``*_row`` ports."""
     return max(1, (spec.rows - 1).bit_length())
@@ -182,46 +229,91 @@ def validate(spec: TensorBufferSpec) -> None:
             raise ValueError("a ring buffer must hold a whole write tile")
 
 
-def _reciprocal(d: int, n: int) -> tuple[int, int]:
-    """(M, k) with (x * M) >> k == x // d for every 0 <= x < n (d > 1, not a power of two),
-    with the smallest such k.
+def _residue_bits(d: int) -> int:
+    """Top fraction bits that tell the residues of x // d apart: t with 2**t >= 2 * d."""
+    return (2 * d - 1).bit_length()
 
-    With M = ceil(2**k / d) = (2**k + e) / d, x = q*d + r gives x*M = q*2**k + q*e + r*M, so
-    the shift is exact iff q*e + r*M < 2**k for every x < n. That sum grows with q and r, so
-    two candidates decide it: the last full quotient with r = d - 1, and x = n - 1."""
+
+def _reciprocal(d: int, n: int) -> tuple[int, int]:
+    """(M, k) with the smallest k such that for every 0 <= x < n (d > 1, not a power of two)
+    the product x * M splits into the quotient and a fraction that gives the remainder:
+    ``(x * M) >> k == x // d``, and frac = (x * M) % 2**k lies in the first half of residue
+    r's slot, r * 2**k / d <= frac < (r + 1/2) * 2**k / d.
+
+    With M = ceil(2**k / d) = (2**k + e) / d and x = q*d + r, d * frac = r * 2**k + e * x, so
+    this holds iff 2 * e * x < 2**k for every x < n, that is 2 * e * (n - 1) < 2**k. Then the
+    top t = `_residue_bits` bits of frac already tell the residues apart (slots of 2**t / d
+    >= 2 values, half a slot of spread), so a residue test is one small LUT (`_Split`)."""
     for k in range(1, 64):
         m = -(-(1 << k) // d)
-        e = m * d - (1 << k)
-        q_last, r_last = divmod(n - 1, d)
-        worst = q_last * e + r_last * m
-        if n >= d:
-            worst = max(worst, (n // d - 1) * e + (d - 1) * m)
-        if worst < 1 << k:
+        if 2 * (m * d - (1 << k)) * (n - 1) < 1 << k:
             return m, k
     raise ValueError(f"no reciprocal for x // {d}, x < {n}")
 
 
-def _divmod(x: Value, d: int, n: int) -> tuple[Value, Value]:
-    """(x // d, x % d) for an unsigned ``x`` known to be < n and a constant d >= 1; the quotient
-    is ``bit_length((n-1)//d)`` bits wide (at least 1), the remainder ``bit_length(d-1)``."""
-    wx = width(x)
-    qw = max(1, ((n - 1) // d).bit_length())
-    rw = max(1, (d - 1).bit_length())
-    if d == 1:
-        return (zext(x, qw) if qw >= wx else extract(x, 0, qw)), const(1, 0)
-    if d & (d - 1) == 0:
-        k = d.bit_length() - 1
-        q = extract(x, k, min(qw, wx - k)) if wx > k else const(qw, 0)
-        r = extract(x, 0, k) if wx >= k else zext(x, k)
-        return zext(q, qw), r
-    m, k = _reciprocal(d, n)
-    pw = max(wx + m.bit_length(), k + qw)
-    prod = comb.MulOp([zext(x, pw), const(pw, m)]).result
-    q = extract(prod, k, qw)
-    x_lo = extract(x, 0, rw) if wx >= rw else zext(x, rw)
-    q_lo = extract(q, 0, rw) if qw >= rw else zext(q, rw)
-    r = comb.SubOp(x_lo, comb.MulOp([q_lo, const(rw, d)]).result).result
-    return q, r
+class _Split:
+    """``x // d`` and residue tests of ``x % d`` for an unsigned ``x`` known to be < n and a
+    constant d >= 1.
+
+    ``q`` is ``bit_length((n-1)//d)`` bits wide (at least 1). For a power-of-two d both come
+    from bit slices. Otherwise q comes from a constant reciprocal multiply built from shifts
+    and adds (`mul_const`, so synthesis spends no DSP on it), and a residue test compares the
+    top bits of the product's fraction against a constant (`_reciprocal`) instead of
+    computing the remainder: no multiply-back and subtract on the path to the bank selects."""
+
+    def __init__(self, x: Value, d: int, n: int) -> None:
+        self.x, self.d = x, d
+        wx = width(x)
+        qw = max(1, ((n - 1) // d).bit_length())
+        self.frac: Value | None = None
+        if d == 1:
+            self.q = zext(x, qw) if qw >= wx else extract(x, 0, qw)
+        elif d & (d - 1) == 0:
+            k = d.bit_length() - 1
+            q = extract(x, k, min(qw, wx - k)) if wx > k else const(qw, 0)
+            self.q = zext(q, qw)
+        else:
+            m, self.k = _reciprocal(d, n)
+            prod = mul_const(x, m, max(wx + m.bit_length(), self.k + qw))
+            self.q = extract(prod, self.k, qw)
+            self.frac = extract(prod, 0, self.k)
+
+    @property
+    def rem(self) -> Value:
+        """x % d, ``bit_length(d - 1)`` bits wide (at least 1)."""
+        d, x = self.d, self.x
+        rw = max(1, (d - 1).bit_length())
+        if d == 1:
+            return const(1, 0)
+        if self.frac is None:
+            return extract(x, 0, rw) if width(x) >= rw else zext(x, rw)
+        return extract(mul_const(self.frac, d, self.k + rw), self.k, rw)
+
+    def at_least(self, r: int) -> Value:
+        """x % d >= r (0 < r < d); with a fraction, its top t bits >= floor(r * 2**t / d)."""
+        if self.frac is None:
+            rem = self.rem
+            return not_(cmp("ult", rem, const(width(rem), r)))
+        t, k = _residue_bits(self.d), self.k
+        if k >= t:
+            top = extract(self.frac, k - t, t)
+        else:
+            top = comb.ConcatOp([self.frac, const(t - k, 0)]).result
+        return not_(cmp("ult", top, const(t, (r << t) // self.d)))
+
+    def starts(self, step: int) -> list[Value]:
+        """One-hot over a in range(d // step): x % d == a * step, for an x whose residue is a
+        multiple of ``step`` (which divides d)."""
+        d = self.d
+        if d == step:
+            return [const(1, 1)]
+        if self.frac is None:
+            rem = self.rem
+            return [cmp("eq", rem, const(width(rem), a * step)) for a in range(d // step)]
+        ge = [self.at_least(a * step) for a in range(1, d // step)]
+        out = [not_(ge[0])]
+        out += [and_(ge[a - 1], not_(ge[a])) for a in range(1, len(ge))]
+        return [*out, ge[-1]]
 
 
 class _Origin:
@@ -229,9 +321,10 @@ class _Origin:
 
     def __init__(self, spec: TensorBufferSpec, row: Value, col: Value) -> None:
         aw = addr_bits(_mem_depth(spec))
-        qr, self.rem_r = _divmod(row, spec.R, spec.rows)
-        qc, self.rem_c = _divmod(col, spec.C, spec.cols)
-        word = zext(qc, aw)
+        self.split_r = _Split(row, spec.R, spec.rows)
+        self.split_c = _Split(col, spec.C, spec.cols)
+        qr = self.split_r.q
+        word = zext(self.split_c.q, aw)
         blocks = spec.row_blocks
         if spec.ring_blocks:  # the ring slot: the low bits of the row block index
             blocks = spec.ring_blocks
@@ -239,22 +332,17 @@ class _Origin:
             if lb:
                 qr = extract(qr, 0, lb) if width(qr) >= lb else zext(qr, lb)
         if blocks > 1:
-            base = comb.MulOp([zext(qr, aw), const(aw, spec.col_blocks)]).result
+            base = mul_const(qr, spec.col_blocks, aw)
             word = comb.AddOp([base, word]).result if spec.col_blocks > 1 else base
         self.word = word
 
-    @staticmethod
-    def _sel(rem: Value, step: int, block: int) -> list[Value]:
-        """One-hot: the tile of extent ``step`` starts at offset a*step of a ``block``."""
-        if block == step:
-            return [const(1, 1)]
-        return [cmp("eq", rem, const(width(rem), a * step)) for a in range(block // step)]
+    def row_sel(self, h: int) -> list[Value]:
+        """One-hot: the tile of height h starts at row a*h of its block."""
+        return self.split_r.starts(h)
 
-    def row_sel(self, spec: TensorBufferSpec, h: int) -> list[Value]:
-        return self._sel(self.rem_r, h, spec.R)
-
-    def col_sel(self, spec: TensorBufferSpec, w: int) -> list[Value]:
-        return self._sel(self.rem_c, w, spec.C)
+    def col_sel(self, w: int) -> list[Value]:
+        """One-hot: the tile of width w starts at column b*w of its block."""
+        return self.split_c.starts(w)
 
 
 def _in_range(origin: Value, offset: int, limit: int) -> Value:
@@ -315,16 +403,19 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
         res: dict[str, Value] = {}
 
         # Write arbitration: fixed priority, ready independent of the writer's own valid.
-        fires, words, row_sels, col_sels = [], [], [], []
+        fires, held = [], []  # held (ring): valid writers held back by the reader's credit
         blocked = rst
-        held: list[Value] = []  # ring: valid writers held back by the reader's credit
-        for p, (h, w) in enumerate(spec.write_shapes):
+        if spec.ring_blocks:
+            release = pt["rd_release"]
+            for s in range(RING_RELEASE_STAGES - write_stages(spec)):
+                release = Regs(clk, const(1, 1), rst).ctrl(release, f"rd_release_q{s}")
+        for p, (h, _) in enumerate(spec.write_shapes):
             valid = pt[f"w{p}_valid"]
             ready = not_(blocked)
             if spec.ring_blocks:
                 # w_row + h <= rd_release + W*R, as w_row <= a registered bound
                 lw = (spec.rows + spec.window_rows).bit_length()
-                rel = zext(pt["rd_release"], lw)
+                rel = zext(release, lw)
                 bound = comb.AddOp([rel, const(lw, spec.window_rows - h)]).result
                 limit = Regs(clk, const(1, 1), rst).ctrl(bound, f"w{p}_limit")
                 inside = not_(cmp("ugt", zext(pt[f"w{p}_row"], lw), limit))
@@ -333,45 +424,84 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
             res[f"w{p}_ready"] = ready
             fires.append(and_(valid, ready))
             blocked = or_(blocked, valid)
-            o = _Origin(spec, pt[f"w{p}_row"], pt[f"w{p}_col"])
-            words.append(o.word)
-            row_sels.append(o.row_sel(spec, h))
-            col_sels.append(o.col_sel(spec, w))
+
+        # An accepted write reaches the banks write_stages(spec) cycles later: with address
+        # arithmetic, its origin, data and grant are registered, then the word address and
+        # the bank selects computed from them are registered with the data.
+        wdata_in = [pt[f"w{p}_data"] for p in range(len(spec.write_shapes))]
+        words, row_sels, col_sels = [], [], []
+        for p, (h, w) in enumerate(spec.write_shapes):
+            row, col = pt[f"w{p}_row"], pt[f"w{p}_col"]
+            if write_stages(spec):
+                ra = Regs(clk, fires[p], rst)
+                row, col = ra.data(row, f"w{p}_row_q"), ra.data(col, f"w{p}_col_q")
+                wdata_in[p] = ra.data(wdata_in[p], f"w{p}_data_q")
+                # no reset: a write accepted before a reset still lands
+                fire_a = Regs(clk, const(1, 1), rst).data(fires[p], f"w{p}_fire_q")
+            o = _Origin(spec, row, col)
+            word, rsel, csel = o.word, o.row_sel(h), o.col_sel(w)
+            if write_stages(spec):
+                rb_ = Regs(clk, fire_a, rst)
+                word = rb_.data(word, f"w{p}_word_q")
+                rsel = [rb_.data(v, f"w{p}_rs_q{a}") for a, v in enumerate(rsel)]
+                csel = [rb_.data(v, f"w{p}_cs_q{b}") for b, v in enumerate(csel)]
+                wdata_in[p] = rb_.data(wdata_in[p], f"w{p}_data_qq")
+                fires[p] = Regs(clk, const(1, 1), rst).data(fire_a, f"w{p}_fire_qq")
+            words.append(word)
+            row_sels.append(rsel)
+            col_sels.append(csel)
         waddr = _prio_mux(fires, words)
 
-        # Read address and the selects / out-of-range mask of the output mux, registered
-        # beside the firmem's own address register.
-        rd_en = pt["rd_en"]
-        ro = _Origin(spec, pt["rd_row"], pt["rd_col"])
-        r_sel = ro.row_sel(spec, rh)
-        c_sel = None if spec.unaligned_read else ro.col_sel(spec, rw)
-        regs1 = Regs(clk, rd_en, rst)
+        # Reads: the origin is registered (A); the word address and the output mux's selects /
+        # out-of-range mask computed from it are registered (B), so no divide or multiply sits
+        # between the caller's logic and the banks, nor between it and the firmem address; the
+        # firmem reads at B and the selects follow one cycle later (C) to meet its data.
+        ctl = Regs(clk, const(1, 1), rst)
+        ra = Regs(clk, pt["rd_en"], rst)
+        rd_row, rd_col = ra.data(pt["rd_row"], "rd_row_q"), ra.data(pt["rd_col"], "rd_col_q")
+        en_a = ctl.ctrl(pt["rd_en"], "rd_en_a")
+        rb_ = Regs(clk, en_a, rst)
+        en_b = ctl.ctrl(en_a, "rd_en_b")
+        rc_ = Regs(clk, en_b, rst)
+
+        def late(v: Value, name: str) -> Value:  # B then C
+            return rc_.data(rb_.data(v, f"{name}_b"), f"{name}_c")
+
+        ro = _Origin(spec, rd_row, rd_col)
+        r_sel = ro.row_sel(rh)
         # rs1[a][x]: the tile's rows start at a*rh in the block and row x is inside the tensor.
         rs1 = [
             [
-                regs1.data(and_(r_sel[a], _in_range(pt["rd_row"], x, spec.rows)), f"rs_{a}_{x}")
+                late(and_(r_sel[a], _in_range(rd_row, x, spec.rows)), f"rs_{a}_{x}")
                 for x in range(rh)
             ]
             for a in range(R // rh)
         ]
+        word_b = rb_.data(ro.word, "rd_word_b")
         if spec.unaligned_read:
             # rot1[q]: the tile starts at column q of its block (one-hot); mask1[y]: keep y.
-            rc = ro.rem_c
-            rot1 = [regs1.data(cmp("eq", rc, const(width(rc), q)), f"rot_{q}") for q in range(C)]
-            mask1 = [regs1.data(extract(pt["rd_mask"], y, 1), f"mask_{y}") for y in range(rw)]
-            word1 = comb.AddOp([ro.word, const(width(ro.word), 1)]).result
-            raddr = [mux(cmp("ugt", rc, const(width(rc), j)), word1, ro.word) for j in range(C)]
+            rd_mask = ra.data(pt["rd_mask"], "rd_mask_q")
+            rot1 = [late(v, f"rot_{q}") for q, v in enumerate(ro.split_c.starts(1))]
+            mask1 = [late(extract(rd_mask, y, 1), f"mask_{y}") for y in range(rw)]
+            word1_b = comb.AddOp([word_b, const(width(word_b), 1)]).result
+            # bank column j < col % C reads the next word
+            later = [
+                mux(rb_.data(ro.split_c.at_least(j + 1), f"rd_next_{j}_b"), word1_b, word_b)
+                for j in range(C - 1)
+            ]
+            raddr = [*later, word_b]
         else:
-            assert c_sel is not None
+            c_sel = ro.col_sel(rw)
             cs1 = [
                 [
-                    regs1.data(and_(c_sel[b], _in_range(pt["rd_col"], y, spec.cols)), f"cs_{b}_{y}")
+                    late(and_(c_sel[b], _in_range(rd_col, y, spec.cols)), f"cs_{b}_{y}")
                     for y in range(rw)
                 ]
                 for b in range(C // rw)
             ]
-            raddr = [ro.word] * C
-        en1 = Regs(clk, const(1, 1), rst).ctrl(rd_en, "rd_en_q")
+            raddr = [word_b] * C
+        rd_en = en_b
+        en1 = ctl.ctrl(en_b, "rd_en_c")
 
         banks: dict[tuple[int, int], Value] = {}
         for i in range(R):
@@ -383,7 +513,7 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
                 for p, (h, w) in enumerate(spec.write_shapes):
                     wens.append(and_(fires[p], row_sels[p][i // h], col_sels[p][j // w]))
                     e = (i % h) * w + (j % w)
-                    wdatas.append(extract(pt[f"w{p}_data"], e * bits, bits))
+                    wdatas.append(extract(wdata_in[p], e * bits, bits))
                 wen = or_(*wens) if len(wens) > 1 else wens[0]
                 seq.FirMemWriteOp(mem, waddr, clk, _prio_mux(fires, wdatas), enable=wen)
                 banks[(i, j)] = seq.FirMemReadOp(mem, raddr[j], clk, enable=rd_en).result
@@ -412,7 +542,10 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
                 if spec.unaligned_read:
                     e = gate(mask1[y], e)
                 elems.append(e)
-        res["rd_data"] = Regs(clk, en1, rst).data(_concat(elems), "rd_data_q")
+        # one register per element: in Verilator's C++ each is its own statement, so a wide
+        # tile does not become one expression too large to compile
+        regs2 = Regs(clk, en1, rst)
+        res["rd_data"] = _concat([regs2.data(e, f"rd_data_q{i}") for i, e in enumerate(elems)])
         if spec.ring_blocks:
             res["full"] = or_(*held) if len(held) > 1 else held[0]
         return res

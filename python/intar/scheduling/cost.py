@@ -19,8 +19,8 @@ PE = tuple[int, int, int]
 class CostParams:
     """Pipeline constants of the hardware template (cycles)."""
 
-    read_latency: int = 2
-    """Scratchpad read: BRAM/URAM with its output register."""
+    read_latency: int = 4
+    """Tensor-buffer read: the origin and address registers, BRAM/URAM, the output register."""
     mult_stages: int = 3
     """DSP48E2/DSP58 input (A/B), multiplier (M) and output (P) registers."""
     accumulate_stages: int = 1
@@ -32,16 +32,16 @@ class CostParams:
     write into the destination buffer behind it."""
     switch_cycles: int = 4
     """Mode switch: instruction read (1) + mux selects (1) + loop-counter restart (2)."""
-    sfu_path: int = 4
-    """An SFU's beat outside the unit: tensor-buffer read (READ_LATENCY 2), the skid FIFO (1)
+    sfu_path: int = 6
+    """An SFU's beat outside the unit: tensor-buffer read (READ_LATENCY 4), the skid FIFO (1)
     and the output controller's write into the destination buffer (1)."""
     load_path: int = 2
     """A returned beat to its tile being readable in the destination buffer (the engine's
     register, the buffer write, the readiness register); before it, the request (one per
     cycle from the phase start) and the port's latency."""
-    store_path: int = 5
+    store_path: int = 7
     """A stored row complete to its first beat written, less one (readiness register, buffer
-    read: READ_LATENCY 2, the write engine's register), and the engine's done pulse and the
+    read: READ_LATENCY 4, the write engine's register), and the engine's done pulse and the
     phase's done counter after the last beat (2). The engine drains whole rows, so a stored
     task's store is done store_path + (beats per row) after its last result."""
     phase_end: int = 0
@@ -269,11 +269,11 @@ def fifo_depth(burst_beats: int, max_depth: int) -> int:
     return max(2, min(max_depth, 2 * burst_beats))
 
 
-RING_CREDIT_CYCLES = 8
+RING_CREDIT_CYCLES = 11
 """Cycles of a window buffer's credit loop, rounded up: the reader's controller step, the
-release's READ_LATENCY + 1 delay registers, the buffer's registered bound, the writer's tile
-and the readiness register. A window holds this many reader steps beyond its deadlock-free
-minimum so that the credit does not throttle the stream (`ring_target_rows`)."""
+release's READ_LATENCY + 1 delay registers, the buffer's release and bound registers, the
+writer's tile and the readiness register. A window holds this many reader steps beyond its
+deadlock-free minimum so that the credit does not throttle the stream (`ring_target_rows`)."""
 
 
 def ring_min_rows(span: int, writer_h: int, read_h: int) -> int:

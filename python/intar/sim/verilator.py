@@ -66,6 +66,12 @@ def lint(sv: Path, top: str, waivers: tuple[str, ...] = ()) -> list[str]:
     return msgs
 
 
+#: Statements per generated C++ file and per C++ function: GCC's memory grows faster than
+#: linearly with a function's size, and the registers of a large design otherwise end up in a
+#: few functions that GCC needs tens of GB to compile.
+OUTPUT_SPLIT = 10000
+OUTPUT_SPLIT_CFUNCS = 2000
+
 #: Verilator's runtime objects: the same for every design built with the same flags.
 RUNTIME_OBJECTS = ("verilated.o", "verilated_threads.o")
 
@@ -186,6 +192,10 @@ def build(
         "-Wno-fatal",
         "-Wno-lint",
         "-Wno-style",
+        "--output-split",
+        str(OUTPUT_SPLIT),
+        "--output-split-cfuncs",
+        str(OUTPUT_SPLIT_CFUNCS),
         "--top-module",
         top,
         "--Mdir",

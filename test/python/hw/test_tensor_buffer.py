@@ -8,7 +8,6 @@ so the whole file needs a single Verilator build.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
@@ -21,12 +20,15 @@ from circt.ir import IntegerType, Value
 
 from intar.hw.tensor_buffer import (
     READ_LATENCY,
+    READ_STAGES,
+    RING_RELEASE_STAGES,
     TensorBufferSpec,
     build_tensor_buffer,
     col_bits,
     emit_sv_with_memories,
     row_bits,
     tensor_buffer_sv,
+    write_stages,
 )
 from intar.sim import build, lint
 from intar.sim.headers import BUS_HEADER
@@ -192,8 +194,9 @@ class _Trace:
 
     The memory model is the padded ``(row_blocks*R) x (col_blocks*C)`` array; ready follows
     the fixed priority (``!rst`` and no lower-numbered writer valid); a read issued in cycle t
-    sees the writes of cycles <= t (write-first) and shows up on rd_data in t + READ_LATENCY,
-    where it stays until the next read's tile arrives; elements outside rows x cols read 0.
+    sees the writes accepted in cycles <= t + READ_STAGES - write_stages (the banks are read
+    in t + READ_STAGES, write-first) and shows up on rd_data in t + READ_LATENCY, where it
+    stays until the next read's tile arrives; elements outside rows x cols read 0.
     """
 
     def __init__(self, s: TensorBufferSpec, rng: np.random.Generator) -> None:
@@ -207,6 +210,8 @@ class _Trace:
         self.ready: list[list[int]] = []
         self.want: list[np.ndarray | None] = []
         self.pending: dict[int, np.ndarray] = {}
+        self.lag = READ_STAGES - write_stages(s)  # a read sees writes accepted this much later
+        self.issued: list[tuple[int, int, int]] = []  # (cycle, row, col) of reads not resolved
         self.arrivals: set[int] = set()  # cycles in which a read's tile arrives
         self.contended = 0  # cycles with w0 and w1 both valid
 
@@ -252,7 +257,10 @@ class _Trace:
                 self.offering[p] = False
         rd = (0, 0, 0) if read is None else (1, *read)
         if read is not None:
-            self.pending[t + READ_LATENCY] = self.read_tile(*read)
+            self.issued.append((t, *read))
+        while self.issued and self.issued[0][0] + self.lag == t:  # it sees this cycle's writes
+            t0, r, c = self.issued.pop(0)
+            self.pending[t0 + READ_LATENCY] = self.read_tile(r, c)
         self.inputs.append((rst, writers, rd))
         self.ready.append(ready)
         prev = self.want[-1] if self.want else None
@@ -362,7 +370,8 @@ def test_geometry_and_ports() -> None:
     assert (row_bits(s), col_bits(s)) == (4, 4)
     s = SPECS[0]
     assert (s.R, s.C, s.depth, row_bits(s), col_bits(s)) == (1, 20, 32, 4, 5)
-    assert READ_LATENCY == 2
+    assert (READ_LATENCY, READ_STAGES) == (4, 2)
+    assert [write_stages(s) for s in SPECS] == [2, 2, 2, 2, 0, 2]
     sv = tensor_buffer_sv(SPECS[3], "tb")
     for port in ("w2_valid", "w2_ready", "w2_data", "rd_en", "rd_data"):
         assert re.search(rf"\b{port}\b", sv), port
@@ -452,22 +461,21 @@ def test_yosys_maps_banks_to_bram(tmp_path: Path) -> None:
 
 # -- window (ring) buffers ------------------------------------------------------------------
 
-# SV of buffers without the ring option, hashed before the option existed: they must not change.
-PRE_RING_SV = {
-    SPECS[0]: "80e05b778359151d756e84e08964ad42506add803af609502dcc8cb56ecbe57f",
-    SPECS[1]: "726493a48e68bc11fba7b4d16b5a1b5a8a1e9c955e0f5ddb2b07989fba5b5d1d",
-    TensorBufferSpec(64, 16, 16, ((2, 4),), (1, 4)): (
-        "4239f7f8a69f8af53205de89daba9ca826c0bbf658bb5d684b4bd44ee93a8f60"
-    ),
-    TensorBufferSpec(12, 40, 8, ((1, 4),), (2, 4), True): (
-        "a144e58963daa4dcf10bc4f9980c7fbcbf31f3e7b46a51a9f912b59daa439bba"
-    ),
-}
+# Buffers without the ring option: none of its ports or registers may appear in them.
+PLAIN_SPECS = (
+    SPECS[0],
+    SPECS[1],
+    TensorBufferSpec(64, 16, 16, ((2, 4),), (1, 4)),
+    TensorBufferSpec(12, 40, 8, ((1, 4),), (2, 4), True),
+)
 
 # R = 3 (not a power of two), C = 4 over 10 columns, 20 rows (the last write tile sticks out),
 # a ring of 4 blocks = 12 rows.
 RING = TensorBufferSpec(20, 10, 8, ((3, 4),), (1, 2), ring_blocks=4)
 RING_TOP = "tbuf_ring"
+# Power-of-two blocks (R = 2, C = 4, 2 column blocks): no write stages, so the release is
+# delayed in the buffer instead.
+RING_POW2 = TensorBufferSpec(24, 8, 8, ((2, 4),), (1, 2), ring_blocks=4)
 
 RING_HARNESS = r"""
 #include "Vtbuf_ring.h"
@@ -528,10 +536,10 @@ def _ring_trace(s: TensorBufferSpec, seed: int) -> tuple[list[str], list[tuple[i
     """A writer that writes every tile in row order as fast as the ring lets it (valid 4/5 of
     the cycles), and a slower reader (a read in half the cycles) that reads every tile in row
     order once its rows are written, releasing each row with its last read (`rd_release` =
-    rows read completely, this cycle's read included: the bound is registered, so the earliest
-    overwrite is one cycle after that read). The model: the physical ring; ready and full
-    from the registered bound ``rd_release + W*R - h``. Returns the stimulus lines, the
-    expected (ready, full) per cycle and the expected read tiles by cycle (logical data)."""
+    rows read completely, this cycle's read included). The model: the physical ring; ready and
+    full from the registered bound ``rd_release + W*R - h`` of the release delayed by
+    ``RING_RELEASE_STAGES - write_stages`` registers. Returns the stimulus lines, the expected
+    (ready, full) per cycle and the expected read tiles by cycle (logical data)."""
     rng = np.random.default_rng(seed)
     (h, w), (rh, rw) = s.write_shapes[0], s.read_shape
     wr = s.window_rows
@@ -542,6 +550,7 @@ def _ring_trace(s: TensorBufferSpec, seed: int) -> tuple[list[str], list[tuple[i
     done_rows = 0  # rows every tile of which is written
     tiles_done: dict[int, int] = {}
     limit, released, offering = 0, 0, False
+    release_q = [0] * (RING_RELEASE_STAGES - write_stages(s))  # the release's delay registers
     lines, flags, want, pending = [], [], {}, {}
     t = 0
     while writes or reads or pending:
@@ -578,14 +587,18 @@ def _ring_trace(s: TensorBufferSpec, seed: int) -> tuple[list[str], list[tuple[i
         stim = [rst, valid, row, col, *data.ravel().tolist()]
         stim += [1, *rd] if rd else [0, 0, 0]
         lines.append(" ".join(map(str, [*stim, released])))
-        limit = 0 if rst else released + wr - h
+        delayed = release_q[-1] if release_q else released
+        limit = 0 if rst else delayed + wr - h
+        release_q = [0 if rst else v for v in [released, *release_q]][: len(release_q)]
         t += 1
     return lines, flags, want
 
 
-def test_ring_geometry_and_flag_off_sv_unchanged() -> None:
-    for s, digest in PRE_RING_SV.items():
-        assert hashlib.sha256(tensor_buffer_sv(s, "tb").encode()).hexdigest() == digest, s
+def test_ring_geometry_and_plain_buffers_have_no_ring_logic() -> None:
+    for s in PLAIN_SPECS:
+        sv = tensor_buffer_sv(s, "tb")
+        assert sv == tensor_buffer_sv(s, "tb"), s  # deterministic
+        assert not re.search(r"\b(rd_release|rd_release_q|full|w\d+_limit)\b", sv), s
     assert (RING.R, RING.C, RING.col_blocks, RING.depth, RING.window_rows) == (3, 4, 3, 12, 12)
     sv = tensor_buffer_sv(RING, "tb")
     assert re.search(r"input\s+\[4:0\]\s+rd_release\b", sv)  # 0 .. 20
@@ -603,11 +616,12 @@ def test_ring_lint_clean(tmp_path: Path) -> None:
     assert lint(sv, RING_TOP, LINT_WAIVERS) == []
 
 
-def test_ring_wraps_and_credit_blocks_the_writer(tmp_path: Path) -> None:
-    """20 rows through a 12-row ring: every read returns the row written for it (logical
-    data, not just the ring model's), ready and full match the credit cycle by cycle, and the
-    writer is held back by the credit in many cycles."""
-    s = RING
+@pytest.mark.parametrize("s", [RING, RING_POW2], ids=["r3", "pow2"])
+def test_ring_wraps_and_credit_blocks_the_writer(s: TensorBufferSpec, tmp_path: Path) -> None:
+    """More rows than the ring holds (20 through 12, 24 through 8): every read returns the row
+    written for it (logical data, not just the ring model's), ready and full match the credit
+    cycle by cycle, and the writer is held back by the credit in many cycles."""
+    assert [write_stages(x) for x in (RING, RING_POW2)] == [2, 0]
     (h, w), (rh, rw) = s.write_shapes[0], s.read_shape
     sv, tb = tmp_path / f"{RING_TOP}.sv", tmp_path / "tb.cpp"
     sv.write_text(tensor_buffer_sv(s, RING_TOP))
@@ -631,16 +645,23 @@ def test_ring_wraps_and_credit_blocks_the_writer(tmp_path: Path) -> None:
     print(f"ring: {len(lines)} cycles, {len(want)} reads checked, writer held {blocked} cycles")
 
 
-def test_reciprocal_closed_form_equals_the_exhaustive_search() -> None:
-    from intar.hw.tensor_buffer import _reciprocal
+def test_reciprocal_splits_every_row_exactly() -> None:
+    """For every x < n: the quotient, the remainder from the fraction and the residue tests from
+    the fraction's top bits are exact; and k is minimal for the closed-form condition."""
+    from intar.hw.tensor_buffer import _reciprocal, _residue_bits
 
-    def exhaustive(d: int, n: int) -> tuple[int, int]:
-        for k in range(1, 64):
-            m = -(-(1 << k) // d)
-            if all((x * m) >> k == x // d for x in range(n)):
-                return m, k
-        raise AssertionError
-
-    for d in (3, 5, 6, 7, 12, 24, 25, 48):
+    for d in (3, 5, 6, 7, 12, 24, 25, 48, 96):
+        t = _residue_bits(d)
         for n in (*range(1, 130), 1000, 4097):
-            assert _reciprocal(d, n) == exhaustive(d, n), (d, n)
+            m, k = _reciprocal(d, n)
+            assert 1 << t >= 2 * d
+            for x in range(n):
+                frac = (x * m) % (1 << k)
+                assert (x * m) >> k == x // d, (d, n, x)
+                assert (frac * d) >> k == x % d, (d, n, x)
+                top = frac >> (k - t) if k >= t else frac << (t - k)
+                for r in range(1, d):
+                    assert (top >= (r << t) // d) == (x % d >= r), (d, n, x, r)
+            if k > 1:  # one bit less breaks the condition
+                m1 = -(-(1 << (k - 1)) // d)
+                assert 2 * (m1 * d - (1 << (k - 1))) * (n - 1) >= 1 << (k - 1)
