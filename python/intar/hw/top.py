@@ -165,22 +165,22 @@ class _TopBuilder:
         need = rom(self.phase, cum, w)
         return not_(cmp("ult", c.q, need))
 
-    def read_credit(
-        self, name: str, fire: Value, fifo_count: Value, depth: int
-    ) -> tuple[Value, Value]:
+    def read_credit(self, name: str, fire: Value, pop: Value, depth: int) -> tuple[Value, Value]:
         """Valid of the buffer reads issued READ_LATENCY cycles ago, and whether one more read
-        fits: reads in flight plus FIFO entries < depth (so read data never needs a stall)."""
-        valids, v = [], fire
+        fits: reads in flight plus FIFO entries < depth (so read data never needs a stall).
+        That sum is kept in a register (+1 per read, -1 per pop), so the credit is one compare
+        against a register rather than an adder over the read pipeline."""
+        v = fire
         for s in range(tb.READ_LATENCY):
             v = seq.CompRegOp(
                 ity(1), v, self.clk, reset=self.rst, reset_value=const(1, 0), name=f"{name}{s + 1}"
             ).result
-            valids.append(v)
-        w = bits_for(FIFO_DEPTH + tb.READ_LATENCY)
-        inflight = resize(fifo_count, w)
-        for x in valids:
-            inflight = add(inflight, resize(x, w))
-        return valids[-1], cmp("ult", inflight, const(w, depth))
+        w = bits_for(depth + tb.READ_LATENCY)
+        used = self.reg(w, f"{name}_used")
+        up = mux(fire, const(w, 1), const(w, 0))
+        down = mux(pop, const(w, (1 << w) - 1), const(w, 0))  # -1 modulo 2**w
+        used.next(add(add(used.q, up), down))
+        return v, cmp("ult", used.q, const(w, depth))
 
     def delay_data(self, v: Value, n: int, name: str) -> Value:
         for s in range(n):
@@ -657,10 +657,9 @@ class _TopBuilder:
         )
         # credit: reads in flight + FIFO entries < depth
         pop_fb = Feedback(ity(1))
-        cnt_fb = Feedback(ity(bits_for(FIFO_DEPTH)))
         # A link of depth 0 into the unit builds no operand FIFO: it never takes an operand.
         depth = 0 if unit in plan.starved else FIFO_DEPTH
-        valid_d, credit = self.read_credit(f"{unit}_rd_v", fire_fb.value, cnt_fb.value, depth)
+        valid_d, credit = self.read_credit(f"{unit}_rd_v", fire_fb.value, pop_fb.value, depth)
         step_ready = and_(phase_ok, operands_ok, credit)
         step_ready_fb.set(step_ready)
         fire = and_(ic.step_valid, step_ready)
@@ -700,7 +699,6 @@ class _TopBuilder:
         entry_parts.append(stage_d)
         entry = concat(entry_parts)
         not_empty, head, cnt = self.fifo(f"{unit}_fifo", valid_d, entry, pop_fb.value, depth)
-        cnt_fb.set(resize(cnt, width(cnt_fb.value)))
         off = 0
         parts = []
         for x in entry_parts:
@@ -1042,8 +1040,8 @@ class _TopBuilder:
             on = cmp("eq", st, const(sb, s))
             reads[x.buffer] = (and_(fire_fb.value, on), row, col)
             ready_terms.append(or_(not_(on), self.rows_ready(x.buffer, row, 1)))
-        cnt_fb = Feedback(ity(bits_for(FIFO_DEPTH)))
-        valid_d, credit = self.read_credit(f"{pn}_st_v", fire_fb.value, cnt_fb.value, FIFO_DEPTH)
+        pop_fb = Feedback(ity(1))
+        valid_d, credit = self.read_credit(f"{pn}_st_v", fire_fb.value, pop_fb.value, FIFO_DEPTH)
         phase_ok = cmp("eq", rom(st, [x.phase for x in stores], self.phase_bits), self.phase)
         step = and_(phase_ok, _and_all(ready_terms), credit)
         step_fb.set(step)
@@ -1054,9 +1052,7 @@ class _TopBuilder:
         for s, x in enumerate(stores):
             d = resize(self.buffers[x.buffer].rd_data, cfg.width_bits)
             data = d if data is None else mux(cmp("eq", st_d, const(sb, s)), d, data)
-        pop_fb = Feedback(ity(1))
-        not_empty, head, cnt = self.fifo(f"{pn}_st_fifo", valid_d, data, pop_fb.value, FIFO_DEPTH)
-        cnt_fb.set(cnt)
+        not_empty, head, _ = self.fifo(f"{pn}_st_fifo", valid_d, data, pop_fb.value, FIFO_DEPTH)
         in_valid_fb.set(not_empty)
         in_data_fb.set(head)
         pop_fb.set(and_(not_empty, eng.in_ready))
