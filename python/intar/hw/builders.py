@@ -147,7 +147,7 @@ def bits_for(v: int) -> int:
     return max(1, v.bit_length())
 
 
-def _csd(c: int) -> list[tuple[int, int]]:
+def csd(c: int) -> list[tuple[int, int]]:
     """Canonical signed digits of c >= 0: (shift, +1 or -1) with no two adjacent nonzero."""
     digits, b = [], 0
     while c:
@@ -187,9 +187,9 @@ def mul_const(v: Value, c: int, w: int) -> Value:
     ones = [b for b in range(c.bit_length()) if (c >> b) & 1]
     if not ones:
         return const(w, 0)
-    csd = _csd(c)
-    pos = [b for b, d in csd if d > 0]
-    neg = [b for b, d in csd if d < 0]
+    digits = csd(c)
+    pos = [b for b, d in digits if d > 0]
+    neg = [b for b, d in digits if d < 0]
     if neg and 1 + _sum_depth(max(len(pos), len(neg))) < _sum_depth(len(ones)):
         return comb.SubOp(
             _tree_sum([shifted(b) for b in pos]), _tree_sum([shifted(b) for b in neg])

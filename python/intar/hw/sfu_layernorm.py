@@ -97,6 +97,7 @@ from intar.hw.builders import (
     and_,
     cmp,
     const,
+    csd,
     extract,
     ity,
     mux,
@@ -349,22 +350,9 @@ def _mul(regs: Regs, a: Value, b: Value, name: str) -> Value:
     return _tree_sum(regs, terms, name)
 
 
-def _csd(c: int) -> list[tuple[int, int]]:
-    """Canonical signed digits of c > 0: [(bit, +1 or -1)], fewest nonzero digits."""
-    out, b = [], 0
-    while c:
-        if c & 1:
-            d = 2 - (c & 3)  # +1 if c % 4 == 1, -1 if c % 4 == 3
-            out.append((b, d))
-            c -= d
-        c >>= 1
-        b += 1
-    return out
-
-
 def _cmul(v: Value, c: int, w: int) -> Value:
     """Signed v * c (constant c >= 1) in w bits (modulo 2**w): a balanced shift-add tree."""
-    terms = [(extract(_shl(sext(v, w), b), 0, w), d) for b, d in _csd(c) if b < w]
+    terms = [(extract(_shl(sext(v, w), b), 0, w), d) for b, d in csd(c) if b < w]
     pos = [t for t, d in terms if d > 0]
     neg = [t for t, d in terms if d < 0]
 

@@ -671,12 +671,12 @@ def test_reciprocal_splits_every_row_exactly() -> None:
 def test_csd_digits_and_tree_depth() -> None:
     """Canonical signed digits sum to the constant with no two adjacent nonzero digits, and
     never have more nonzero digits than the binary ones."""
-    from intar.hw.builders import _csd
+    from intar.hw.builders import csd
 
     for c in range(1, 5000):
-        digits = _csd(c)
+        digits = csd(c)
         assert sum(d << b for b, d in digits) == c, c
         shifts = [b for b, _ in digits]
         assert all(b2 - b1 >= 2 for b1, b2 in itertools.pairwise(shifts)), c
         assert len(digits) <= bin(c).count("1"), c
-    assert _csd(0b111) == [(0, -1), (3, 1)]
+    assert csd(0b111) == [(0, -1), (3, 1)]
