@@ -83,3 +83,13 @@ def test_a_synthesised_layer_uses_yosys_dsps_mapped_by_module(tmp_path: Path, mo
     table = B.gpt2_markdown({"rows": [row]})
     assert "7,990 (yosys)" in table
     assert "| 64 | 7,990 | 900,000 | 1,200,000 | 1,900 | 0 | 12 | done |" in table
+
+
+def test_gpt2_options_carry_what_the_shared_simulation_step_reads() -> None:
+    """`bench_qor._simulate` runs the layer's simulation with these options."""
+    from intar.tools.bench_gpt2 import Gpt2Options
+    from intar.tools.bench_qor import QorOptions
+
+    shared = {"max_sim_cycles", "watchdog", "max_build_seconds"}
+    assert shared <= set(QorOptions.__dataclass_fields__)
+    assert shared <= set(Gpt2Options.__dataclass_fields__)

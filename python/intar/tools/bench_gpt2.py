@@ -43,6 +43,7 @@ class Gpt2Options:
     synth_lengths: Sequence[int] = ()
     max_sim_cycles: int = 100_000_000
     watchdog: int = 200_000
+    max_build_seconds: float | None = None
     log: Callable[[str], None] = field(
         default=lambda text: print(f"bench gpt2: {text}", file=sys.stderr, flush=True)
     )

@@ -225,6 +225,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 synth_lengths=lengths(args.synth_lengths, ()),
                 max_sim_cycles=args.max_sim_cycles,
                 watchdog=args.watchdog or 200_000,
+                max_build_seconds=args.max_build_seconds,
             )
         except ValueError as e:
             print(f"intar bench gpt2: error: bad length list: {e}", file=sys.stderr)
@@ -572,7 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-build-seconds",
         type=float,
         default=None,
-        help="qor: a Verilator build still running after this long is stopped and its row "
+        help="qor, gpt2: a Verilator build still running after this long is stopped and its row "
         "reported as not run (what it compiled is kept for the next run)",
     )
     bench.add_argument(
