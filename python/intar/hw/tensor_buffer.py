@@ -243,7 +243,7 @@ def _reciprocal(d: int, n: int) -> tuple[int, int]:
     With M = ceil(2**k / d) = (2**k + e) / d and x = q*d + r, d * frac = r * 2**k + e * x, so
     this holds iff 2 * e * x < 2**k for every x < n, that is 2 * e * (n - 1) < 2**k. Then the
     top t = `_residue_bits` bits of frac already tell the residues apart (slots of 2**t / d
-    >= 2 values, half a slot of spread), so a residue test is one small LUT (`_Split`)."""
+    >= 2 values, half a slot of spread), so a residue test is one small LUT (`Split`)."""
     for k in range(1, 64):
         m = -(-(1 << k) // d)
         if 2 * (m * d - (1 << k)) * (n - 1) < 1 << k:
@@ -251,7 +251,7 @@ def _reciprocal(d: int, n: int) -> tuple[int, int]:
     raise ValueError(f"no reciprocal for x // {d}, x < {n}")
 
 
-class _Split:
+class Split:
     """``x // d`` and residue tests of ``x % d`` for an unsigned ``x`` known to be < n and a
     constant d >= 1.
 
@@ -321,8 +321,8 @@ class _Origin:
 
     def __init__(self, spec: TensorBufferSpec, row: Value, col: Value) -> None:
         aw = addr_bits(_mem_depth(spec))
-        self.split_r = _Split(row, spec.R, spec.rows)
-        self.split_c = _Split(col, spec.C, spec.cols)
+        self.split_r = Split(row, spec.R, spec.rows)
+        self.split_c = Split(col, spec.C, spec.cols)
         qr = self.split_r.q
         word = zext(self.split_c.q, aw)
         blocks = spec.row_blocks
@@ -402,12 +402,13 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
         clk, rst = pt["clk"], pt["rst"]
         res: dict[str, Value] = {}
 
+        staged = write_stages(spec)
         # Write arbitration: fixed priority, ready independent of the writer's own valid.
         fires, held = [], []  # held (ring): valid writers held back by the reader's credit
         blocked = rst
         if spec.ring_blocks:
             release = pt["rd_release"]
-            for s in range(RING_RELEASE_STAGES - write_stages(spec)):
+            for s in range(RING_RELEASE_STAGES - staged):
                 release = Regs(clk, const(1, 1), rst).ctrl(release, f"rd_release_q{s}")
         for p, (h, _) in enumerate(spec.write_shapes):
             valid = pt[f"w{p}_valid"]
@@ -432,7 +433,7 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
         words, row_sels, col_sels = [], [], []
         for p, (h, w) in enumerate(spec.write_shapes):
             row, col = pt[f"w{p}_row"], pt[f"w{p}_col"]
-            if write_stages(spec):
+            if staged:
                 ra = Regs(clk, fires[p], rst)
                 row, col = ra.data(row, f"w{p}_row_q"), ra.data(col, f"w{p}_col_q")
                 wdata_in[p] = ra.data(wdata_in[p], f"w{p}_data_q")
@@ -440,7 +441,7 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
                 fire_a = Regs(clk, const(1, 1), rst).data(fires[p], f"w{p}_fire_q")
             o = _Origin(spec, row, col)
             word, rsel, csel = o.word, o.row_sel(h), o.col_sel(w)
-            if write_stages(spec):
+            if staged:
                 rb_ = Regs(clk, fire_a, rst)
                 word = rb_.data(word, f"w{p}_word_q")
                 rsel = [rb_.data(v, f"w{p}_rs_q{a}") for a, v in enumerate(rsel)]

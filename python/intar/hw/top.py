@@ -303,14 +303,14 @@ class _TopBuilder:
     def phys(self, buf: str, row: Value, col: Value) -> tuple[Value, Value]:
         """Element (row, col) of a buffer's [rows, cols] matrix as its physical address: the
         same for a plain buffer; (row // H, lead + (row % H)*pitch + col) for a flat one (a
-        constant reciprocal multiply, see `tensor_buffer._Split`)."""
+        constant reciprocal multiply, see `tensor_buffer.Split`)."""
         b = self.buffers[buf]
         f = b.plan.flat
         if f is None:
             return row, col
         n = b.plan.tensor.rows
         x = resize(row, bits_for(max(n - 1, 1)))
-        split = tb._Split(x, f.h, n)
+        split = tb.Split(x, f.h, n)
         q, r = split.q, split.rem
         w = max(b.cb, width(col)) + 1
         c = add(add(const(w, f.lead), mul_const(r, f.pitch, w)), resize(col, w))
