@@ -43,10 +43,11 @@ need not be consecutive. Instead of ``k_bound`` the core takes per beat ``first`
 ``acc_mem`` (take the partial sum from the accumulator memory rather than the accumulator
 register). The memory is one ``seq.firmem`` per tile row of ``acc_depth`` words of ``d2*32``
 bits (BRAM or URAM; one word of the whole tile would exceed Verilator's 65,536-bit limit at
-64 x 64): it is read one stage before the adder tree's result (read latency 1) and written with
-the new partial sum, so beats with the same ``acc_idx`` must be at least 2 beats apart (true for
-``kij`` with ``I*J >= 2``). ``acc_mem = 0`` beats accumulate in the register as above (``ijk``
-instructions on the same core). Latency and throughput are unchanged.
+64 x 64): it is read one stage before the adder tree's result (read latency 1; while the
+pipeline stalls, at the index of the beat waiting at the adder, so the beat still gets its own
+word) and written with the new partial sum, so beats with the same ``acc_idx`` must be at
+least 2 beats apart (true for ``kij`` with ``I*J >= 2``). ``acc_mem = 0`` beats accumulate in
+the register as above (``ijk`` instructions on the same core). Latency and throughput are unchanged.
 """
 
 from __future__ import annotations
@@ -252,6 +253,9 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
         zero_acc = const(cfg.acc_bits, 0)
         ab = cfg.acc_bits
         if k_outer:  # one memory per tile row: words of d2 * 32 bits
+            # a stalled pipeline re-reads the partial of the beat held at the adder stage, so
+            # that beat still sees its own tile's word when the stall ends
+            rd_addr = mux(en, idx_rd, idx)
             mems, rds = [], []
             for i in range(d1):
                 mem = seq.FirMemOp(
@@ -263,7 +267,7 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
                     name=f"acc_mem{i}" if d1 > 1 else "acc_mem",
                 ).result
                 mems.append(mem)
-                rds.append(seq.FirMemReadOp(mem, idx_rd, clk, enable=const(1, 1)).result)
+                rds.append(seq.FirMemReadOp(mem, rd_addr, clk, enable=const(1, 1)).result)
         accs, nxts = [], []
         for e, s_ in enumerate(sums):
             fb = Feedback(ity(ab))
