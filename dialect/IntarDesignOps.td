@@ -77,10 +77,14 @@ def Intar_BufferOp : Intar_Op<"buffer", [Symbol, HasParent<"DesignOp">]> {
     `tensor` names an input, weight or task of the graph. `placement` is
     `onchip` (in the scratchpad of core `home`, or in SFU `home`'s buffers
     when no core makes or reads it) or `offchip` (behind port `home`).
+    An off-chip buffer with `slice` holds only rows [slice[1], slice[2]) of
+    dimension slice[0] of the tensor's stored [rows, cols] matrix: a stripe.
+    The stripes of a tensor partition it, each behind its own port, so one
+    core's part of a split task loads at that port's rate beside the others.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, FlatSymbolRefAttr:$tensor,
                        StrAttr:$placement, FlatSymbolRefAttr:$home,
-                       I64Attr:$bytes);
+                       I64Attr:$bytes, OptionalAttr<DenseI64ArrayAttr>:$slice);
 }
 
 def Intar_ScheduleOp : Intar_Op<"schedule",

@@ -32,10 +32,16 @@
 
 // A chain whose intermediate is small. h1's weight arrives from off-chip row by row, so h1
 // runs k-outer (kij) and emits its tiles only in its last k step; the ReLU unit shares its
-// phase (task-pipeline) through a link that only this phase uses.
+// phase (task-pipeline) through a link that only this phase uses. h1 is split by columns
+// over two cores, and its weight is striped to match: each core's columns behind a port of
+// their own, so the two halves load side by side.
 // INTAR: "intar.sfu"() {kind = "relu"
 // INTAR: "intar.link"() {{.*}}dest = @sfu_relu{{.*}}source = @cc
-// INTAR: "intar.assign"() {{.*}}loop_order = "kij"{{.*}}task = @h1
+// INTAR: "intar.buffer"() {{.*}}home = @port0, placement = "offchip", slice = array<i64: 1, 0, 16>, sym_name = "buf_w1_stripe0", tensor = @w1}
+// INTAR-NEXT: "intar.buffer"() {{.*}}home = @port1, placement = "offchip", slice = array<i64: 1, 16, 32>, sym_name = "buf_w1_stripe1", tensor = @w1}
+// INTAR-NOT: sym_name = "buf_w1"
+// INTAR: "intar.assign"() {{.*}}loop_order = "kij"{{.*}}slice = array<i64: 1, 0, 16>, sources = [@{{[a-z0-9_]+}}, @ln_port0_cc0]{{.*}}task = @h1, unit = @cc0
+// INTAR-NEXT: "intar.assign"() {{.*}}loop_order = "kij"{{.*}}slice = array<i64: 1, 16, 32>, sources = [@{{[a-z0-9_]+}}, @ln_port1_cc1{{.*}}task = @h1, unit = @cc1
 // INTAR-NEXT: "intar.assign"() {{.*}}task = @r, unit = @sfu_relu
 // INTAR: pattern = "task_pipeline"
 // INTAR: graph = @chain

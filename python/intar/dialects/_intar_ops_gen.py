@@ -237,13 +237,17 @@ class BufferOp(_ods_ir.OpView):
   `tensor` names an input, weight or task of the graph. `placement` is
   `onchip` (in the scratchpad of core `home`, or in SFU `home`'s buffers
   when no core makes or reads it) or `offchip` (behind port `home`).
+  An off-chip buffer with `slice` holds only rows [slice[1], slice[2]) of
+  dimension slice[0] of the tensor's stored [rows, cols] matrix: a stripe.
+  The stripes of a tensor partition it, each behind its own port, so one
+  core's part of a split task loads at that port's rate beside the others.
   """
 
   OPERATION_NAME = "intar.buffer"
 
   _ODS_REGIONS = (0, True)
 
-  def __init__(self, sym_name, tensor, placement, home, bytes, *, loc=None, ip=None):
+  def __init__(self, sym_name, tensor, placement, home, bytes, *, slice=None, loc=None, ip=None):
     operands = []
     attributes = {}
     regions = None
@@ -268,6 +272,10 @@ class BufferOp(_ods_ir.OpView):
     isinstance(bytes, _ods_ir.Attribute) or
     not _ods_ir.AttrBuilder.contains('I64Attr')) else
       _ods_ir.AttrBuilder.get('I64Attr')(bytes, context=_ods_context))
+    if slice is not None: attributes["slice"] = (slice if (
+        isinstance(slice, _ods_ir.Attribute) or
+        not _ods_ir.AttrBuilder.contains('DenseI64ArrayAttr')) else
+          _ods_ir.AttrBuilder.get('DenseI64ArrayAttr')(slice, context=_ods_context))
     results = []
     _ods_successors = None
     super().__init__(self.OPERATION_NAME, self._ODS_REGIONS, self._ODS_OPERAND_SEGMENTS, self._ODS_RESULT_SEGMENTS, attributes=attributes, results=results, operands=operands, successors=_ods_successors, regions=regions, loc=loc, ip=ip)
@@ -322,8 +330,25 @@ class BufferOp(_ods_ir.OpView):
       raise ValueError("'None' not allowed as value for mandatory attributes")
     self.operation.attributes["bytes"] = value
 
-def buffer(sym_name, tensor, placement, home, bytes, *, loc=None, ip=None) -> BufferOp:
-  return BufferOp(sym_name=sym_name, tensor=tensor, placement=placement, home=home, bytes=bytes, loc=loc, ip=ip)
+  @builtins.property
+  def slice(self) -> _Optional[_ods_ir.DenseI64ArrayAttr]:
+    if "slice" not in self.operation.attributes:
+      return None
+    return self.operation.attributes["slice"]
+
+  @slice.setter
+  def slice(self, value: _Optional[_ods_ir.DenseI64ArrayAttr]):
+    if value is not None:
+      self.operation.attributes["slice"] = value
+    elif "slice" in self.operation.attributes:
+      del self.operation.attributes["slice"]
+
+  @slice.deleter
+  def slice(self):
+    del self.operation.attributes["slice"]
+
+def buffer(sym_name, tensor, placement, home, bytes, *, slice=None, loc=None, ip=None) -> BufferOp:
+  return BufferOp(sym_name=sym_name, tensor=tensor, placement=placement, home=home, bytes=bytes, slice=slice, loc=loc, ip=ip)
 
 @_ods_cext.register_operation(_Dialect)
 class Conv2dOp(_ods_ir.OpView):

@@ -920,6 +920,7 @@ class BufferOp(UnitOp):
             "placement": STR,
             "home": SYMREF,
             "bytes": INT,
+            "slice": Attr("i64array", required=False),
         },
         parent="intar.design",
     )
@@ -927,6 +928,14 @@ class BufferOp(UnitOp):
     @property
     def placement(self) -> str:
         return str_attr(self, "placement")
+
+    @property
+    def slice(self) -> tuple[int, int, int] | None:
+        """(dim, lo, hi) of a stripe, or None for the whole tensor."""
+        if not has_attr(self, "slice"):
+            return None
+        dim, lo, hi = array_attr(self, "slice")
+        return dim, lo, hi
 
     def verify_semantics(self) -> None:
         tensor = ref_attr(self, "tensor")
@@ -943,6 +952,20 @@ class BufferOp(UnitOp):
         alias = op is not None and task_kind(op) in VIEW_KINDS  # a view aliases its source
         if int_attr(self, "bytes") < (0 if alias else 1):
             raise VerifyError("'bytes' must be positive")
+        if has_attr(self, "slice"):
+            part = array_attr(self, "slice")
+            if len(part) != 3 or part[0] not in (0, 1) or not 0 <= part[1] < part[2]:
+                raise VerifyError("'slice' must be [dim (0 or 1), lo, hi] with lo < hi")
+            if self.placement != "offchip":
+                raise VerifyError("only an off-chip buffer can be a stripe ('slice')")
+            if op is not None:
+                shape = op.result_shape
+                matrix = (math.prod(shape[:-1]) if len(shape) > 1 else 1, shape[-1] if shape else 1)
+                if part[2] > matrix[part[0]]:
+                    raise VerifyError(
+                        f"'slice' {_fmt(part)} is outside the tensor's {matrix[0]}x{matrix[1]} "
+                        "matrix"
+                    )
 
 
 @_extends(_gen.ScheduleOp)

@@ -70,6 +70,19 @@ class Matrix:
     bits: int
 
 
+@dataclass(frozen=True)
+class Part:
+    """A stripe of an off-chip tensor: rows [lo, hi) of dimension `dim` of its [rows, cols]
+    matrix, stored as a matrix of its own (`matrix`) behind `port`."""
+
+    tensor: str
+    dim: int
+    lo: int
+    hi: int
+    port: str
+    matrix: Matrix
+
+
 def matrix(graph: TaskGraph, name: str) -> Matrix:
     shape = graph.tensors[name].shape
     cols = shape[-1] if shape else 1
@@ -289,6 +302,7 @@ class HwPlan:
     placement: dict[str, tuple[str, int]]  # off-chip tensor -> (port, base beat)
     starved: frozenset[str] = frozenset()  # units with an incoming link of depth 0
     conv_weights: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (kind, Cp)
+    parts: dict[str, Part] = field(default_factory=dict)  # stripe name -> its part
     window_fallbacks: tuple[str, ...] = ()  # streamed buffers the scheduler sized as windows
     # that the hardware cannot ring (built full; a test keeps this empty)
 
@@ -297,7 +311,10 @@ class HwPlan:
         return [n for n in sorted(self.buffers) if self.buffers[n].ring_blocks]
 
     def stored_matrix(self, name: str) -> Matrix:
-        """The matrix a tensor is stored as off chip: a conv weight as [O, KH*KW*Cp]."""
+        """The matrix a tensor is stored as off chip: a conv weight as [O, KH*KW*Cp]; a
+        stripe as its part of its tensor's matrix."""
+        if name in self.parts:
+            return self.parts[name].matrix
         if name in self.conv_weights:
             return conv_weight_matrix(self.graph, name, self.conv_weights[name][1])
         return matrix(self.graph, name)
@@ -535,10 +552,12 @@ def _matmul_instrs(
     phase: int,
     buf,
     stored: frozenset[str],
+    stripe=None,
 ) -> list[Instr]:
     """A matmul assign: one instruction over the folded rows, or one per batch when the
     batches are not one contiguous lhs matrix (a batched rhs, a view, or a result written
-    into a stored view)."""
+    into a stored view). `stripe(tensor, lo, hi)` is the `Part` of a striped weight that
+    holds result columns [lo, hi), or None."""
     d1, d2, d3 = pe
     lhs, rhs = t.operands
     ls, rs = graph.tensors[lhs].shape, graph.tensors[rhs].shape
@@ -567,8 +586,14 @@ def _matmul_instrs(
         windows = [(b, b if batched_rhs else 0, m_lo, m_hi, b * m + m_lo) for b in batches]
     rop = operand(graph, rhs, batched_rhs, t.name, stored)
     assert rop is not None
+    part = stripe(rop.source, c_lo, c_hi) if stripe is not None else None
+    if part is not None:  # this core's stripe of the weight: its own matrix
+        dr, dc = (part.lo, 0) if part.dim == 0 else (0, part.lo)
+        bases = tuple((r - dr, c - dc) for r, c in rop.bases)
+        rop = Operand(part.matrix.name, bases, rop.rows, rop.cols, rop.transposed)
     a_t, b_t = lop.transposed, rop.transposed != tr  # b_t: the source holds B as [n, k]
-    a_src, b_src = matrix(graph, lop.source), matrix(graph, rop.source)
+    a_src = matrix(graph, lop.source)
+    b_src = part.matrix if part is not None else matrix(graph, rop.source)
     a_buf = buf(a.unit, "a", lop.source, (d3, d1) if a_t else (d1, d3))
     b_buf = buf(a.unit, "b", rop.source, (d2, d3) if b_t else (d3, d2))
     swap = order == "jik"
@@ -859,7 +884,21 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
     sfus = {s.name: s for s in schedule.sfus}
     ports = [PortPlan(p.name, p.channel, p.width_bits) for p in schedule.ports]
     port_names = {p.name for p in ports}
-    placement_of = {b.tensor: b for b in schedule.buffers}
+    placement_of = {b.tensor: b for b in schedule.buffers if b.slice is None}
+    # Stripes: each part of a striped weight is a matrix of its own behind its own port.
+    parts: dict[str, Part] = {}
+    stripe_names: dict[str, list[str]] = {}
+    for b in sorted(schedule.buffers, key=lambda b: (b.tensor, b.slice or ())):
+        if b.slice is None:
+            continue
+        whole = matrix(graph, b.tensor)
+        dim, lo, hi = b.slice
+        name = f"{b.tensor}_stripe{len(stripe_names.get(b.tensor, []))}"
+        if name in graph.tensors:
+            raise LoweringError(f"the stripe name '{name}' is taken by a tensor", b.tensor)
+        rows, cols = (hi - lo, whole.cols) if dim == 0 else (whole.rows, hi - lo)
+        parts[name] = Part(b.tensor, dim, lo, hi, b.home, Matrix(name, rows, cols, whole.bits))
+        stripe_names.setdefault(b.tensor, []).append(name)
 
     # Conv weights: stored by the host as [O, KH*KW*Cp], Cp = C rounded up to the lcm of the
     # d3 of the cores that run the conv (so every core's k tiles stay in one (kh, kw) group).
@@ -889,7 +928,17 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
             )
         conv_weights[wname] = (t.kind, conv_cp[t.name])
 
+    def stripe_for(tensor: str, lo: int, hi: int) -> Part | None:
+        for n in stripe_names.get(tensor, []):
+            if parts[n].lo <= lo and hi <= parts[n].hi:
+                return parts[n]
+        if tensor in stripe_names:
+            raise LoweringError(f"no stripe of '{tensor}' holds result columns [{lo}, {hi})")
+        return None
+
     def mat(name: str) -> Matrix:
+        if name in parts:
+            return parts[name].matrix
         if name in conv_weights:
             return conv_weight_matrix(graph, name, conv_weights[name][1])
         return matrix(graph, name)
@@ -901,18 +950,18 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
         return b is not None and b.placement == "offchip" and not is_view(t)
 
     placement: dict[str, tuple[str, int]] = {}
-    for t in sorted(graph.tensors):
-        if offchip(t):
-            home = placement_of[t].home
-            if home not in port_names:
-                raise LoweringError(f"off-chip tensor '{t}' is homed on '{home}', not a port")
-            p = next(q for q in ports if q.name == home)
-            m = mat(t)
-            per = p.width // m.bits
-            if per < 1:
-                raise LoweringError(f"'{t}': {m.bits}-bit elements exceed the {p.width}-bit port")
-            placement[t] = (p.name, p.beats)
-            p.beats += m.rows * ceil_div(m.cols, per)
+    homes = [(t, placement_of[t].home) for t in sorted(graph.tensors) if offchip(t)]
+    homes += [(n, parts[n].port) for t in sorted(stripe_names) for n in stripe_names[t]]
+    for t, home in sorted(homes):
+        if home not in port_names:
+            raise LoweringError(f"off-chip tensor '{t}' is homed on '{home}', not a port")
+        p = next(q for q in ports if q.name == home)
+        m = mat(t)
+        per = p.width // m.bits
+        if per < 1:
+            raise LoweringError(f"'{t}': {m.bits}-bit elements exceed the {p.width}-bit port")
+        placement[t] = (p.name, p.beats)
+        p.beats += m.rows * ceil_div(m.cols, per)
 
     # Core datapath widths: one in/out width per core.
     core_bits: dict[str, tuple[int, int]] = {}
@@ -957,7 +1006,7 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
             elif a.unit in cores:
                 order = orders.get(t.name, "ijk")
                 pe = cores[a.unit].pe
-                new = _matmul_instrs(t, a, pe, graph, order, p_idx, buffer_for, stored)
+                new = _matmul_instrs(t, a, pe, graph, order, p_idx, buffer_for, stored, stripe_for)
             elif a.unit in sfus:
                 new = _sfu_instrs(t, a, sfus[a.unit].lanes, graph, p_idx, buffer_for, stored)
             else:
@@ -1047,7 +1096,7 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
 
     _flat_layouts(graph, buffers, instrs, producers)
     pes = {c.name: c.pe for c in schedule.cores}
-    fallbacks = _window_buffers(schedule, buffers, instrs, pes, stored)
+    fallbacks = _window_buffers(schedule, buffers, instrs, pes, stored, frozenset(parts))
     _load_windows(buffers, instrs, pes, loads, device.bram36.count)
     for lst in instrs.values():
         _check_tiles(lst, buffers)
@@ -1080,6 +1129,7 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
         placement,
         starved,
         conv_weights,
+        parts,
         tuple(fallbacks),
     )
 
@@ -1194,6 +1244,7 @@ def _window_buffers(
     instrs: dict[str, list[Instr]],
     pes: dict[str, tuple[int, int, int]],
     stored: frozenset[str],
+    stripes: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Make each streamed buffer that the hardware can ring a window buffer of the rows its IR
     link depth asks for (`intar.scheduling.cost.ring_rows`, the function the scheduler
@@ -1216,7 +1267,7 @@ def _window_buffers(
     from intar.scheduling.cost import ring_rows
 
     links = {k.name: k for k in schedule.links}
-    held = {b.tensor for b in schedule.buffers}
+    held = {b.tensor for b in schedule.buffers} | stripes  # a stripe lives off chip
     assigns = {(a.task, a.unit, p): a for p, ph in enumerate(schedule.phases) for a in ph.assigns}
     readers: dict[str, list[tuple[int, Instr]]] = {}
     for lst in instrs.values():

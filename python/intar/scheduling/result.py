@@ -6,6 +6,8 @@ attribute of `intar.port` and `intar.link`).
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -53,13 +55,16 @@ class Link:
 @dataclass(frozen=True)
 class Buffer:
     """Where a tensor lives: `onchip` in core `home`'s scratchpad, or `offchip` behind port
-    `home`. A buffer of a reshape/transpose result is an alias (bytes 0) of its input's."""
+    `home`. A buffer of a reshape/transpose result is an alias (bytes 0) of its input's.
+    A `slice` (dim, lo, hi) makes an off-chip buffer a stripe: rows [lo, hi) of dimension
+    dim of the tensor's [rows, cols] matrix, behind a port of its own."""
 
     name: str
     tensor: str
     placement: Literal["onchip", "offchip"]
     home: str
     bytes: int
+    slice: tuple[int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,7 @@ def validate(schedule: Schedule, graph: TaskGraph) -> None:
         homes = ports if b.placement == "offchip" else units
         if b.home not in homes:
             errs.append(f"buffer {b.name}: bad home {b.home}")
+    errs += _stripe_errors(schedule, graph)
     if schedule.dsps_used > schedule.dsp_budget:
         errs.append(f"DSPs {schedule.dsps_used} over budget {schedule.dsp_budget}")
     if len(schedule.ports) > schedule.port_budget:
@@ -285,3 +291,35 @@ def validate(schedule: Schedule, graph: TaskGraph) -> None:
         )
     if errs:
         raise ValueError("invalid schedule: " + "; ".join(errs))
+
+
+def _stripe_errors(schedule: Schedule, graph: TaskGraph) -> list[str]:
+    """A tensor's stripes are off chip, on distinct ports, and partition one dimension of
+    its [rows, cols] matrix; a striped tensor has no unstriped buffer."""
+    errs: list[str] = []
+    by_tensor: dict[str, list[Buffer]] = {}
+    for b in schedule.buffers:
+        by_tensor.setdefault(b.tensor, []).append(b)
+    for tensor, bufs in sorted(by_tensor.items()):
+        stripes = [b for b in bufs if b.slice is not None]
+        if not stripes:
+            continue
+        if len(stripes) != len(bufs) or any(b.placement != "offchip" for b in stripes):
+            errs.append(f"tensor {tensor}: stripes must be its only buffers, all off chip")
+            continue
+        if len({b.home for b in stripes}) != len(stripes):
+            errs.append(f"tensor {tensor}: two stripes on one port")
+        dims = {b.slice[0] for b in stripes}
+        shape = graph.tensors[tensor].shape if tensor in graph.tensors else ()
+        matrix = (math.prod(shape[:-1]) if len(shape) > 1 else 1, shape[-1] if shape else 1)
+        spans = sorted(b.slice[1:] for b in stripes)
+        if len(dims) != 1 or dims - {0, 1}:
+            errs.append(f"tensor {tensor}: stripes must split one dimension of its matrix")
+        elif (
+            spans[0][0] != 0
+            or spans[-1][1] != matrix[dims.pop()]
+            or any(lo >= hi for lo, hi in spans)
+            or any(a[1] != b[0] for a, b in itertools.pairwise(spans))
+        ):
+            errs.append(f"tensor {tensor}: stripes {spans} do not partition it")
+    return errs

@@ -104,6 +104,8 @@ class TaskPlan:
     port_bytes: dict[int, int] = field(default_factory=dict)
     beat: int = 1
     streamed_in: bool = False
+    # operand index -> the port of each slice's stripe (`_Evaluator._stripes`), in slice order
+    stripes: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -535,6 +537,10 @@ class _Evaluator:
         groups = _ports_by_width(
             {n: s.g.tensors[n].bits for _, n in items}, {n: b for b, n in items}, s
         )
+        self.width_ports = groups
+        # per evaluation: striped tensor -> (port, bytes, share of a head as (num, den), bytes
+        # its port has delivered when its last byte is in) per stripe, in slice order
+        self.striped: dict[str, list[tuple[int, int, tuple[int, int], int]]] = {}
         load = [0] * s.port_budget
         self.port: dict[str, int] = {}
         for b, n in sorted(items, key=lambda x: (-x[0], x[1])):
@@ -818,6 +824,7 @@ class _Evaluator:
                 tp[t.name].line_bytes = s.line_bytes(t)
                 tp[t.name].beat = lanes
         produced = {t.name for t in tasks}
+        self.striped = self._stripes(pe, tp, produced)
         load_end = self._load_queue(tasks, produced, tp)
         # A weight read from off-chip arrives row by row: k-outer order consumes it as it
         # comes (partial tiles in the accumulator memory), i/j-outer waits for all of it but
@@ -827,7 +834,10 @@ class _Evaluator:
             rhs = s.base[t.operands[1]]
             if t.kind != "matmul" or t.attr("transpose_rhs", False) or rhs in produced:
                 continue
-            if not self.offchip(rhs) or len(tp[t.name].cores) != 1:
+            # one core, or one stripe per core: each core streams its own part of the weight
+            if not self.offchip(rhs) or (len(tp[t.name].cores) != 1 and rhs not in self.striped):
+                continue
+            if rhs not in load_end:  # an earlier phase left it in this core's buffer
                 continue
             bi, bj, bk = pe_bounds(tp[t.name].gemms[0], cfg.cores[tp[t.name].cores[0]])
             gm = s.gemm[t.name]
@@ -903,7 +913,8 @@ class _Evaluator:
         # a port's traffic: each tensor loaded once for all its readers, and every store
         group_ports: dict[int, int] = {}
         for b in load_end:
-            group_ports[self.port[b]] = group_ports.get(self.port[b], 0) + s.port_bytes(b)
+            for ch, nb in self.port_shares(b):
+                group_ports[ch] = group_ports.get(ch, 0) + nb
         onchip = live + sum(g.bytes(b) for b in full_buffers)
         floors: dict[str, int] = {}  # a task's finish measured from the phase start
         stored: dict[str, list[str]] = {}  # task -> the tensors its results are stored as
@@ -923,7 +934,8 @@ class _Evaluator:
                 nb = g.bytes(op)
                 off = self.loads_operand(t, k, plan, produced)  # made here: written on chip
                 if off:
-                    ports[self.port[b]] = ports.get(self.port[b], 0) + s.port_bytes(b)
+                    for ch, share in self.port_shares(b):
+                        ports[ch] = ports.get(ch, 0) + share
                 resident.append((k, nb, off))
             stores = [t.name] if t.name in self.off else []
             stores += [v.name for v in s.output_views if s.base[v.name] == t.name]
@@ -1049,8 +1061,11 @@ class _Evaluator:
                 queues.setdefault(self.port[name], []).append((name, task))
         loads_out: dict[int, int] = {}
         for b, nbytes in load_end.items():
-            ch = self.port[b]
-            loads_out[ch] = max(loads_out.get(ch, 0), ceil_div(nbytes, s.bpc))
+            ends = [
+                (ch, end) for ch, _, _, end in self.striped.get(b, [(self.port[b], 0, 0, nbytes)])
+            ]
+            for ch, end in ends:
+                loads_out[ch] = max(loads_out.get(ch, 0), ceil_div(end, s.bpc))
         done = 0
         for ch, items in queues.items():
             end = loads_out.get(ch, 0)
@@ -1213,17 +1228,88 @@ class _Evaluator:
         queued: dict[int, int] = {}
         end: dict[str, int] = {}
         for b in sorted(lhs, key=lambda b: (b not in broadcast, not lhs[b], b)):
+            if b in self.striped:  # each stripe on its own port, side by side
+                parts = self.striped[b]
+                for k, (ch, nb, share, _) in enumerate(parts):
+                    gap = s.bpc if ch in queued else 0
+                    queued[ch] = queued.get(ch, 0) + gap + nb
+                    parts[k] = (ch, nb, share, queued[ch])
+                end[b] = max(p[3] for p in parts)
+                continue
             ch = self.port[b]
             gap = s.bpc if ch in queued else 0  # the engine takes its next command a cycle late
             queued[ch] = queued.get(ch, 0) + gap + s.port_bytes(b)
             end[b] = queued[ch]
         return end
 
+    def _stripes(
+        self, pe: list[Task], tp: dict[str, TaskPlan], produced: set[str]
+    ) -> dict[str, list[tuple[int, int, tuple[int, int], int]]]:
+        """Weights striped over ports: a matmul split by columns over several cores whose
+        off-chip weight only it reads is stored as one stripe per core slice (its columns,
+        or its rows when the weight is [N, K]), each on its own port, so the cores load their
+        parts side by side. Stripes go to the ports this phase loads least, biggest first."""
+        s = self.s
+        found = []
+        for t in pe:
+            plan = tp[t.name]
+            rhs = t.operands[1]
+            if t.kind != "matmul" or len(plan.slices) < 2 or plan.dim != len(t.shape) - 1:
+                continue
+            if s.base[rhs] != rhs or rhs not in s.leaves or len(s.g.consumers(rhs)) != 1:
+                continue
+            shape = s.g.shape(rhs)
+            if len(shape) != 2 or not self.loads_operand(t, 1, plan, produced):
+                continue
+            chans = self.width_ports.get(s.g.tensors[rhs].bits, range(s.port_budget))
+            if len(chans) < len(plan.slices):
+                continue
+            tr = bool(t.attr("transpose_rhs", False))
+            parts = []
+            for _, lo, hi in plan.slices:
+                part = (hi - lo, shape[1]) if tr else (shape[0], hi - lo)
+                nb = offchip_beats(part, s.g.tensors[rhs].bits, 8 * s.bpc) * s.bpc
+                parts.append((nb, (1, 1) if tr else (hi - lo, shape[1])))
+            found.append((rhs, t, parts, chans))
+        if not found:
+            return {}
+        busy: dict[int, int] = {}
+        striped = {b for b, *_ in found}
+        for t in s.order:
+            if t.name not in tp:
+                continue
+            for k, op in enumerate(t.operands):
+                b = s.base[op]
+                if b not in striped and self.loads_operand(t, k, tp[t.name], produced):
+                    busy[self.port[b]] = busy.get(self.port[b], 0) + s.port_bytes(b)
+        out: dict[str, list[tuple[int, int, tuple[int, int], int]]] = {}
+        for rhs, t, parts, chans in sorted(found, key=lambda f: (-sum(p[0] for p in f[2]), f[0])):
+            free = sorted(chans, key=lambda c: (busy.get(c, 0), c))[: len(parts)]
+            order = sorted(range(len(parts)), key=lambda k: (-parts[k][0], k))
+            chosen = [0] * len(parts)
+            for k, ch in zip(order, free, strict=True):
+                chosen[k] = ch
+                busy[ch] = busy.get(ch, 0) + parts[k][0]
+            out[rhs] = [(ch, nb, share, 0) for ch, (nb, share) in zip(chosen, parts, strict=True)]
+            tp[t.name].stripes = {1: tuple(chosen)}
+        return out
+
+    def port_shares(self, tensor: str) -> list[tuple[int, int]]:
+        """(port, bytes) a loaded tensor moves over each of its ports in this phase."""
+        if tensor in self.striped:
+            return [(ch, nb) for ch, nb, _, _ in self.striped[tensor]]
+        return [(self.port[tensor], self.s.port_bytes(tensor))]
+
     def _arrived(self, load_end: dict[str, int], tensor: str, head: int) -> int:
         """Cycle (from the phase start) when the first `head` bytes of a loaded tensor are in
         (0 when it is not loaded in this phase)."""
         if tensor not in load_end:
             return 0
+        if tensor in self.striped:  # every core's first part, each from its own stripe
+            return max(
+                ceil_div(end - nb + min(ceil_div(head * share[0], share[1]), nb), self.s.bpc)
+                for _, nb, share, end in self.striped[tensor]
+            )
         nb = self.s.port_bytes(tensor)
         return ceil_div(load_end[tensor] - nb + min(head, nb), self.s.bpc)
 
@@ -1682,7 +1768,28 @@ def _materialize(s: _Search, plan: _Plan, mode: str) -> Schedule:
         ports_used.add(ch)
         return f"port{ch}"
 
+    # a striped weight: one buffer per slice of its reader, behind that stripe's port
+    stripe_of: dict[tuple[str, str], Buffer] = {}
+    for gp in plan.groups:
+        for tplan in gp.tasks.values():
+            t = g.task(tplan.task)
+            for op, chans in tplan.stripes.items():
+                b = t.operands[op]
+                dim = 0 if t.attr("transpose_rhs", False) else 1
+                for i, ((c, lo, hi), ch) in enumerate(zip(tplan.slices, chans, strict=True)):
+                    shape = [rows_of(g.shape(b)), g.shape(b)[-1]]
+                    shape[dim] = hi - lo
+                    nbytes = ceil_div(shape[0] * shape[1] * g.tensors[b].bits, 8)
+                    stripe_of[(b, core_names[c])] = Buffer(
+                        f"buf_{b}_stripe{i}", b, "offchip", port_name(ch), nbytes, (dim, lo, hi)
+                    )
+    striped = {b for b, _ in stripe_of}
     for leaf in s.leaves:
+        if leaf in striped:  # keyed apart: `read` finds a stripe by (tensor, unit)
+            parts = sorted((b for b in stripe_of.values() if b.tensor == leaf), key=_slice_of)
+            for b in parts:
+                buffers[b.name] = b
+            continue
         buffers[leaf] = Buffer(
             f"buf_{leaf}", leaf, "offchip", port_name(ev.port[leaf]), g.bytes(leaf)
         )
@@ -1766,7 +1873,7 @@ def _materialize(s: _Search, plan: _Plan, mode: str) -> Schedule:
     port_depth = fifo_depth(ceil_div(dev.offchip.latency_cycles + 2, 2), dev.max_fifo_depth)
 
     def read(tensor: str, unit: str, phase: int, demand_bits: int) -> str:
-        b = buffers[tensor]
+        b = stripe_of.get((tensor, unit)) or buffers[tensor]
         if b.placement == "offchip":
             return link(b.home, unit, port_w, port_depth, phase, tensor)
         if b.home == unit:
@@ -1912,6 +2019,10 @@ def _materialize(s: _Search, plan: _Plan, mode: str) -> Schedule:
         onchip_capacity_bytes=s.capacity,
         loop_orders=tuple(loop_orders),
     )
+
+
+def _slice_of(b: Buffer) -> tuple[int, int, int]:
+    return b.slice or (0, 0, 0)
 
 
 def _demand_bits(

@@ -45,8 +45,20 @@ def manifest(plan: HwPlan, top: str) -> dict:
     for name, (port, base) in sorted(plan.placement.items()):
         m = plan.stored_matrix(name)
         per = plan.port(port).width // m.bits
-        role = g.tensors[name].role
-        extra = {}
+        part = plan.parts.get(name)
+        tensor = part.tensor if part is not None else name
+        role = g.tensors[tensor].role
+        extra: dict = {}
+        if part is not None:  # a stripe: its part of the tensor's [rows, cols] matrix
+            whole = g.tensors[tensor].shape
+            rows = math.prod(whole[:-1]) if len(whole) > 1 else 1
+            extra["part"] = {
+                "tensor": tensor,
+                "matrix": [rows, whole[-1]],
+                "dim": part.dim,
+                "lo": part.lo,
+                "hi": part.hi,
+            }
         if name in plan.conv_weights:
             kind, cp = plan.conv_weights[name]
             extra["conv_weight"] = {"kind": kind, "cp": cp}
@@ -54,7 +66,7 @@ def manifest(plan: HwPlan, top: str) -> dict:
             {
                 "name": name,
                 "role": "output" if name in g.outputs else role,
-                "shape": list(g.tensors[name].shape),
+                "shape": [m.rows, m.cols] if part is not None else list(g.tensors[name].shape),
                 "port": port,
                 "base": base,
                 "rows": m.rows,
@@ -109,9 +121,13 @@ def pack_image(man: dict, port: dict, values: dict[str, np.ndarray]) -> np.ndarr
     for t in man["tensors"]:
         if t["port"] != port["name"] or t["role"] == "output":
             continue
-        v = np.asarray(values[t["name"]], dtype=np.int64)
+        part = t.get("part")
+        v = np.asarray(values[part["tensor"] if part else t["name"]], dtype=np.int64)
         if "conv_weight" in t:
             v = conv_weight_image(v, t["conv_weight"]["kind"], t["conv_weight"]["cp"])
+        if part:
+            v = v.reshape(part["matrix"])
+            v = v[part["lo"] : part["hi"]] if part["dim"] == 0 else v[:, part["lo"] : part["hi"]]
         v = v.reshape(t["rows"], t["cols"])
         bits, per, bpr = t["bits"], t["per_beat"], t["beats_per_row"]
         mask = (1 << bits) - 1
