@@ -62,6 +62,10 @@ EXHAUSTIVE_ALLOCATIONS = 40
 INF = math.inf
 
 
+#: Stripe a weight only if its one-port transfer takes at least 1/STRIPE_MIN_SHARE of its task.
+STRIPE_MIN_SHARE = 8
+
+
 @dataclass(frozen=True)
 class Config:
     """A hardware configuration the phases run on: core PE dims and SFU lanes."""
@@ -220,6 +224,9 @@ class _Search:
             for d in (g.m, g.n, g.k):
                 if d <= limit:
                     vals.add(d)
+        for t in self.pe_tasks:  # a conv's pixel tiles never cross an output row
+            if t.kind in ("conv2d", "conv_transpose2d") and t.shape[-1] <= limit:
+                vals.add(t.shape[-1])
         return sorted(vals)
 
     def homogeneous_configs(self) -> list[Config]:
@@ -1260,6 +1267,10 @@ class _Evaluator:
                 continue
             shape = s.g.shape(rhs)
             if len(shape) != 2 or not self.loads_operand(t, 1, plan, produced):
+                continue
+            # only where the weight's transfer is a sizable part of the task's time: stripes
+            # gain little on a compute-bound task, and its cores' other buffers still cost
+            if ceil_div(s.port_bytes(rhs), s.bpc) * STRIPE_MIN_SHARE < plan.cycles:
                 continue
             chans = self.width_ports.get(s.g.tensors[rhs].bits, range(s.port_budget))
             if len(chans) < len(plan.slices):

@@ -328,3 +328,17 @@ def test_each_element_width_gets_ports_of_its_own() -> None:
                 widths.setdefault(b.home, set()).add(g.tensors[b.tensor].bits)
         assert all(len(w) == 1 for w in widths.values()), widths
         assert {next(iter(w)) for w in widths.values()} == {4, 8}
+
+
+def test_pe_candidates_include_conv_output_widths() -> None:
+    """A conv's pixel tiles never cross an output row, so a PE width of the row (VAE: 21,
+    18, 25, 28) wastes no lanes; those widths are not of the 2^a 3^b form the search tries."""
+    from intar.scheduling.search import DEFAULT_PARAMS, _Search
+
+    g = PAPER_KERNELS["vae"]()
+    s = _Search(g, U280, 239, 9, DEFAULT_PARAMS, U280.onchip_bytes)
+    widths = {t.shape[-1] for t in g.tasks if t.kind in ("conv2d", "conv_transpose2d")}
+    assert widths == {21, 18, 25, 28}
+    assert widths <= set(s.pe_values(128))
+    sched = schedule(g, U280, dsp_budget=239, port_budget=9)
+    assert sched.predicted_cycles < 14_000  # 7 x (1, 28, 1) without them: 14,836
