@@ -2,7 +2,8 @@
 resource counts and LUT levels checked against the device's realism bounds, DIR/synth.json.
 
 DIR/synth.json exists after a run if and only if the design fits the device: a design over a
-bound raises `BoundsError` and leaves no synth.json (one from an earlier run is removed).
+bound raises `BoundsError` and leaves no synth.json (one from an earlier run is removed), only
+DIR/synth-rejected.json with its counts and violations.
 A synth.json whose recorded design.sv hash and yosys script match is reused without running
 yosys (`force=True` reruns); its counts are checked against the device again.
 """
@@ -256,6 +257,35 @@ def _cache_key(out: Path, manifest: dict, hierarchical: bool) -> tuple[str, str]
     return digest, yosys_script(Path("..") / "design.sv", manifest.get("top"), hierarchical)
 
 
+REJECTED = "synth-rejected.json"
+"""Beside design.sv after a synthesis over the device's bounds: the counts and the violations
+(the design is not reported, but a rerun need not run yosys to reject it again)."""
+
+
+def _cached_rejection(out: Path, digest: str, script: str) -> SynthReport | None:
+    try:
+        rep = SynthReport.from_json(json.dumps(json.loads(_read(out / REJECTED))["report"]))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if (rep.design_sha256, rep.script) != (digest, script):
+        return None
+    rep.cached = True
+    return rep
+
+
+def cached_rejection(design_dir: Path | str, hierarchical: bool = False) -> BoundsError | None:
+    """The BoundsError of the last synthesis of the current design.sv, if it was over the
+    bounds it was checked against; yosys is not run."""
+    out = Path(design_dir)
+    if not (out / "design.sv").is_file():
+        return None
+    manifest = json.loads(_read(out / "hw.json") or "{}")
+    rep = _cached_rejection(out, *_cache_key(out, manifest, hierarchical))
+    if rep is None:
+        return None
+    return BoundsError(rep, json.loads(_read(out / REJECTED))["violations"])
+
+
 def cached_report(design_dir: Path | str, hierarchical: bool = False) -> SynthReport | None:
     """`design_dir`/synth.json if it is of the current design.sv (it exists only for a design
     that fitted its device), else None; yosys is not run."""
@@ -295,7 +325,7 @@ def synthesize(
     dev = device if isinstance(device, Device) else load_device(device)
     bounds = device_bounds(dev)
     digest, script = _cache_key(out, manifest, hierarchical)
-    rep = None if force else _cached(out, digest, script)
+    rep = None if force else _cached(out, digest, script) or _cached_rejection(out, digest, script)
     if rep is None:
         rep = _synthesize(out, manifest.get("top"), digest, script, hierarchical, say)
     # the counts do not depend on the device (the family is fixed): a cached report is checked
@@ -305,7 +335,10 @@ def synthesize(
     violations = check_bounds(rep)
     if violations:
         (out / "synth.json").unlink(missing_ok=True)
+        record = {"report": json.loads(rep.to_json()), "violations": violations}
+        atomic_write(out / REJECTED, json.dumps(record, indent=2) + "\n")
         raise BoundsError(rep, violations)
+    (out / REJECTED).unlink(missing_ok=True)
     if stale or not rep.cached:
         atomic_write(out / "synth.json", rep.to_json())
     return rep

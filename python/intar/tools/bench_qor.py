@@ -168,13 +168,18 @@ def _synthesize(run: Path, opts: QorOptions, hierarchical: bool = False) -> dict
 
 
 def _cached_synthesis(run: Path) -> dict | None:
-    from intar.synth.report import cached_report
+    """The last synthesis of this very design.sv: its counts, or its rejection."""
+    from intar.synth.report import cached_rejection, cached_report
 
-    rep = cached_report(run)
-    if rep is None:
-        return None
     keep = ("dsp", "lut", "ff", "bram36", "uram", "max_logic_levels")
-    return {"status": "done", **{k: getattr(rep, k) for k in keep}, "cached": True}
+    rep = cached_report(run)
+    if rep is not None:
+        return {"status": "done", **{k: getattr(rep, k) for k in keep}, "cached": True}
+    rejected = cached_rejection(run)
+    if rejected is None:
+        return None
+    counts = {k: getattr(rejected.report, k) for k in keep}
+    return {"status": "over bounds", "reason": str(rejected), **counts, "cached": True}
 
 
 def run_one(kernel: str, mode: str, opts: QorOptions) -> dict:

@@ -173,6 +173,24 @@ def test_over_the_bounds_fails_without_synth_json(
     assert "max_logic_levels" in err and "> 1" in err and "longest path" in err
     assert "Traceback" not in err
     assert not (tmp_path / "synth.json").exists()
+    # the rejection is recorded: a rerun rejects it again without yosys, and the QoR bench
+    # reports the design as over bounds even when it does not synthesise
+    rejected = synth_report.cached_rejection(tmp_path)
+    assert rejected is not None and any("max_logic_levels" in v for v in rejected.violations)
+    rc, _, err = run(capsys, str(tmp_path), "--device", str(strict))
+    assert rc == 1 and len(fake_yosys) == 1 and "max_logic_levels" in err
+    from intar.tools.bench_qor import _cached_synthesis
+
+    row = _cached_synthesis(tmp_path)
+    assert (
+        row is not None and row["status"] == "over bounds" and "max_logic_levels" in row["reason"]
+    )
+    # within the bounds again: synth.json, and the record of the rejection is gone
+    rc, _, _ = run(capsys, str(tmp_path), "--device", "tiny")
+    assert rc == 0 and len(fake_yosys) == 1
+    assert (tmp_path / "synth.json").exists()
+    assert not (tmp_path / synth_report.REJECTED).exists()
+    assert synth_report.cached_rejection(tmp_path) is None
 
 
 def test_missing_design_and_unknown_device(
