@@ -62,6 +62,9 @@ EXHAUSTIVE_ALLOCATIONS = 40
 INF = math.inf
 
 
+#: Conv output widths below this are not tried as PE widths (narrow rows lose little to the
+#: 2^a 3^b widths, and the model of their odd tiles is less exact).
+CONV_WIDTH_MIN = 16
 #: Stripe a weight only if its one-port transfer takes at least 1/STRIPE_MIN_SHARE of its task.
 STRIPE_MIN_SHARE = 8
 
@@ -225,8 +228,9 @@ class _Search:
                 if d <= limit:
                     vals.add(d)
         for t in self.pe_tasks:  # a conv's pixel tiles never cross an output row
-            if t.kind in ("conv2d", "conv_transpose2d") and t.shape[-1] <= limit:
-                vals.add(t.shape[-1])
+            ow = t.shape[-1]
+            if t.kind in ("conv2d", "conv_transpose2d") and CONV_WIDTH_MIN <= ow <= limit:
+                vals.add(ow)
         return sorted(vals)
 
     def homogeneous_configs(self) -> list[Config]:
