@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from circt import ir
 
+from intar.scheduling.problem import matrix_dims
+
 from . import _intar_ops_gen as _gen
 from . import shapes
 from ._intar_ops_gen import _Dialect
@@ -960,7 +962,7 @@ class BufferOp(UnitOp):
                 raise VerifyError("only an off-chip buffer can be a stripe ('slice')")
             if op is not None:
                 shape = op.result_shape
-                matrix = (math.prod(shape[:-1]) if len(shape) > 1 else 1, shape[-1] if shape else 1)
+                matrix = matrix_dims(shape)
                 if part[2] > matrix[part[0]]:
                     raise VerifyError(
                         f"'slice' {_fmt(part)} is outside the tensor's {matrix[0]}x{matrix[1]} "

@@ -370,6 +370,12 @@ def volume_profile(graph: TaskGraph) -> tuple[Volume, ...]:
     )
 
 
+def matrix_dims(shape: Shape) -> tuple[int, int]:
+    """(rows, cols) of the row-major matrix a tensor is stored as: rows is the product of the
+    leading dimensions."""
+    return (math.prod(shape[:-1]) if len(shape) > 1 else 1, shape[-1] if shape else 1)
+
+
 def make_graph(
     name: str,
     leaves: list[Tensor],

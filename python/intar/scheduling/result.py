@@ -7,12 +7,11 @@ attribute of `intar.port` and `intar.link`).
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass, field
 from typing import Literal
 
 from .cost import SFU_DSP_PER_LANE, ceil_div, pe_dsps
-from .problem import PE_KINDS, VIEW_KINDS, TaskGraph
+from .problem import PE_KINDS, VIEW_KINDS, TaskGraph, matrix_dims
 
 Pattern = Literal["sequential", "task_parallel", "task_pipeline"]
 
@@ -311,7 +310,7 @@ def _stripe_errors(schedule: Schedule, graph: TaskGraph) -> list[str]:
             errs.append(f"tensor {tensor}: two stripes on one port")
         dims = {b.slice[0] for b in stripes}
         shape = graph.tensors[tensor].shape if tensor in graph.tensors else ()
-        matrix = (math.prod(shape[:-1]) if len(shape) > 1 else 1, shape[-1] if shape else 1)
+        matrix = matrix_dims(shape)
         spans = sorted(b.slice[1:] for b in stripes)
         if len(dims) != 1 or dims - {0, 1}:
             errs.append(f"tensor {tensor}: stripes must split one dimension of its matrix")

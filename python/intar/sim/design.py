@@ -27,6 +27,7 @@ import numpy as np
 
 from intar.files import atomic_write
 from intar.hw.plan import HwPlan, conv_weight_image
+from intar.scheduling.problem import matrix_dims
 from intar.sim.headers import BUS_HEADER, MEMORY_MODEL_HEADER
 from intar.sim.verilator import build
 
@@ -50,11 +51,9 @@ def manifest(plan: HwPlan, top: str) -> dict:
         role = g.tensors[tensor].role
         extra: dict = {}
         if part is not None:  # a stripe: its part of the tensor's [rows, cols] matrix
-            whole = g.tensors[tensor].shape
-            rows = math.prod(whole[:-1]) if len(whole) > 1 else 1
             extra["part"] = {
                 "tensor": tensor,
-                "matrix": [rows, whole[-1]],
+                "matrix": list(matrix_dims(g.tensors[tensor].shape)),
                 "dim": part.dim,
                 "lo": part.lo,
                 "hi": part.hi,

@@ -237,16 +237,21 @@ def _read(path: Path) -> str:
         return ""
 
 
+def _of_design(rep: SynthReport, digest: str, script: str) -> SynthReport | None:
+    """`rep`, marked cached, if it is of this design.sv and yosys script."""
+    if (rep.design_sha256, rep.script) != (digest, script):
+        return None
+    rep.cached = True
+    return rep
+
+
 def _cached(out: Path, digest: str, script: str) -> SynthReport | None:
     """synth.json's report if it is of this design.sv and yosys script."""
     try:
         rep = SynthReport.from_json((out / "synth.json").read_text())
     except (OSError, ValueError, TypeError):
         return None
-    if (rep.design_sha256, rep.script) != (digest, script):
-        return None
-    rep.cached = True
-    return rep
+    return _of_design(rep, digest, script)
 
 
 def _cache_key(out: Path, manifest: dict, hierarchical: bool) -> tuple[str, str]:
@@ -262,38 +267,38 @@ REJECTED = "synth-rejected.json"
 (the design is not reported, but a rerun need not run yosys to reject it again)."""
 
 
-def _cached_rejection(out: Path, digest: str, script: str) -> SynthReport | None:
+def _cached_rejection(out: Path, digest: str, script: str) -> BoundsError | None:
+    """The rejection recorded beside design.sv if it is of this design.sv and yosys script."""
     try:
-        rep = SynthReport.from_json(json.dumps(json.loads(_read(out / REJECTED))["report"]))
+        record = json.loads((out / REJECTED).read_text())
+        rep = SynthReport(**record["report"])
+        violations = list(record["violations"])
     except (OSError, ValueError, TypeError, KeyError):
         return None
-    if (rep.design_sha256, rep.script) != (digest, script):
+    rep = _of_design(rep, digest, script)
+    return None if rep is None else BoundsError(rep, violations)
+
+
+def _cache_key_of(design_dir: Path | str, hierarchical: bool) -> tuple[Path, str, str] | None:
+    out = Path(design_dir)
+    if not (out / "design.sv").is_file():
         return None
-    rep.cached = True
-    return rep
+    manifest = json.loads(_read(out / "hw.json") or "{}")
+    return out, *_cache_key(out, manifest, hierarchical)
 
 
 def cached_rejection(design_dir: Path | str, hierarchical: bool = False) -> BoundsError | None:
     """The BoundsError of the last synthesis of the current design.sv, if it was over the
     bounds it was checked against; yosys is not run."""
-    out = Path(design_dir)
-    if not (out / "design.sv").is_file():
-        return None
-    manifest = json.loads(_read(out / "hw.json") or "{}")
-    rep = _cached_rejection(out, *_cache_key(out, manifest, hierarchical))
-    if rep is None:
-        return None
-    return BoundsError(rep, json.loads(_read(out / REJECTED))["violations"])
+    key = _cache_key_of(design_dir, hierarchical)
+    return None if key is None else _cached_rejection(*key)
 
 
 def cached_report(design_dir: Path | str, hierarchical: bool = False) -> SynthReport | None:
     """`design_dir`/synth.json if it is of the current design.sv (it exists only for a design
     that fitted its device), else None; yosys is not run."""
-    out = Path(design_dir)
-    if not (out / "design.sv").is_file():
-        return None
-    manifest = json.loads(_read(out / "hw.json") or "{}")
-    return _cached(out, *_cache_key(out, manifest, hierarchical))
+    key = _cache_key_of(design_dir, hierarchical)
+    return None if key is None else _cached(*key)
 
 
 def synthesize(
@@ -325,7 +330,10 @@ def synthesize(
     dev = device if isinstance(device, Device) else load_device(device)
     bounds = device_bounds(dev)
     digest, script = _cache_key(out, manifest, hierarchical)
-    rep = None if force else _cached(out, digest, script) or _cached_rejection(out, digest, script)
+    rep = None if force else _cached(out, digest, script)
+    if rep is None and not force:
+        rejected = _cached_rejection(out, digest, script)
+        rep = rejected.report if rejected is not None else None
     if rep is None:
         rep = _synthesize(out, manifest.get("top"), digest, script, hierarchical, say)
     # the counts do not depend on the device (the family is fixed): a cached report is checked
