@@ -81,10 +81,15 @@ def Intar_BufferOp : Intar_Op<"buffer", [Symbol, HasParent<"DesignOp">]> {
     dimension slice[0] of the tensor's stored [rows, cols] matrix: a stripe.
     The stripes of a tensor partition it, each behind its own port, so one
     core's part of a split task loads at that port's rate beside the others.
+    `transposed` stores a [K, N] weight, read by one matmul as its rhs, as its
+    [N, K] transpose (the host lays it out so): the matmul reads it with
+    transpose_rhs, and a j-outer loop streams it column block by column block.
+    A `slice` of a transposed buffer cuts the [N, K] matrix.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, FlatSymbolRefAttr:$tensor,
                        StrAttr:$placement, FlatSymbolRefAttr:$home,
-                       I64Attr:$bytes, OptionalAttr<DenseI64ArrayAttr>:$slice);
+                       I64Attr:$bytes, OptionalAttr<DenseI64ArrayAttr>:$slice,
+                       UnitAttr:$transposed);
 }
 
 def Intar_ScheduleOp : Intar_Op<"schedule",

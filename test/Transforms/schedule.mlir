@@ -59,3 +59,28 @@
   %h2 = "intar.matmul"(%r, %w2) {sym_name = "h2", shift = 17 : i64} : (tensor<1x32xi16>, tensor<32x16xi16>) -> tensor<1x16xi16>
   "intar.output"(%h2) : (tensor<1x16xi16>) -> ()
 }) {sym_name = "chain"} : () -> ()
+
+// -----
+
+// A wide projection whose weight (32 KB) is most of the work, then a narrow one. With the
+// weight stored as given ([K, N], row by row) h waits for all of it; its accumulators do not
+// fit beside h for k-outer order. Stored transposed ([N, K]) it arrives column block by column
+// block, and h runs j-outer (jik) behind it. The dataflow baseline keeps it as given.
+// INTAR: "intar.buffer"() {{.*}}sym_name = "buf_w1", tensor = @w1, transposed}
+// INTAR-NOT: "intar.buffer"() {{.*}}tensor = @w2, transposed
+// INTAR: "intar.assign"() {{.*}}loop_order = "jik"{{.*}}task = @h,
+// INTAR: graph = @ffn
+// SEQ: "intar.buffer"() {{.*}}sym_name = "buf_w1", tensor = @w1, transposed}
+// SEQ: "intar.assign"() {{.*}}loop_order = "jik"{{.*}}task = @h,
+// SEQ: graph = @ffn
+// DF: "intar.buffer"() {{.*}}sym_name = "buf_w1", tensor = @w1}
+// DF: graph = @ffn
+"intar.graph"() ({
+  %x = "intar.input"() {sym_name = "x"} : () -> tensor<48x64xi16>
+  %w1 = "intar.weight"() {seed = 3 : i64, sym_name = "w1"} : () -> tensor<64x256xi16>
+  %h = "intar.matmul"(%x, %w1) {shift = 14 : i64, sym_name = "h"} : (tensor<48x64xi16>, tensor<64x256xi16>) -> tensor<48x256xi16>
+  %r = "intar.relu"(%h) {sym_name = "r"} : (tensor<48x256xi16>) -> tensor<48x256xi16>
+  %w2 = "intar.weight"() {seed = 5 : i64, sym_name = "w2"} : () -> tensor<256x8xi16>
+  %y = "intar.matmul"(%r, %w2) {shift = 16 : i64, sym_name = "y"} : (tensor<48x256xi16>, tensor<256x8xi16>) -> tensor<48x8xi16>
+  "intar.output"(%y) : (tensor<48x8xi16>) -> ()
+}) {sym_name = "ffn"} : () -> ()

@@ -89,20 +89,19 @@ def test_compile_is_cached(tmp_path: Path) -> None:
 
 
 def test_a_design_far_over_the_device_is_not_synthesised_nor_counted(tmp_path: Path) -> None:
-    """The full-scale gating net's PE (1 x 1 x 107) reads its 4096 x 11008 weights 107 rows
-    deep while they load 16 wide: 1,712 banks a weight even through a ring, so its memories
-    alone are far over the U280's BRAM36. The row is 'over bounds', out of the geomeans, and
-    neither Verilator nor yosys runs on it."""
+    """The full-scale CNN-4L sequential design's memories alone (its feature maps and their
+    conv reads, about 18,500 BRAM36 estimated) are far over the U280's. The row is
+    'over bounds', out of the geomeans, and neither Verilator nor yosys runs on it."""
     logs: list[str] = []
     opts = QorOptions(examples=ROOT / "examples", work=tmp_path, log=logs.append)
-    row = run_one("gating_net", "intar", opts)
-    mem = json.loads((tmp_path / "gating_net" / "intar" / "hw.json").read_text())["memory"]
+    row = run_one("cnn_4l", "sequential", opts)
+    mem = json.loads((tmp_path / "cnn_4l" / "sequential" / "hw.json").read_text())["memory"]
     assert mem["bram36_estimate"] > 1.5 * mem["device_bram36"] == 1.5 * 2016
     assert row["status"] == "over bounds" and row["synth"]["estimated"] is True
     assert row["synth"]["bram36"] == mem["bram36_estimate"]
     assert "not simulated or synthesised" in row["reason"]
     assert row["sim"]["status"] == "not run" and not any("yosys" in m for m in logs)
-    assert not (tmp_path / "gating_net" / "intar" / "synth.json").exists()
+    assert not (tmp_path / "cnn_4l" / "sequential" / "synth.json").exists()
     s = _summary([row, _row("mlp", "intar", 100, 200)])
     assert s["kernels_simulated_intar"] == 1
     assert "over bounds: its memories need about" in qor_markdown({"rows": [row], "summary": s})

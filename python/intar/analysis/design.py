@@ -59,7 +59,15 @@ def schedule_of(design: intar.DesignOp) -> Schedule:
             for k in of(intar.LinkOp)
         ),
         buffers=tuple(
-            Buffer(b.unit_name, r(b, "tensor"), b.placement, r(b, "home"), i(b, "bytes"), b.slice)
+            Buffer(
+                b.unit_name,
+                r(b, "tensor"),
+                b.placement,
+                r(b, "home"),
+                i(b, "bytes"),
+                b.slice,
+                b.transposed,
+            )
             for b in of(intar.BufferOp)
         ),
         phases=phases,

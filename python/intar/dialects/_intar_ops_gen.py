@@ -241,13 +241,17 @@ class BufferOp(_ods_ir.OpView):
   dimension slice[0] of the tensor's stored [rows, cols] matrix: a stripe.
   The stripes of a tensor partition it, each behind its own port, so one
   core's part of a split task loads at that port's rate beside the others.
+  `transposed` stores a [K, N] weight, read by one matmul as its rhs, as its
+  [N, K] transpose (the host lays it out so): the matmul reads it with
+  transpose_rhs, and a j-outer loop streams it column block by column block.
+  A `slice` of a transposed buffer cuts the [N, K] matrix.
   """
 
   OPERATION_NAME = "intar.buffer"
 
   _ODS_REGIONS = (0, True)
 
-  def __init__(self, sym_name, tensor, placement, home, bytes, *, slice=None, loc=None, ip=None):
+  def __init__(self, sym_name, tensor, placement, home, bytes, *, slice=None, transposed=None, loc=None, ip=None):
     operands = []
     attributes = {}
     regions = None
@@ -276,6 +280,8 @@ class BufferOp(_ods_ir.OpView):
         isinstance(slice, _ods_ir.Attribute) or
         not _ods_ir.AttrBuilder.contains('DenseI64ArrayAttr')) else
           _ods_ir.AttrBuilder.get('DenseI64ArrayAttr')(slice, context=_ods_context))
+    if bool(transposed): attributes["transposed"] = _ods_ir.UnitAttr.get(
+      _ods_get_default_loc_context(loc))
     results = []
     _ods_successors = None
     super().__init__(self.OPERATION_NAME, self._ODS_REGIONS, self._ODS_OPERAND_SEGMENTS, self._ODS_RESULT_SEGMENTS, attributes=attributes, results=results, operands=operands, successors=_ods_successors, regions=regions, loc=loc, ip=ip)
@@ -347,8 +353,23 @@ class BufferOp(_ods_ir.OpView):
   def slice(self):
     del self.operation.attributes["slice"]
 
-def buffer(sym_name, tensor, placement, home, bytes, *, slice=None, loc=None, ip=None) -> BufferOp:
-  return BufferOp(sym_name=sym_name, tensor=tensor, placement=placement, home=home, bytes=bytes, slice=slice, loc=loc, ip=ip)
+  @builtins.property
+  def transposed(self) -> bool:
+    return "transposed" in self.operation.attributes
+
+  @transposed.setter
+  def transposed(self, value):
+    if bool(value):
+      self.operation.attributes["transposed"] = _ods_ir.UnitAttr.get()
+    elif "transposed" in self.operation.attributes:
+      del self.operation.attributes["transposed"]
+
+  @transposed.deleter
+  def transposed(self):
+    del self.operation.attributes["transposed"]
+
+def buffer(sym_name, tensor, placement, home, bytes, *, slice=None, transposed=None, loc=None, ip=None) -> BufferOp:
+  return BufferOp(sym_name=sym_name, tensor=tensor, placement=placement, home=home, bytes=bytes, slice=slice, transposed=transposed, loc=loc, ip=ip)
 
 @_ods_cext.register_operation(_Dialect)
 class Conv2dOp(_ods_ir.OpView):

@@ -923,9 +923,15 @@ class BufferOp(UnitOp):
             "home": SYMREF,
             "bytes": INT,
             "slice": Attr("i64array", required=False),
+            "transposed": UNIT,
         },
         parent="intar.design",
     )
+
+    @property
+    def transposed(self) -> bool:
+        """The weight is stored as its [N, K] transpose."""
+        return has_attr(self, "transposed")
 
     @property
     def placement(self) -> str:
@@ -954,6 +960,8 @@ class BufferOp(UnitOp):
         alias = op is not None and task_kind(op) in VIEW_KINDS  # a view aliases its source
         if int_attr(self, "bytes") < (0 if alias else 1):
             raise VerifyError("'bytes' must be positive")
+        if self.transposed and op is not None:
+            _check_transposable(op)
         if has_attr(self, "slice"):
             part = array_attr(self, "slice")
             if len(part) != 3 or part[0] not in (0, 1) or not 0 <= part[1] < part[2]:
@@ -963,11 +971,30 @@ class BufferOp(UnitOp):
             if op is not None:
                 shape = op.result_shape
                 matrix = matrix_dims(shape)
+                if self.transposed:
+                    matrix = matrix[::-1]
                 if part[2] > matrix[part[0]]:
                     raise VerifyError(
                         f"'slice' {_fmt(part)} is outside the tensor's {matrix[0]}x{matrix[1]} "
                         "matrix"
                     )
+
+
+def _check_transposable(op: ir.OpView) -> None:
+    """A buffer may store `op` transposed: a 2-D weight whose one use is a matmul's [K, N] rhs."""
+    if not isinstance(op, WeightOp) or len(op.result_shape) != 2:
+        raise VerifyError("only a 2-D weight can be stored 'transposed'")
+    uses = list(op.operation.results[0].uses)
+    owner = uses[0].owner if len(uses) == 1 else None
+    if (
+        owner is None
+        or owner.name != "intar.matmul"
+        or uses[0].operand_number != 1
+        or "transpose_rhs" in owner.attributes
+    ):
+        raise VerifyError(
+            "a 'transposed' weight must be read by one matmul only, as its [K, N] rhs"
+        )
 
 
 @_extends(_gen.ScheduleOp)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from intar.scheduling.device import Device
 from intar.scheduling.problem import PE_KINDS, VIEW_KINDS, Task, TaskGraph
-from intar.scheduling.result import Assign, Schedule
+from intar.scheduling.result import Assign, Schedule, stored_graph, transposed_weights
 
 POINTWISE = ("relu", "requantize", "add", "mul", "exp", "gelu", "silu")
 ROW_WISE = ("softmax", "layernorm")
@@ -305,6 +305,7 @@ class HwPlan:
     parts: dict[str, Part] = field(default_factory=dict)  # stripe name -> its part
     window_fallbacks: tuple[str, ...] = ()  # streamed buffers the scheduler sized as windows
     # that the hardware cannot ring (built full; a test keeps this empty)
+    transposed: frozenset[str] = frozenset()  # weights stored as their [N, K] transpose
 
     def windows(self) -> list[str]:
         """The window (ring) buffers, in name order."""
@@ -857,7 +858,12 @@ def _writers(writes: list[tuple[Instr, Write]]) -> list[Writer]:
 
 
 def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
-    """Plan the hardware of `schedule` (a design of `graph` on `device`)."""
+    """Plan the hardware of `schedule` (a design of `graph` on `device`). The plan's graph is
+    the one the schedule stores (`stored_graph`: its transposed weights [N, K])."""
+    try:
+        graph = stored_graph(graph, schedule)
+    except ValueError as e:
+        raise LoweringError(str(e)) from None
     tasks = {t.name: t for t in graph.tasks}
     for t in graph.tasks:
         _check_task(t, graph)
@@ -1131,6 +1137,7 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
         conv_weights,
         parts,
         tuple(fallbacks),
+        transposed_weights(schedule),
     )
 
 
@@ -1215,17 +1222,24 @@ def _flat_layouts(
                     wr.phys_col = lead + i.conv.oh_lo * pitch
 
 
-def read_rows(ins: Instr, slot: str, pe: tuple[int, int, int] | None) -> tuple[int, int] | None:
+def read_rows(
+    ins: Instr, slot: str, pe: tuple[int, int, int] | None, transposed: bool = False
+) -> tuple[int, int] | None:
     """(rows per outer step, first row of the last outer step) of operand `slot` of `ins`,
     relative to its row base, when the instruction reads the slot's rows in order; else
     None. The outer step is the loop counter that sets the tile's row: i (rows i*d1) for a
-    core's lhs, k (rows k*d3) for its rhs, i (rows i*num//den + k, k < bounds[2]) for an SFU.
-    It reads rows in order when every counter outside it has one value."""
+    core's lhs, k (rows k*d3) for its rhs, j (rows j*d2) for its `transposed` rhs (a stored
+    [N, K] weight), i (rows i*num//den + k, k < bounds[2]) for an SFU. It reads rows in
+    order when every counter outside it has one value."""
     b = ins.bounds
     if pe is None:
         num, den = ins.in_rows
         return b[2], ((b[0] - 1) * num) // den
-    d1, _, d3 = pe
+    d1, d2, d3 = pe
+    if slot == "b" and transposed:  # tj: the outer counter (jik), or the middle one (ijk)
+        if ins.order == "kij" or (not ins.swap and b[0] != 1):
+            return None
+        return d2, ((b[0] if ins.swap else b[1]) - 1) * d2
     if slot == "a":  # ti: the outer counter (ijk), or the middle one (jik, kij)
         middle = ins.swap or ins.order == "kij"
         if middle and b[0] != 1:
@@ -1386,8 +1400,8 @@ def _load_windows(
 
     - the buffer is held plainly (not flat, no conv read) and the load is its only writer;
     - one unit reads it in consecutive instructions of the load's phase and no other,
-      rows in order (`read_rows`), neither transposed nor broadcast, each instruction starting
-      at or after the last outer step of the one before.
+      rows in order (`read_rows`; a core's transposed rhs by its j counter), not broadcast,
+      each instruction starting at or after the last outer step of the one before.
     """
     from intar.hw.resources import buffer_memory, plan_memories
     from intar.scheduling.cost import ring_target_rows
@@ -1416,12 +1430,15 @@ def _load_windows(
                 for r in ins.reads:
                     if r.buffer != name:
                         continue
-                    g = read_rows(ins, r.slot, pes.get(ins.unit))
-                    if g is None or r.transposed or r.broadcast or r.row_base < last:
+                    g = read_rows(ins, r.slot, pes.get(ins.unit), r.transposed)
+                    if g is None or r.broadcast or r.row_base < last:
                         spans = []
                         break
                     spans.append(g[0])
-                    steps = min(steps, math.prod(ins.bounds[1:]))
+                    if r.transposed and not ins.swap:  # its outer step is j: k steps each
+                        steps = min(steps, ins.bounds[2])
+                    else:
+                        steps = min(steps, math.prod(ins.bounds[1:]))
                     last = r.row_base + g[1]
                 if not spans:
                     break

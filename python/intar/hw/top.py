@@ -340,13 +340,15 @@ class _TopBuilder:
         core: CorePlan | None,
         stage: Value,
         ti: Value,
+        tj: Value,
         tk: Value,
         done: Value,
     ) -> None:
         """A window buffer's credit ``rd_release``: the first row of the reader's current
-        outer step (`plan.read_rows`: i*d1 for a core's lhs, k*d3 for its rhs, i*num//den for
-        an SFU) plus the instruction's row base. Rows below it were read by steps already
-        issued, and the reads run in row order, so they are never read again. Before the
+        outer step (`plan.read_rows`: i*d1 for a core's lhs, k*d3 for its rhs, j*d2 for its
+        transposed rhs, i*num//den for an SFU) plus the instruction's row base. Rows below
+        it were read by steps already issued, and the reads run in row order, so they are
+        never read again. Before the
         reading instructions it is the first one's row base; after them (or once the program
         is done) every row. It goes through READ_LATENCY + 1 registers, so every read issued
         for a released row has returned its data (and left the memory) before the writer
@@ -355,10 +357,17 @@ class _TopBuilder:
         b = self.buffers[bname]
         assert b.spec is not None and b.rd_release is not None
         rw, sb = self.rows_bits, width(stage)
-        slot = next(iter(by_stage.values())).slot
+        first = next(iter(by_stage.values()))
+        if len({r.transposed for r in by_stage.values()}) != 1:
+            raise ValueError(f"a window buffer read both ways: {bname}")
         if core is not None:
-            d1, _, d3 = core.pe
-            off = mul_const(ti, d1, rw) if slot == "a" else mul_const(tk, d3, rw)
+            d1, d2, d3 = core.pe
+            if first.slot == "a":
+                off = mul_const(ti, d1, rw)
+            elif first.transposed:
+                off = mul_const(tj, d2, rw)
+            else:
+                off = mul_const(tk, d3, rw)
         else:
             num, den = instrs[0].in_rows
             off = mul_const(ti, num, rw)
@@ -628,7 +637,7 @@ class _TopBuilder:
             jc = self.mixed_counter(f"{unit}_jc", stage, j_rad, and_(fire_fb.value, ic.last_k))
         for bname, by_stage in users.items():
             if plan.buffers[bname].ring_blocks:
-                self.drive_release(bname, instrs, by_stage, core, stage, ti, tk, ic.done)
+                self.drive_release(bname, instrs, by_stage, core, stage, ti, tj, tk, ic.done)
             if plan.buffers[bname].conv_read:
                 en = and_(fire_fb.value, _or_all([on[s] for s in by_stage]))
                 reads[bname], buf_ready[bname] = self.conv_read(

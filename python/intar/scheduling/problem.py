@@ -399,3 +399,51 @@ def task(
 ) -> Task:
     """Convenience constructor with keyword attributes (frozen into a read-only mapping)."""
     return Task(name, kind, tuple(operands), tuple(shape), bits, MappingProxyType(dict(attrs)))
+
+
+def transposable_weights(graph: TaskGraph) -> tuple[str, ...]:
+    """2-D weights read by exactly one task, a matmul that reads them as a [K, N] rhs: the host
+    may store such a weight as its [N, K] transpose and the matmul read it transposed."""
+    out = []
+    for name, t in graph.tensors.items():
+        if t.role != "weight" or len(t.shape) != 2:
+            continue
+        readers = graph.consumers(name)
+        if len(readers) != 1:
+            continue
+        (r,) = readers
+        if (
+            r.kind == "matmul"
+            and r.operands[1] == name
+            and r.operands[0] != name
+            and not r.attr("transpose_rhs", False)
+        ):
+            out.append(name)
+    return tuple(out)
+
+
+def with_transposed_weights(graph: TaskGraph, names: frozenset[str] | set[str]) -> TaskGraph:
+    """`graph` with each weight in `names` (from `transposable_weights`) stored [N, K] and its
+    matmul reading it with transpose_rhs; the results are unchanged."""
+    if not names:
+        return graph
+    bad = set(names) - set(transposable_weights(graph))
+    if bad:
+        raise ValueError(f"weights {sorted(bad)} cannot be stored transposed")
+    tensors = dict(graph.tensors)
+    for name in names:
+        t = tensors[name]
+        tensors[name] = Tensor(name, (t.shape[1], t.shape[0]), t.bits, t.role)
+    tasks = []
+    for t in graph.tasks:
+        if t.kind == "matmul" and t.operands[1] in names:
+            t = Task(
+                t.name,
+                t.kind,
+                t.operands,
+                t.shape,
+                t.bits,
+                MappingProxyType({**t.attrs, "transpose_rhs": True}),
+            )
+        tasks.append(t)
+    return TaskGraph(graph.name, tensors, tuple(tasks), graph.outputs)

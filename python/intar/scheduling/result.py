@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .cost import SFU_DSP_PER_LANE, ceil_div, pe_dsps
-from .problem import PE_KINDS, VIEW_KINDS, TaskGraph, matrix_dims
+from .problem import (
+    PE_KINDS,
+    VIEW_KINDS,
+    TaskGraph,
+    matrix_dims,
+    transposable_weights,
+    with_transposed_weights,
+)
 
 Pattern = Literal["sequential", "task_parallel", "task_pipeline"]
 
@@ -56,7 +63,9 @@ class Buffer:
     """Where a tensor lives: `onchip` in core `home`'s scratchpad, or `offchip` behind port
     `home`. A buffer of a reshape/transpose result is an alias (bytes 0) of its input's.
     A `slice` (dim, lo, hi) makes an off-chip buffer a stripe: rows [lo, hi) of dimension
-    dim of the tensor's [rows, cols] matrix, behind a port of its own."""
+    dim of the tensor's [rows, cols] matrix, behind a port of its own. A `transposed`
+    buffer holds a [K, N] weight as its [N, K] transpose (`stored_graph`), which its matmul
+    reads with transpose_rhs; a slice then cuts the transposed matrix."""
 
     name: str
     tensor: str
@@ -64,6 +73,7 @@ class Buffer:
     home: str
     bytes: int
     slice: tuple[int, int, int] | None = None
+    transposed: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,16 @@ class Schedule:
         return {c.name for c in self.cores} | {s.name for s in self.sfus}
 
 
+def transposed_weights(schedule: Schedule) -> frozenset[str]:
+    """The weights the schedule stores transposed."""
+    return frozenset(b.tensor for b in schedule.buffers if b.transposed)
+
+
+def stored_graph(graph: TaskGraph, schedule: Schedule) -> TaskGraph:
+    """`graph` as the schedule stores it: its transposed weights [N, K], read transposed."""
+    return with_transposed_weights(graph, transposed_weights(schedule))
+
+
 def validate(schedule: Schedule, graph: TaskGraph) -> None:
     """Check the schedule's structure against the graph; raise ValueError listing problems.
 
@@ -188,6 +208,14 @@ def validate(schedule: Schedule, graph: TaskGraph) -> None:
         homes = ports if b.placement == "offchip" else units
         if b.home not in homes:
             errs.append(f"buffer {b.name}: bad home {b.home}")
+    bad = transposed_weights(schedule) - set(transposable_weights(graph))
+    if bad:
+        errs.append(
+            f"tensors {sorted(bad)} stored transposed: only a 2-D weight read by one matmul "
+            "as its [K, N] rhs can be"
+        )
+        raise ValueError("invalid schedule: " + "; ".join(errs))
+    graph = stored_graph(graph, schedule)
     errs += _stripe_errors(schedule, graph)
     if schedule.dsps_used > schedule.dsp_budget:
         errs.append(f"DSPs {schedule.dsps_used} over budget {schedule.dsp_budget}")

@@ -12,6 +12,7 @@ All costs come from `cost.py`; the formulas are in docs/scheduling.md.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Iterable
@@ -53,6 +54,8 @@ from .problem import (
     gemm_dims,
     slice_gemm,
     total_macs,
+    transposable_weights,
+    with_transposed_weights,
 )
 from .result import Assign, Buffer, Core, Link, Phase, Port, Schedule, Sfu, Switch
 
@@ -67,6 +70,9 @@ INF = math.inf
 CONV_WIDTH_MIN = 16
 #: Stripe a weight only if its one-port transfer takes at least 1/STRIPE_MIN_SHARE of its task.
 STRIPE_MIN_SHARE = 8
+#: Store weights transposed only if that is this much faster than as given (0.1%): the
+#: self-attention sequential design at paper shapes gained 0.0006% and changed its banks.
+TRANSPOSE_MIN_GAIN = 0.001
 
 
 @dataclass(frozen=True)
@@ -767,6 +773,9 @@ class _Evaluator:
             plan = tp[t.name]
             if t.kind != "matmul" and plan.cores:
                 return min(self.s.gemm[t.name].m, self.cfg.cores[plan.cores[0]][0]) > 1
+            if plan.order == "jik" and plan.cores:  # rows complete in the last column block
+                bi, bj, _ = pe_bounds(plan.gemms[0], self.cfg.cores[plan.cores[0]])
+                return bi > 1 and bj > 1
             return plan.order == "kij"
         if t.kind in ROW_KINDS or depth > len(tp):
             return False
@@ -868,6 +877,8 @@ class _Evaluator:
             if kij < ijk:
                 tp[t.name].order = "kij"
                 acc_bytes[t.name] = acc
+        for t in pe:
+            self._transposed_order(t, tp[t.name], produced, load_end)
         # which operand of a two-internal-operand matmul streams
         streamed_ops: dict[str, int] = {}
         for name, choice in prefer.items():
@@ -964,7 +975,9 @@ class _Evaluator:
             ]
             pe_t = cfg.cores[plan.cores[0]] if plan.cores else None
             heads = [
-                self._arrived(load_end, s.base[t.operands[k]], self._head(t, k, pe_t, plan.beat))
+                self._arrived(
+                    load_end, s.base[t.operands[k]], self._head(t, k, pe_t, plan.beat, plan)
+                )
                 for k in loaded
             ]
             ready += [h + plan.cycles for h in heads]
@@ -1038,6 +1051,37 @@ class _Evaluator:
             windows,
             args,
         )
+
+    def _transposed_order(
+        self, t: Task, plan: TaskPlan, produced: set[str], load_end: dict[str, int]
+    ) -> None:
+        """A weight stored transposed ([N, K]) arrives column block by column block: j-outer
+        order (jik) consumes it as it comes but needs all of its lhs first, i-outer (ijk)
+        follows its lhs row block by row block but waits for the whole weight after the
+        first row block. Take the order that finishes first."""
+        s, cfg = self.s, self.cfg
+        rhs = s.base[t.operands[1]]
+        if t.kind != "matmul" or not t.attr("transpose_rhs", False) or rhs in produced:
+            return
+        if s.g.tensors[rhs].role != "weight" or rhs not in load_end:
+            return
+        if len(plan.cores) != 1 and rhs not in self.striped:
+            return
+        pe_t = cfg.cores[plan.cores[0]]
+        bi, bj, bk = pe_bounds(plan.gemms[0], pe_t)
+        if bi < 2 or bj < 2:
+            return
+        lhs = s.base[t.operands[0]]
+        lhs_at = ceil_div(load_end.get(lhs, 0), s.bpc)
+        rhs_at = ceil_div(load_end[rhs], s.bpc)
+        lhs_head = self._arrived(load_end, lhs, self._head(t, 0, pe_t))
+        rhs_head = self._arrived(load_end, rhs, self._head(t, 1, pe_t))
+        work = bi * bj * bk
+        ijk = max(lhs_head + work, rhs_head + work, rhs_at + (bi - 1) * bj * bk + bk)
+        ijk = max(ijk, lhs_at + bj * bk)
+        jik = max(rhs_head + work, rhs_at + bi * bk, lhs_at + work)
+        if jik < ijk:
+            plan.order = "jik"
 
     @staticmethod
     def unit_keys(plan: TaskPlan) -> list[tuple[str, object]]:
@@ -1337,10 +1381,13 @@ class _Evaluator:
             name = view.operands[0]
         return False
 
-    def _head(self, t: Task, op: int, pe: PE | None, lanes: int = 1) -> int:
+    def _head(
+        self, t: Task, op: int, pe: PE | None, lanes: int = 1, plan: TaskPlan | None = None
+    ) -> int:
         """Bytes of operand `op` that must be loaded before `t` can issue its first tiles: a
         matmul's first lhs row block or first weight k block (of a transposed [N, K] weight,
-        read j by j, its first d2 rows); a
+        read j by j, its first d2 rows; split by columns over the cores of `plan`, and not
+        striped, the last core's first d2 rows are that far into it); a
         convolution's first weight row block, or its input up to the first kernel rows of
         the last channel; an SFU's first beat. Through a transpose, the whole tensor."""
         g = self.s.g
@@ -1355,7 +1402,12 @@ class _Evaluator:
         if t.kind == "matmul":
             if op == 0:
                 return ceil_div(d1 * row * bits, 8)
-            rows = d3 if not t.attr("transpose_rhs", False) else d2
+            if not t.attr("transpose_rhs", False):
+                return ceil_div(d3 * row * bits, 8)
+            rows = d2
+            split = plan is not None and len(plan.cores) > 1 and plan.dim == len(t.shape) - 1
+            if split and self.s.base[t.operands[1]] not in self.striped:
+                rows = min(shape[-2], plan.slices[-1][1] + d2)
             return ceil_div(rows * row * bits, 8)
         if op == 1:  # conv weight [OC, ...]: its first d1 output channels
             return ceil_div(d1 * math.prod(shape[1:]) * bits, 8)
@@ -1467,13 +1519,26 @@ class _Evaluator:
         gm = s.gemm[t.name]
         bits = s.g.tensors[t.operands[0]].bits
 
+        bi, bj, _ = pe_bounds(plan.gemms[0], cfg.cores[plan.cores[0]])
+        transposed = bool(t.attr("transpose_rhs", False))
+
         def panel(k: int) -> int:
+            """Two panels where the operand is read rows in order (the hardware can ring
+            it, `intar.hw.plan.read_rows`), else the whole operand."""
             if t.kind != "matmul":
                 x = s.g.shape(t.operands[0])
                 w = s.g.shape(t.operands[1])
                 elems = w[2] * x[0] * x[2] if k == 0 else d2 * gm.k
+            elif k == 0 and (plan.order == "ijk" or (plan.order == "jik" and bj == 1)):
+                elems = d1 * gm.k  # lhs row blocks, i-outer
+            elif (
+                k == 1 and transposed and (plan.order == "jik" or (bi == 1 and plan.order == "ijk"))
+            ):
+                elems = d2 * gm.k  # [N, K] rhs column blocks, j-outer
+            elif k == 1 and not transposed and (plan.order == "kij" or bi == bj == 1):
+                elems = d3 * gm.n  # [K, N] rhs k blocks, k-outer
             else:
-                elems = (d1 if k == 0 else d2) * gm.k
+                return s.g.bytes(t.operands[k])
             return 2 * ceil_div(elems * bits, 8) * len(plan.cores)
 
         if streaming and plan.order == "kij":  # the other operand also arrives along k
@@ -1698,12 +1763,61 @@ def schedule(
 ) -> Schedule:
     """Schedule `graph` on `device` within the budgets (defaults: the whole device).
 
+    Weights that one matmul reads as its [K, N] rhs may be stored transposed ([N, K], the
+    buffer says `transposed`): then a matmul streams them column block by column block
+    (j-outer, or i-outer over one row block). The search schedules the weights as given and
+    all transposed, then toggles each weight once from the better, keeping a toggle when it
+    is faster, or as fast with fewer weights transposed: `len(weights) + 2` searches. Any
+    transposition must gain `TRANSPOSE_MIN_GAIN` over the weights as given.
+
     Raises ScheduleError naming the short resource when no schedule exists.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    args = (device, dsp_budget, port_budget, mode, params, onchip_budget)
+    first_error: list[ScheduleError] = []
+
+    def attempt(transposed: frozenset[str]) -> Schedule | None:
+        try:
+            return _schedule_as_stored(graph, transposed, *args)
+        except ScheduleError as e:
+            first_error.append(e)
+            return None
+
+    best, current = attempt(frozenset()), frozenset()
+    names = transposable_weights(graph)
+    for k in range(len(names) + 1 if names else 0):
+        trial = frozenset(names) if k == 0 else current ^ {names[k - 1]}
+        alt = attempt(trial)
+        if alt is None:
+            continue
+        if best is None or _storage_cost(alt, trial) < _storage_cost(best, current):
+            best, current = alt, trial
+    if best is None:
+        raise first_error[0]
+    return best
+
+
+def _storage_cost(result: Schedule, transposed: frozenset[str]) -> tuple[float, int]:
+    """Predicted cycles, `TRANSPOSE_MIN_GAIN` more when some weight is transposed (a layout
+    the host must apply is taken only for a real gain), then fewer weights transposed."""
+    penalty = 1 + TRANSPOSE_MIN_GAIN if transposed else 1
+    return result.predicted_cycles * penalty, len(transposed)
+
+
+def _schedule_as_stored(
+    graph: TaskGraph,
+    transposed: frozenset[str],
+    device: Device,
+    dsp_budget: int | None,
+    port_budget: int | None,
+    mode: str,
+    params: CostParams,
+    onchip_budget: int | None,
+) -> Schedule:
+    """The best schedule of `graph` with the weights in `transposed` stored [N, K]."""
     s = _Search(
-        graph,
+        with_transposed_weights(graph, transposed),
         device,
         device.dsp if dsp_budget is None else int(dsp_budget),
         device.offchip.channels if port_budget is None else int(port_budget),
@@ -1745,7 +1859,14 @@ def schedule(
             s.capacity,
             f"on-chip memory cannot hold {what}",
         )
-    return _materialize(s, best[2], mode)
+    result = _materialize(s, best[2], mode)
+    if not transposed:
+        return result
+    buffers = tuple(
+        dataclasses.replace(b, transposed=True) if b.tensor in transposed else b
+        for b in result.buffers
+    )
+    return dataclasses.replace(result, buffers=buffers)
 
 
 # -------------------------------------------------------------------- building the result

@@ -9,8 +9,9 @@ watchdog, unpacks the outputs and compares them with the golden model element by
 Off-chip layout: a tensor is a ``rows x cols`` matrix stored row-major, each row padded to
 whole beats of ``width // bits`` elements (element e of a beat at bits e*bits). A conv weight
 is a constant the host lays out as the matrix [O, KH*KW*Cp] the conv's core reads
-(`intar.hw.plan.conv_weight_image`; its manifest entry says ``conv_weight``), and
-`pack_image` writes it so.
+(`intar.hw.plan.conv_weight_image`; its manifest entry says ``conv_weight``), a weight the
+schedule stores transposed as its [N, K] transpose (``transposed``), and `pack_image` writes
+them so.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ def manifest(plan: HwPlan, top: str) -> dict:
         if name in plan.conv_weights:
             kind, cp = plan.conv_weights[name]
             extra["conv_weight"] = {"kind": kind, "cp": cp}
+        if tensor in plan.transposed:  # the host stores the [K, N] weight as [N, K]
+            extra["transposed"] = True
         tensors.append(
             {
                 "name": name,
@@ -124,6 +127,8 @@ def pack_image(man: dict, port: dict, values: dict[str, np.ndarray]) -> np.ndarr
         v = np.asarray(values[part["tensor"] if part else t["name"]], dtype=np.int64)
         if "conv_weight" in t:
             v = conv_weight_image(v, t["conv_weight"]["kind"], t["conv_weight"]["cp"])
+        if t.get("transposed"):
+            v = v.T
         if part:
             v = v.reshape(part["matrix"])
             v = v[part["lo"] : part["hi"]] if part["dim"] == 0 else v[:, part["lo"] : part["hi"]]

@@ -103,7 +103,8 @@ def emit_design(result: Schedule, name: str) -> ir.Operation:
                     "home": _ref(b.home),
                     "bytes": _i64(b.bytes),
                 }
-                | ({"slice": ir.DenseI64ArrayAttr.get(list(b.slice))} if b.slice else {}),
+                | ({"slice": ir.DenseI64ArrayAttr.get(list(b.slice))} if b.slice else {})
+                | ({"transposed": ir.UnitAttr.get()} if b.transposed else {}),
             )
         sched = _op("schedule", {}, regions=1)
         switches = {sw.from_phase: sw for sw in result.switches}

@@ -146,3 +146,37 @@ def test_striped_weights_simulate_bit_exact(dsp: int, tmp_path: Path) -> None:
     assert rep["mismatches"] == 0, rep["first_mismatches"]
     assert rep["elements_checked"] == 64
     assert_model_agrees(rep, f"striped chain, {dsp} DSPs")
+
+
+# A wide projection whose [K, N] weight is most of the work and of the memory: the search
+# stores it transposed ([N, K]) and h runs j-outer behind it; whole, the weight's buffer would
+# not fit the tiny device's block RAM beside r's, so it streams through a ring of column
+# blocks released by the core's j counter.
+WIDE = """
+"intar.graph"() ({
+  %x = "intar.input"() {sym_name = "x"} : () -> tensor<24x64xi16>
+  %w1 = "intar.weight"() {seed = 3 : i64, sym_name = "w1"} : () -> tensor<64x512xi16>
+  %h = "intar.matmul"(%x, %w1) {shift = 14 : i64, sym_name = "h"} : (tensor<24x64xi16>, tensor<64x512xi16>) -> tensor<24x512xi16>
+  %r = "intar.relu"(%h) {sym_name = "r"} : (tensor<24x512xi16>) -> tensor<24x512xi16>
+  %w2 = "intar.weight"() {seed = 5 : i64, sym_name = "w2"} : () -> tensor<512x8xi16>
+  %y = "intar.matmul"(%r, %w2) {shift = 16 : i64, sym_name = "y"} : (tensor<24x512xi16>, tensor<512x8xi16>) -> tensor<24x8xi16>
+  "intar.output"(%y) : (tensor<24x8xi16>) -> ()
+}) {sym_name = "wide"} : () -> ()
+"""
+
+
+def test_transposed_weight_streams_through_a_ring_bit_exact(tmp_path: Path) -> None:
+    src = tmp_path / "wide.mlir"
+    src.write_text(WIDE)
+    man = compile_file(str(src), tmp_path / "out", CompileOptions("tiny"))
+    assert man is not None
+    w1 = next(t for t in man["tensors"] if t["name"] == "w1")
+    assert w1.get("transposed") is True and w1["shape"] == [512, 64]
+    assert not any(t.get("transposed") for t in man["tensors"] if t["name"] != "w1")
+    assert "buf_cc0_b_w1" in man["windows"]
+    assert 'loop_order = "jik"' in (tmp_path / "out" / "schedule.mlir").read_text()
+    rep = simulate_dir(tmp_path / "out", seed=1)
+    assert rep["result"] == "done", rep["stall_report"]
+    assert rep["mismatches"] == 0, rep["first_mismatches"]
+    assert rep["elements_checked"] == 24 * 8
+    assert_model_agrees(rep, "transposed weight through a ring")

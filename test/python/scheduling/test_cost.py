@@ -21,6 +21,7 @@ from intar.scheduling.cost import (
     sfu_lag,
 )
 from intar.scheduling.problem import Gemm, Tensor, gemm_dims, macs, volume_profile
+from intar.scheduling.search import TRANSPOSE_MIN_GAIN, _schedule_as_stored
 
 
 def test_fill_constant() -> None:
@@ -151,8 +152,9 @@ def _one_matmul():
 def test_search_uses_the_formulas() -> None:
     g = _one_matmul()
     dev = load_device("tiny")
-    # six DSPs: one core (more, smaller ones would lose to their shared output write port)
-    s = schedule(g, dev, dsp_budget=6, port_budget=2, mode="sequential")
+    # six DSPs: one core (more, smaller ones would lose to their shared output write port);
+    # the weight as given ([K, N], see the next test for it transposed)
+    s = _schedule_as_stored(g, frozenset(), dev, 6, 2, "sequential", DEFAULT_PARAMS, None)
     validate(s, g)
     assert len(s.phases) == 1 and len(s.cores) == 1
     pe = s.cores[0].pe
@@ -188,6 +190,31 @@ def test_search_uses_the_formulas() -> None:
     # roofline: 512 MACs / 6 DSPs = 86; 448 compulsory bytes / (2 * 8) = 28 -> 86
     assert s.roofline_cycles == 86
     assert s.offchip_traffic_bytes == 128 + 256 + 64
+
+
+def test_search_orders_a_transposed_weight_by_the_formulas() -> None:
+    """Stored [N, K] = [8, 16] (32 B rows), w arrives column block by column block: j-outer
+    follows it (after its last byte, the last column block's I tiles) but needs all of x
+    first; i-outer needs its first d2 rows, then all of w after the first row block."""
+    g = _one_matmul()
+    dev = load_device("tiny")
+    t = _schedule_as_stored(g, frozenset({"w"}), dev, 6, 2, "sequential", DEFAULT_PARAMS, None)
+    validate(t, g)
+    assert [b.tensor for b in t.buffers if b.transposed] == ["w"]
+    pe = t.cores[0].pe
+    bi, bj, bk = pe_bounds(Gemm(1, 4, 8, 16), pe)
+    work = bi * bj * bk
+    x_head, w_head = -(-pe[0] * 32 // 8), -(-pe[1] * 32 // 8)
+    ijk = max(x_head + work, w_head + work, 32 + (bi - 1) * bj * bk + bk, 16 + bj * bk)
+    jik = max(w_head + work, 32 + bi * bk, 16 + work)
+    order = "jik" if bi >= 2 and bj >= 2 and jik < ijk else "ijk"
+    assert dict(t.loop_orders).get("y", "ijk") == order
+    # `schedule` keeps the transposition only if it gains TRANSPOSE_MIN_GAIN
+    given = _schedule_as_stored(g, frozenset(), dev, 6, 2, "sequential", DEFAULT_PARAMS, None)
+    best = schedule(g, dev, dsp_budget=6, port_budget=2, mode="sequential")
+    gains = t.predicted_cycles * (1 + TRANSPOSE_MIN_GAIN) < given.predicted_cycles
+    assert any(b.transposed for b in best.buffers) == gains
+    assert best.predicted_cycles == (t if gains else given).predicted_cycles
 
 
 def test_infeasible_budgets_name_the_shortfall() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import pytest
@@ -18,7 +19,10 @@ from intar.scheduling import (
     task,
     validate,
 )
+from intar.scheduling.cost import DEFAULT_PARAMS
 from intar.scheduling.gantt import render_gantt, to_dot
+from intar.scheduling.problem import transposable_weights, with_transposed_weights
+from intar.scheduling.search import _schedule_as_stored
 
 U280 = load_device("u280")
 TINY = load_device("tiny")
@@ -342,3 +346,73 @@ def test_pe_candidates_include_conv_output_widths() -> None:
     assert widths <= set(s.pe_values(128))
     sched = schedule(g, U280, dsp_budget=239, port_budget=9)
     assert sched.predicted_cycles < 14_000  # 7 x (1, 28, 1) without them: 14,836
+
+
+def _wide_ffn():
+    """h = x . w1 (a 32 KB weight, most of the work), r = relu(h), y = r . w2 (narrow)."""
+    leaves = [
+        Tensor("x", (48, 64), 16, "input"),
+        Tensor("w1", (64, 256), 16, "weight"),
+        Tensor("w2", (256, 8), 16, "weight"),
+    ]
+    tasks = [
+        task("h", "matmul", ("x", "w1"), (48, 256), shift=14),
+        task("r", "relu", ("h",), (48, 256)),
+        task("y", "matmul", ("r", "w2"), (48, 8), shift=16),
+    ]
+    return make_graph("ffn", leaves, tasks, ["y"])
+
+
+def test_transposable_weights_and_the_stored_graph() -> None:
+    g = _wide_ffn()
+    assert transposable_weights(g) == ("w1", "w2")
+    t = with_transposed_weights(g, {"w1"})
+    assert t.shape("w1") == (256, 64) and t.shape("w2") == (256, 8)
+    assert t.task("h").attr("transpose_rhs") is True and t.task("h").shape == (48, 256)
+    assert with_transposed_weights(g, set()) is g
+    with pytest.raises(ValueError, match="cannot be stored transposed"):
+        with_transposed_weights(g, {"x"})
+    # conv weights are not candidates, nor a weight that two tasks read or one reads as lhs
+    assert transposable_weights(PAPER_KERNELS["cnn_4l"]()) == ()
+    leaves = [Tensor("x", (8, 8), 16, "input"), Tensor("w", (8, 8), 16, "weight")]
+    two = [task("a", "matmul", ("x", "w"), (8, 8)), task("b", "matmul", ("w", "x"), (8, 8))]
+    assert transposable_weights(make_graph("two", leaves, two, ["a", "b"])) == ()
+    one = [task("a", "matmul", ("w", "x"), (8, 8))]
+    assert transposable_weights(make_graph("lhs", leaves, one, ["a"])) == ()
+
+
+@pytest.mark.parametrize("mode", ["intar", "sequential"])
+def test_search_stores_a_weight_transposed_when_j_outer_streams_it(mode: str) -> None:
+    g = _wide_ffn()
+    s = schedule(g, TINY, mode=mode)
+    validate(s, g)
+    assert {b.tensor for b in s.buffers if b.transposed} == {"w1"}
+    assert dict(s.loop_orders)["h"] == "jik"
+    as_given = _schedule_as_stored(g, frozenset(), TINY, None, None, mode, DEFAULT_PARAMS, None)
+    assert not any(b.transposed for b in as_given.buffers)
+    assert s.predicted_cycles < as_given.predicted_cycles
+    # a weight whose matmul would not run j-outer stays as given
+    both = _schedule_as_stored(
+        g, frozenset({"w1", "w2"}), TINY, None, None, mode, DEFAULT_PARAMS, None
+    )
+    assert dict(both.loop_orders).get("y", "ijk") != "jik"
+
+
+def test_gating_net_streams_its_transposed_weights() -> None:
+    """At the paper's shapes the three [K, N] weights (21 MB each) do not fit on chip beside
+    k-outer accumulators; stored transposed they stream under j-outer order."""
+    g = PAPER_KERNELS["gating_net"]()
+    budget = (PAPER_DSP_BUDGETS["gating_net"], PAPER_PORTS["gating_net"])
+    s = schedule(g, U280, dsp_budget=budget[0], port_budget=budget[1])
+    validate(s, g)
+    assert {b.tensor for b in s.buffers if b.transposed} == {"w_up", "w_gate", "w_down"}
+    as_given = _schedule_as_stored(g, frozenset(), U280, *budget, "intar", DEFAULT_PARAMS, None)
+    assert s.predicted_cycles < as_given.predicted_cycles
+
+
+def test_validate_rejects_a_transposed_buffer_of_an_input() -> None:
+    g = _wide_ffn()
+    s = schedule(g, TINY)
+    bad = tuple(dataclasses.replace(b, transposed=b.tensor == "x") for b in s.buffers)
+    with pytest.raises(ValueError, match=r"\['x'\] stored transposed"):
+        validate(dataclasses.replace(s, buffers=bad), g)
