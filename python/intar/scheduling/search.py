@@ -864,12 +864,7 @@ class _Evaluator:
             acc = gm.batch * gm.m * gm.n * 4
             if bi * bj < 2 or bk < 2 or acc > s.capacity // 4:
                 continue
-            pe_t = cfg.cores[tp[t.name].cores[0]]
-            lhs = s.base[t.operands[0]]
-            lhs_at = ceil_div(load_end.get(lhs, 0), s.bpc)
-            rhs_at = ceil_div(load_end[rhs], s.bpc)
-            lhs_head = self._arrived(load_end, lhs, self._head(t, 0, pe_t))
-            rhs_head = self._arrived(load_end, rhs, self._head(t, 1, pe_t))
+            lhs_at, rhs_at, lhs_head, rhs_head = self._operand_arrivals(t, tp[t.name], load_end)
             work = bi * bj * bk
             ijk = max(lhs_head + work, rhs_at + work - bk, lhs_at + bj * bk)
             kij = max(lhs_head + work, rhs_head + work, rhs_at + bi * bj)
@@ -1067,21 +1062,31 @@ class _Evaluator:
             return
         if len(plan.cores) != 1 and rhs not in self.striped:
             return
-        pe_t = cfg.cores[plan.cores[0]]
-        bi, bj, bk = pe_bounds(plan.gemms[0], pe_t)
+        bi, bj, bk = pe_bounds(plan.gemms[0], cfg.cores[plan.cores[0]])
         if bi < 2 or bj < 2:
             return
-        lhs = s.base[t.operands[0]]
-        lhs_at = ceil_div(load_end.get(lhs, 0), s.bpc)
-        rhs_at = ceil_div(load_end[rhs], s.bpc)
-        lhs_head = self._arrived(load_end, lhs, self._head(t, 0, pe_t))
-        rhs_head = self._arrived(load_end, rhs, self._head(t, 1, pe_t))
+        lhs_at, rhs_at, lhs_head, rhs_head = self._operand_arrivals(t, plan, load_end)
         work = bi * bj * bk
         ijk = max(lhs_head + work, rhs_head + work, rhs_at + (bi - 1) * bj * bk + bk)
         ijk = max(ijk, lhs_at + bj * bk)
         jik = max(rhs_head + work, rhs_at + bi * bk, lhs_at + work)
         if jik < ijk:
             plan.order = "jik"
+
+    def _operand_arrivals(
+        self, t: Task, plan: TaskPlan, load_end: dict[str, int]
+    ) -> tuple[int, int, int, int]:
+        """Cycles (from the phase start) when matmul `t`'s lhs and rhs are in, and when their
+        first parts (`_head`) are: (lhs_at, rhs_at, lhs_head, rhs_head)."""
+        s = self.s
+        pe_t = self.cfg.cores[plan.cores[0]]
+        lhs, rhs = s.base[t.operands[0]], s.base[t.operands[1]]
+        return (
+            ceil_div(load_end.get(lhs, 0), s.bpc),
+            ceil_div(load_end[rhs], s.bpc),
+            self._arrived(load_end, lhs, self._head(t, 0, pe_t)),
+            self._arrived(load_end, rhs, self._head(t, 1, pe_t)),
+        )
 
     @staticmethod
     def unit_keys(plan: TaskPlan) -> list[tuple[str, object]]:
