@@ -1432,8 +1432,9 @@ class _Evaluator:
         an SFU one beat). Such producers are an SFU (beat by beat) and a matmul on one core
         running i-outer (row block by row block). A k-outer matmul writes all its results in
         its last k step, I*J tiles, and a pointwise SFU behind it passes them on as they come:
-        those drain at their end. Anything else, or a transposed view between: the whole
-        tensor first (fractions 1)."""
+        those drain at their end; so does a j-outer one over several row and column blocks,
+        whose last column block completes a row block every K steps. Anything else, or a
+        transposed view between: the whole tensor first (fractions 1)."""
         s, pp, cp = self.s, tp[p], tp[c]
         prod, cons = s.g.task(p), s.g.task(c)
         full = (p, c, 1.0, 1.0)
@@ -1442,13 +1443,19 @@ class _Evaluator:
             return full
         size = max(1, elements(prod.shape))
         drain = 0  # work units at the producer's end in which all of its output appears
+        step = 1  # work units per grain while it drains
         if prod.kind == "matmul":
-            if len(pp.cores) != 1 or pp.order == "jik":
+            if len(pp.cores) != 1:
                 return full
             d1, d2, _ = self.cfg.cores[pp.cores[0]]
-            bi, bj, _ = pe_bounds(pp.gemms[0], self.cfg.cores[pp.cores[0]])
+            bi, bj, bk = pe_bounds(pp.gemms[0], self.cfg.cores[pp.cores[0]])
             if pp.order == "kij":
                 grain, drain = d1 * d2, bi * bj  # elements per tile, tiles of the last k step
+            elif pp.order == "jik" and bj > 1:
+                if bi == 1:
+                    return full
+                # the last column block completes a row block every K steps
+                grain, drain, step = d1 * s.gemm[p].n, bi * bk, bk
             else:
                 grain = d1 * s.gemm[p].n  # a row block
         elif prod.kind not in PE_KINDS:
@@ -1476,7 +1483,7 @@ class _Evaluator:
             return full
         finish = min(1.0, rest / work_c)
         if drain:
-            lead = min(drain, ceil_div(need, grain))
+            lead = min(drain, ceil_div(need, grain) * step)
             return (p, c, min(1.0, (work_p - drain + lead) / work_p), finish, True)
         return (p, c, min(1.0, ceil_div(need, grain) * grain / size), finish)
 
