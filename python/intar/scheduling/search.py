@@ -818,7 +818,11 @@ class _Evaluator:
         internal: list[Edge],
         prefer: dict[str, int],
         live: int,
+        transposed_jik: bool = True,
     ) -> GroupPlan | None:
+        """The group's plan. A matmul with a transposed weight may run j-outer by its local
+        formulas (`_transposed_order`); the group is then costed without that too, and the
+        faster kept, since j-outer results complete late for their readers and stores."""
         s, cfg, g = self.s, self.cfg, self.s.g
         tp: dict[str, TaskPlan] = {}
         for t, cores in zip(pe, alloc, strict=True):
@@ -872,8 +876,10 @@ class _Evaluator:
             if kij < ijk:
                 tp[t.name].order = "kij"
                 acc_bytes[t.name] = acc
+        flipped = False
         for t in pe:
-            self._transposed_order(t, tp[t.name], produced, load_end)
+            if transposed_jik and self._transposed_order(t, tp[t.name], produced, load_end):
+                flipped = True
         # which operand of a two-internal-operand matmul streams
         streamed_ops: dict[str, int] = {}
         for name, choice in prefer.items():
@@ -1031,7 +1037,11 @@ class _Evaluator:
             pattern = "task_pipeline"
         else:
             pattern = "task_parallel"
-        args = (i, j, tasks, pe, alloc, sfu_of, internal, prefer, live)
+        if flipped:
+            other = self._evaluate(i, j, tasks, pe, alloc, sfu_of, internal, prefer, live, False)
+            if other is not None and other.cycles < cycles:
+                return other
+        args = (i, j, tasks, pe, alloc, sfu_of, internal, prefer, live, transposed_jik)
         return GroupPlan(
             i,
             j,
@@ -1049,22 +1059,22 @@ class _Evaluator:
 
     def _transposed_order(
         self, t: Task, plan: TaskPlan, produced: set[str], load_end: dict[str, int]
-    ) -> None:
+    ) -> bool:
         """A weight stored transposed ([N, K]) arrives column block by column block: j-outer
         order (jik) consumes it as it comes but needs all of its lhs first, i-outer (ijk)
         follows its lhs row block by row block but waits for the whole weight after the
-        first row block. Take the order that finishes first."""
+        first row block. Take the order that finishes first (True: j-outer)."""
         s, cfg = self.s, self.cfg
         rhs = s.base[t.operands[1]]
         if t.kind != "matmul" or not t.attr("transpose_rhs", False) or rhs in produced:
-            return
+            return False
         if s.g.tensors[rhs].role != "weight" or rhs not in load_end:
-            return
+            return False
         if len(plan.cores) != 1 and rhs not in self.striped:
-            return
+            return False
         bi, bj, bk = pe_bounds(plan.gemms[0], cfg.cores[plan.cores[0]])
         if bi < 2 or bj < 2:
-            return
+            return False
         lhs_at, rhs_at, lhs_head, rhs_head = self._operand_arrivals(t, plan, load_end)
         work = bi * bj * bk
         ijk = max(lhs_head + work, rhs_head + work, rhs_at + (bi - 1) * bj * bk + bk)
@@ -1072,6 +1082,7 @@ class _Evaluator:
         jik = max(rhs_head + work, rhs_at + bi * bk, lhs_at + work)
         if jik < ijk:
             plan.order = "jik"
+        return jik < ijk
 
     def _operand_arrivals(
         self, t: Task, plan: TaskPlan, load_end: dict[str, int]
