@@ -65,7 +65,9 @@
 // A wide projection whose weight (32 KB) is most of the work, then a narrow one. With the
 // weight stored as given ([K, N], row by row) h waits for all of it; its accumulators do not
 // fit beside h for k-outer order. Stored transposed ([N, K]) it arrives column block by column
-// block, and h runs j-outer (jik) behind it. The dataflow baseline keeps it as given.
+// block, and h runs j-outer (jik) behind it. The dataflow baseline, where h streams into
+// the ReLU row block by row block, stores it transposed too and runs h i-outer: the first
+// row block then follows the weight's column blocks as they arrive.
 // INTAR: "intar.buffer"() {{.*}}sym_name = "buf_w1", tensor = @w1, transposed}
 // INTAR-NOT: "intar.buffer"() {{.*}}tensor = @w2, transposed
 // INTAR: "intar.assign"() {{.*}}loop_order = "jik"{{.*}}task = @h,
@@ -73,7 +75,8 @@
 // SEQ: "intar.buffer"() {{.*}}sym_name = "buf_w1", tensor = @w1, transposed}
 // SEQ: "intar.assign"() {{.*}}loop_order = "jik"{{.*}}task = @h,
 // SEQ: graph = @ffn
-// DF: "intar.buffer"() {{.*}}sym_name = "buf_w1", tensor = @w1}
+// DF: "intar.buffer"() {{.*}}sym_name = "buf_w1", tensor = @w1, transposed}
+// DF: "intar.assign"() {{.*}}loop_order = "ijk"{{.*}}task = @h,
 // DF: graph = @ffn
 "intar.graph"() ({
   %x = "intar.input"() {sym_name = "x"} : () -> tensor<48x64xi16>
