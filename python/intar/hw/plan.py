@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from intar.scheduling.device import Device
 from intar.scheduling.problem import PE_KINDS, VIEW_KINDS, Task, TaskGraph
-from intar.scheduling.result import Assign, Schedule, stored_graph, transposed_weights
+from intar.scheduling.result import Assign, Schedule, stored_graph
 
 POINTWISE = ("relu", "requantize", "add", "mul", "exp", "gelu", "silu")
 ROW_WISE = ("softmax", "layernorm")
@@ -305,7 +305,6 @@ class HwPlan:
     parts: dict[str, Part] = field(default_factory=dict)  # stripe name -> its part
     window_fallbacks: tuple[str, ...] = ()  # streamed buffers the scheduler sized as windows
     # that the hardware cannot ring (built full; a test keeps this empty)
-    transposed: frozenset[str] = frozenset()  # weights stored as their [N, K] transpose
 
     def windows(self) -> list[str]:
         """The window (ring) buffers, in name order."""
@@ -1137,7 +1136,6 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
         conv_weights,
         parts,
         tuple(fallbacks),
-        transposed_weights(schedule),
     )
 
 

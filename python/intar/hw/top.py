@@ -348,12 +348,11 @@ class _TopBuilder:
         outer step (`plan.read_rows`: i*d1 for a core's lhs, k*d3 for its rhs, j*d2 for its
         transposed rhs, i*num//den for an SFU) plus the instruction's row base. Rows below
         it were read by steps already issued, and the reads run in row order, so they are
-        never read again. Before the
-        reading instructions it is the first one's row base; after them (or once the program
-        is done) every row. It goes through READ_LATENCY + 1 registers, so every read issued
-        for a released row has returned its data (and left the memory) before the writer
-        sees the credit; the buffer registers the bound once more. Rows stay logical: the
-        buffer wraps them into its ring."""
+        never read again. Before the reading instructions it is the first one's row base;
+        after them (or once the program is done) every row. It goes through READ_LATENCY + 1
+        registers, so every read issued for a released row has returned its data (and left
+        the memory) before the writer sees the credit; the buffer registers the bound once
+        more. Rows stay logical: the buffer wraps them into its ring."""
         b = self.buffers[bname]
         assert b.spec is not None and b.rd_release is not None
         rw, sb = self.rows_bits, width(stage)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -434,16 +434,10 @@ def with_transposed_weights(graph: TaskGraph, names: frozenset[str] | set[str]) 
     for name in names:
         t = tensors[name]
         tensors[name] = Tensor(name, (t.shape[1], t.shape[0]), t.bits, t.role)
-    tasks = []
-    for t in graph.tasks:
-        if t.kind == "matmul" and t.operands[1] in names:
-            t = Task(
-                t.name,
-                t.kind,
-                t.operands,
-                t.shape,
-                t.bits,
-                MappingProxyType({**t.attrs, "transpose_rhs": True}),
-            )
-        tasks.append(t)
-    return TaskGraph(graph.name, tensors, tuple(tasks), graph.outputs)
+    tasks = tuple(
+        replace(t, attrs=MappingProxyType({**t.attrs, "transpose_rhs": True}))
+        if t.kind == "matmul" and t.operands[1] in names
+        else t
+        for t in graph.tasks
+    )
+    return TaskGraph(graph.name, tensors, tasks, graph.outputs)

@@ -29,6 +29,7 @@ import numpy as np
 from intar.files import atomic_write
 from intar.hw.plan import HwPlan, conv_weight_image
 from intar.scheduling.problem import matrix_dims
+from intar.scheduling.result import transposed_weights
 from intar.sim.headers import BUS_HEADER, MEMORY_MODEL_HEADER
 from intar.sim.verilator import build
 
@@ -44,6 +45,7 @@ def manifest(plan: HwPlan, top: str) -> dict:
     g = plan.graph
     dev = plan.device
     tensors = []
+    transposed = transposed_weights(plan.schedule)
     for name, (port, base) in sorted(plan.placement.items()):
         m = plan.stored_matrix(name)
         per = plan.port(port).width // m.bits
@@ -62,7 +64,7 @@ def manifest(plan: HwPlan, top: str) -> dict:
         if name in plan.conv_weights:
             kind, cp = plan.conv_weights[name]
             extra["conv_weight"] = {"kind": kind, "cp": cp}
-        if tensor in plan.transposed:  # the host stores the [K, N] weight as [N, K]
+        if tensor in transposed:  # the host stores the [K, N] weight as [N, K]
             extra["transposed"] = True
         tensors.append(
             {

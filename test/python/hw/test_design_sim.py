@@ -109,6 +109,16 @@ def test_identical_run_is_reused_and_checked_again(tmp_path: Path) -> None:
     assert simulate_dir(tmp_path, seed=2)["cached"] is False  # without reuse it always runs
 
 
+def _assert_simulates_bit_exact(out: Path, elements: int, what: str) -> None:
+    """The compiled design in `out` runs to its end, every one of its `elements` output
+    elements matches the golden model, and its cycles agree with the model."""
+    rep = simulate_dir(out, seed=1)
+    assert rep["result"] == "done", rep["stall_report"]
+    assert rep["mismatches"] == 0, rep["first_mismatches"]
+    assert rep["elements_checked"] == elements
+    assert_model_agrees(rep, what)
+
+
 # Two matmuls, each split by columns over two cores with its weight striped: both halves of
 # every weight behind ports of their own (the manifest's `part`), loaded side by side.
 CHAIN = """
@@ -141,11 +151,7 @@ def test_striped_weights_simulate_bit_exact(dsp: int, tmp_path: Path) -> None:
         assert len(ports) == 2 and len(set(ports)) == 2  # one port per stripe
     sched = (tmp_path / "out" / "schedule.mlir").read_text()
     assert sched.count('loop_order = "kij"') >= 4  # both tasks k-outer on both cores
-    rep = simulate_dir(tmp_path / "out", seed=1)
-    assert rep["result"] == "done", rep["stall_report"]
-    assert rep["mismatches"] == 0, rep["first_mismatches"]
-    assert rep["elements_checked"] == 64
-    assert_model_agrees(rep, f"striped chain, {dsp} DSPs")
+    _assert_simulates_bit_exact(tmp_path / "out", 64, f"striped chain, {dsp} DSPs")
 
 
 # A wide projection whose [K, N] weight is most of the work and of the memory: the search
@@ -175,8 +181,4 @@ def test_transposed_weight_streams_through_a_ring_bit_exact(tmp_path: Path) -> N
     assert not any(t.get("transposed") for t in man["tensors"] if t["name"] != "w1")
     assert "buf_cc0_b_w1" in man["windows"]
     assert 'loop_order = "jik"' in (tmp_path / "out" / "schedule.mlir").read_text()
-    rep = simulate_dir(tmp_path / "out", seed=1)
-    assert rep["result"] == "done", rep["stall_report"]
-    assert rep["mismatches"] == 0, rep["first_mismatches"]
-    assert rep["elements_checked"] == 24 * 8
-    assert_model_agrees(rep, "transposed weight through a ring")
+    _assert_simulates_bit_exact(tmp_path / "out", 24 * 8, "transposed weight through a ring")
