@@ -99,9 +99,9 @@ def build_controller(name: str, program: list[Instruction], switch_cycles: int) 
         p = dict(zip([nm for nm, _ in inputs], mod.entry_block.arguments, strict=True))
         clk, rst = p["clk"], p["rst"]
 
-        def reg(nxt: Value, fb: Feedback, w: int, reg_name: str) -> Value:
+        def reg(nxt: Value, fb: Feedback, w: int, reg_name: str, init: int = 0) -> Value:
             r = seq.CompRegOp(
-                ity(w), nxt, clk, reset=rst, reset_value=const(w, 0), name=reg_name
+                ity(w), nxt, clk, reset=rst, reset_value=const(w, init), name=reg_name
             ).result
             fb.set(r)
             return r
@@ -111,17 +111,25 @@ def build_controller(name: str, program: list[Instruction], switch_cycles: int) 
         pc, active, done = pc_fb.value, act_fb.value, done_fb.value
         ctr = {c: fb.value for c, fb in ctr_fb.items()}
 
-        # ROM: the current instruction's fields (bounds stored as bound - 1).
-        def field(vals: list[int], w: int) -> Value:
-            return rom(pc, vals, w)
+        # The current instruction's fields (bounds stored as bound - 1). With more than one
+        # instruction they sit in registers loaded from a ROM of the *next* instruction when the
+        # program counter advances, so no path runs from pc_r through a ROM into the datapath.
+        widths = {"stage": stage_bits, "src": sel_bits, "sink": sel_bits}
+        widths.update({f"bound_{c}": idx_bits for c in "ijk"})
 
-        stage = field([q.stage for q in program], stage_bits)
-        src = field([q.sources for q in program], sel_bits)
-        sink = field([q.sinks for q in program], sel_bits)
-        last = {
-            c: cmp("eq", ctr[c], field([q.bounds[ax] - 1 for q in program], idx_bits))
-            for ax, c in enumerate("ijk")
-        }
+        def values(q: Instruction) -> dict[str, int]:
+            v = {"stage": q.stage, "src": q.sources, "sink": q.sinks}
+            v.update({f"bound_{c}": q.bounds[ax] - 1 for ax, c in enumerate("ijk")})
+            return v
+
+        rows = [values(q) for q in program]
+        if n == 1:
+            fields = {f: const(w, rows[0][f]) for f, w in widths.items()}
+            field_fb = {}
+        else:
+            field_fb = {f: Feedback(ity(w)) for f, w in widths.items()}
+            fields = {f: fb.value for f, fb in field_fb.items()}
+        last = {c: cmp("eq", ctr[c], fields[f"bound_{c}"]) for c in "ijk"}
         last_pc = cmp("eq", pc, const(pc_bits, n - 1))
 
         # Switch counter: counts switch_cycles .. 1 while the next instruction is loaded.
@@ -149,6 +157,11 @@ def build_controller(name: str, program: list[Instruction], switch_cycles: int) 
             ctr[c] = reg(nxt, ctr_fb[c], idx_bits, f"{c}_r")
 
         pc_next = mux(next_instr, add(pc, const(pc_bits, 1)), pc)
+        for f, fb in field_fb.items():
+            w = widths[f]
+            upcoming = rom(pc, [r[f] for r in rows[1:]], w)
+            nxt = mux(go, const(w, rows[0][f]), mux(next_instr, upcoming, fields[f]))
+            fields[f] = reg(nxt, fb, w, f"{f}_r", rows[0][f])
         pc = reg(mux(go, const(pc_bits, 0), pc_next), pc_fb, pc_bits, "pc_r")
 
         if switch_cycles > 0:
@@ -165,9 +178,9 @@ def build_controller(name: str, program: list[Instruction], switch_cycles: int) 
 
         return {
             "step_valid": active,
-            "stage": stage,
-            "src_sel": src,
-            "sink_sel": sink,
+            "stage": fields["stage"],
+            "src_sel": fields["src"],
+            "sink_sel": fields["sink"],
             "i": ctr["i"],
             "j": ctr["j"],
             "k": ctr["k"],

@@ -95,6 +95,17 @@ def _and_all(xs: list[Value]) -> Value:
     return const(1, 1) if not xs else xs[0] if len(xs) == 1 else and_(*xs)
 
 
+def destinations(writes: list[list[Write]]) -> list[str]:
+    """The buffers some stage writes, in the order of the bits of `sink_masks`."""
+    return sorted({w.buffer for ws in writes for w in ws})
+
+
+def sink_masks(writes: list[list[Write]]) -> list[int]:
+    """Per stage, the controller's sink select: bit n set when it writes destination n."""
+    dests = destinations(writes)
+    return [sum(1 << dests.index(b) for b in {w.buffer for w in ws}) for ws in writes]
+
+
 @dataclass
 class _WritePort:
     """Wires of one write port of one buffer, driven by its writer."""
@@ -404,9 +415,13 @@ class _TopBuilder:
         row_done: Value,
         last: Value,
         tile_h: int,
+        sinks: Value,
         conv: SimpleNamespace | None = None,
     ) -> Value:
         """Broadcast the result tile to the stage's destination buffers; returns ``taken``.
+
+        `sinks` is the controller's sink select: bit n is set when the stage writes the n-th
+        destination of `destinations(writes)`, so a destination's select is a register bit.
 
         `writes[s]` lists where stage s writes: the tile goes to (row, col) + (i_off, j_off)
         of each buffer, and is held until every destination accepted it. Progress (rows
@@ -416,12 +431,11 @@ class _TopBuilder:
         with conv stages): in a conv stage the tile lands at (phys_row + i_off, phys_col +
         ooh*pitch + ojw*d2) of the flat destination and progress moves to ``conv.end``.
         """
-        sw = width(stage)
         rw, cw = self.rows_bits, self.cols_bits
         conds: list[Value] = []
         accepted_fbs: list[Reg] = []
         tooks: list[Value] = []
-        for d in sorted({w.buffer for ws in writes for w in ws}):
+        for n, d in enumerate(destinations(writes)):
             b = self.buffers[d]
             k = b.plan.writer_index(source)
             port = b.ports[k]
@@ -430,7 +444,7 @@ class _TopBuilder:
             def field(f: Callable[[Write], int], w: int, at: list[Write | None] = at) -> Value:
                 return rom(stage, [f(x) if x is not None else 0 for x in at], w)
 
-            sel = _or_all([cmp("eq", stage, const(sw, s)) for s, x in enumerate(at) if x])
+            sel = extract(sinks, n, 1)
             row0 = add(field(lambda x: x.row, rw), resize(i_off, rw))
             col0 = add(field(lambda x: x.col, cw), resize(j_off, cw))
             acc = self.reg(1, f"{name}_acc_{d}")
@@ -585,7 +599,11 @@ class _TopBuilder:
         n = len(instrs)
         stage_bits = bits_for(max(n - 1, 0))
         in_prog = [Instruction(s, ins.bounds, 0, 0) for s, ins in enumerate(instrs)]
-        out_prog = [Instruction(s, (*ins.out_bounds, 1), 0, 0) for s, ins in enumerate(instrs)]
+        masks = sink_masks([x.writes for x in instrs])
+        out_prog = [
+            Instruction(s, (*ins.out_bounds, 1), 0, m)
+            for s, (ins, m) in enumerate(zip(instrs, masks, strict=True))
+        ]
         step_ready_fb = Feedback(ity(1))
         ic = instance(
             self.controller(f"{unit}_in", in_prog),
@@ -783,6 +801,7 @@ class _TopBuilder:
             last_col,
             oc.last_step,
             tile_h,
+            oc.sink_sel,
             conv,
         )
         oc_ready_fb.set(and_(taken, oc.step_valid))
@@ -944,9 +963,12 @@ class _TopBuilder:
         res[f"{pn}_mem_req_valid"] = eng.mem_req_valid
         res[f"{pn}_mem_req_addr"] = eng.mem_req_addr
         # Beat walker: (load, row, beat) of the next returning beat.
+        writes = [
+            [Write(b, 0, 0, ld.tensor.rows, ld.tensor.rows) for b in ld.writes] for ld in loads
+        ]
         prog = [
-            Instruction(s, (ld.tensor.rows, ld.beats_per_row, 1), 0, 0)
-            for s, ld in enumerate(loads)
+            Instruction(s, (ld.tensor.rows, ld.beats_per_row, 1), 0, m)
+            for s, (ld, m) in enumerate(zip(loads, sink_masks(writes), strict=True))
         ]
         step_fb = Feedback(ity(1))
         wk = instance(
@@ -970,13 +992,14 @@ class _TopBuilder:
             f"load:{pn}",
             and_(eng.out_valid, wk.step_valid),
             st,
-            [[Write(b, 0, 0, ld.tensor.rows, ld.tensor.rows) for b in ld.writes] for ld in loads],
+            writes,
             resize(wk.i, rw),
             col0,
             data,
             last_beat,
             wk.last_step,
             1,
+            wk.sink_sel,
         )
         out_ready_fb.set(and_(taken, wk.step_valid))
         step_fb.set(and_(taken, wk.step_valid))

@@ -88,7 +88,8 @@ class Arc:
 @dataclass
 class Levels:
     """The longest path: its LUT levels, its cells start to end ("TYPE name"), and its start
-    and end points ("TYPE cell.PORT (net)", "TYPE cell.PORT", or a top port)."""
+    and end points ("TYPE cell.PORT (net)", or a top port; a register's end names the net it
+    drives), and the net each path cell drives."""
 
     max_logic_levels: int
     path: list[str]
@@ -96,6 +97,7 @@ class Levels:
     end: str
     unregistered_dsp: int = 0
     unmodelled: list[str] = field(default_factory=list)
+    nets: list[str] = field(default_factory=list)
 
 
 class CombinationalLoop(ValueError):
@@ -274,19 +276,35 @@ def logic_levels(netlist: dict, top: str, measure: str = "levels") -> Levels:
         d = driver.get(b)
         if d is not None and best[d] > worst:
             worst, end_bit, end = best[d], b, label
+    if end_bit is not None and (q := _register_output(cells, end)) is not None:
+        end = f"{end} ({names.get(q, q)})"
     path: list[str] = []
+    nets: list[str] = []
     start = ""
     if end_bit is not None:
         b: int | None = end_bit
         while b is not None and (d := driver.get(b)) is not None:
             name = arcs[d][0]
             path.append(f"{cells[name]['type']} {name}")
+            nets.append(str(names.get(b, b)))
             first = next(iter(bits_of(name, arcs[d][1].inputs)), None)
             b = pred[d]
             if b is None and first is not None:
                 start = f"{sources.get(first, 'constant')} ({names.get(first, first)})"
         path.reverse()
-    return Levels(worst, path, start, end, unregistered, sorted(unmodelled))
+        nets.reverse()
+    return Levels(worst, path, start, end, unregistered, sorted(unmodelled), nets)
+
+
+def _register_output(cells: dict[str, dict], end: str) -> int | None:
+    """The Q bit of the flip-flop whose input `end` ("TYPE cell.PORT") is, if it is one."""
+    kind, _, rest = end.partition(" ")
+    if not kind.startswith("FD"):
+        return None
+    q = [
+        b for b in cells[rest.rpartition(".")[0]]["connections"].get("Q", ()) if isinstance(b, int)
+    ]
+    return q[0] if q else None
 
 
 def _bit_names(mod: dict) -> dict[int, str]:

@@ -426,6 +426,7 @@ def _synthesize(
             "end": lv.end,
             "types": [c.split(" ", 1)[0] for c in lv.path],
             "cells": lv.path,
+            "nets": lv.nets,
             "unmodelled_types": lv.unmodelled,
         },
     )
