@@ -22,6 +22,10 @@ last_step  out  1                the current step is its instruction's last (i, 
 done       out  1                the last instruction's last step has been taken (held)
 =========  ===  ===============  ===========================================================
 
+With more than one instruction, stage, selects and bounds are registers loaded from a ROM of
+the next instruction as the program counter advances; they change in the same cycle as before
+(no extra latency), but the logic behind them starts at a register.
+
 Widths come from the program: ``stage_bits``/``sel_bits`` fit the largest code, ``idx_bits``
 fits the largest ``bound - 1`` (each at least 1 bit).
 

@@ -195,3 +195,12 @@ def test_sequence_and_cycles(tmp_path: Path) -> None:
         stalled = _check_run(rows, stalled=True)
         print(f"random step_ready (seed {seed}): {stalled} cycles")
         assert stalled > want
+
+
+def test_fields_come_from_registers() -> None:
+    # the datapath's per-stage logic starts at a register, never at pc_r through the ROM
+    sv = controller_sv(PROGRAM, SWITCH_CYCLES)
+    for port, reg in (("stage", "stage_r"), ("src_sel", "src_r"), ("sink_sel", "sink_r")):
+        assert f"assign {port} = {reg};" in sv
+    single = controller_sv(PROGRAM[:1], SWITCH_CYCLES)
+    assert "stage_r" not in single and "bound_k_r" not in single  # constants, no registers
