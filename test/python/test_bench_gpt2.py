@@ -11,6 +11,11 @@ import pytest
 from intar.tools import bench_gpt2 as B
 
 
+def _write_memory(run: Path, bram36: int) -> None:
+    memory = {"bram36_estimate": bram36, "device_bram36": 2016}
+    (run / "hw.json").write_text(json.dumps({"memory": memory}))
+
+
 def test_layer_macs_match_gpt2_medium_arithmetic(tmp_path: Path) -> None:
     L, D, F = 64, B.D_MODEL, B.FFN
     (tmp_path / "gpt2_layer.mlir").write_text(B.layer_source(L))
@@ -24,6 +29,7 @@ def test_row_latency_efficiency_and_speedups(tmp_path: Path, monkeypatch) -> Non
     def fake_compile(src: Path, run: Path) -> dict:
         report = {"predicted_cycles": cycles, "dsps_used": dsps}
         (run / "report.json").write_text(json.dumps(report))
+        _write_memory(run, 1_234)
         return {"ok": True, "seconds": 1.0, "cached": False}
 
     monkeypatch.setattr(B, "_compile", fake_compile)
@@ -43,6 +49,7 @@ def test_row_latency_efficiency_and_speedups(tmp_path: Path, monkeypatch) -> Non
     assert row["sim"]["status"] == "not run"
     table = B.gpt2_markdown({"rows": [row]})
     assert "| 256 | 500,000 | — |" in table and "740.76" in table
+    assert "| 8,000 (scheduled) | 1,234 / 2,016 |" in table
 
 
 def test_a_layer_that_does_not_compile_is_reported_not_run(tmp_path: Path, monkeypatch) -> None:
@@ -64,6 +71,7 @@ def test_a_synthesised_layer_uses_yosys_dsps_mapped_by_module(tmp_path: Path, mo
         (run / "report.json").write_text(
             json.dumps({"predicted_cycles": 400_000, "dsps_used": 8000})
         )
+        _write_memory(run, 1_900)
         return {"ok": True, "seconds": 1.0, "cached": False}
 
     def fake_synth(run: Path, opts, hierarchical: bool = False) -> dict:

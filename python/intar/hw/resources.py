@@ -2,10 +2,13 @@
 
 Every tensor buffer is ``R x C`` element-wide banks (`intar.hw.tensor_buffer`), every k-outer
 core one accumulator memory per tile row (`intar.hw.core`). `memories(plan)` lists them and
-`bram36(depth, width)` counts the block RAM one takes the way yosys `synth_xilinx` maps it: a
-memory of at most `LUTRAM_BITS` bits goes to LUTRAM, a wider or deeper one to RAMB18/RAMB36 in
-the aspect ratio that needs the fewest (a RAMB18 counts half). The estimate leaves out the
-SFUs' row rings and counts each bank on its own, so yosys can only need more.
+`bram36(depth, width)` counts the block RAM one takes the way yosys `synth_xilinx` maps it. yosys
+weighs LUTRAM cells against RAMB18s: a memory goes to LUTRAM (RAM32M16 up to 32 words, else
+RAM64M8 per 64 words, `lutram_cells`) when that takes fewer than `LUTRAM_CELLS_PER_RAMB18`
+cells per RAMB18 it would need, otherwise to RAMB18/RAMB36 in the aspect ratio that needs the
+fewest (a RAMB18 counts half). So a shallow memory stays in LUTs however wide it is (an
+accumulator memory of 16 words x 2048 bits is 147 RAM32M16, not 57 RAMB18). The estimate leaves
+out the SFUs' row rings and counts each bank on its own, so yosys can only need more.
 
 `intar compile` reports the estimate and warns when it exceeds the device; `intar bench qor`
 does not synthesise a design whose estimate is far over the device (yosys would take hours to
@@ -25,19 +28,35 @@ if TYPE_CHECKING:
 
 PE = tuple[int, int, int]
 
-LUTRAM_BITS = 64 * 64
-"""Memories up to this size (one RAM64M-style LUTRAM column of 64 bits by 64 words) stay in
-LUTs."""
+LUTRAM_CELLS_PER_RAMB18 = 9
+"""yosys (0.70, synth_xilinx -family xcup) keeps a 1-write 1-read memory in LUTRAM when it
+needs fewer than this many LUTRAM cells per RAMB18 of the block-RAM mapping: measured between
+8 (256 x 8: 8 RAM64M8 kept) and 10 (128 x 32: 10 RAM64M8 went to one RAMB18);
+`test_resources` checks shapes either side against yosys."""
 
 # RAMB36 aspect ratios, data width -> depth (UG573: 1 x 32K .. 72 x 512, parity bits used);
 # a RAMB18 has half the depth at each width up to 36
 RAMB36_ASPECTS = ((1, 32768), (2, 16384), (4, 8192), (9, 4096), (18, 2048), (36, 1024), (72, 512))
 
 
+def lutram_cells(depth: int, width: int) -> int:
+    """LUTRAM cells of one ``depth x width`` memory: RAM32M16 (32 words x 14 bits) up to 32
+    words, else RAM64M8 (64 words x 7 bits) per 64 words."""
+    if depth <= 32:
+        return math.ceil(width / 14)
+    return math.ceil(depth / 64) * math.ceil(width / 7)
+
+
 def bram36(depth: int, width: int) -> float:
-    """RAMB36 blocks one ``depth x width`` memory takes (a RAMB18, half a block, is 0.5)."""
-    if depth * width <= LUTRAM_BITS:
+    """RAMB36 blocks one ``depth x width`` memory takes (a RAMB18, half a block, is 0.5; 0 in
+    LUTRAM)."""
+    blocks = _block_ram(depth, width)
+    if lutram_cells(depth, width) < LUTRAM_CELLS_PER_RAMB18 * 2 * blocks:
         return 0.0
+    return blocks
+
+
+def _block_ram(depth: int, width: int) -> float:
     full = min(math.ceil(width / w) * math.ceil(depth / d) for w, d in RAMB36_ASPECTS)
     half = min(
         0.5 * math.ceil(width / w) * math.ceil(depth / (d // 2))

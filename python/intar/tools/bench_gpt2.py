@@ -103,6 +103,9 @@ def run_length(seq: int, opts: Gpt2Options) -> dict:
     report = json.loads((run / "report.json").read_text())
     rec["predicted_cycles"] = report["predicted_cycles"]
     rec["scheduled_dsps"] = report["dsps_used"]
+    memory = json.loads((run / "hw.json").read_text())["memory"]
+    rec["bram36_estimate"] = memory["bram36_estimate"]
+    rec["device_bram36"] = memory["device_bram36"]
     rec["macs"] = _layer_macs(run)
     opts.log(
         f"L={seq}: compiled in {comp['seconds']:.1f} s{' (cached)' if comp['cached'] else ''}, "
@@ -188,11 +191,12 @@ def gpt2_markdown(result: dict) -> str:
         f"({rows[0]['clock_mhz'] if rows else '?'} MHz, assumed: no place-and-route). "
         "'cycles' are simulated bit-exact where the source column says so, else predicted. "
         "DSP efficiency = MACs / (cycles x DSPs); a packed DSP48E2 does 2 MACs per cycle. "
-        "Allo and DFX: the InTAR paper's reference latencies.",
+        "Allo and DFX: the InTAR paper's reference latencies. BRAM36: the design's memories "
+        "as yosys maps them (`hw/resources.py`), out of the device's.",
         "",
-        "| seq | predicted | simulated | model error | cycles used | DSPs | DSP efficiency | "
-        "x roofline | model ms | Allo ms | speedup | DFX ms | speedup | status |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| seq | predicted | simulated | model error | cycles used | DSPs | BRAM36 | "
+        "DSP efficiency | x roofline | model ms | Allo ms | speedup | DFX ms | speedup | status |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         sim = r.get("sim", {})
@@ -206,6 +210,7 @@ def gpt2_markdown(result: dict) -> str:
             f"{_fmt(err, '+.1%') if err is not None else '—'} | "
             f"{_fmt(r.get('cycles'))} ({r.get('cycles_source', '—')}) | "
             f"{_fmt(r.get('dsps'))} ({r.get('dsps_source', '—')}) | "
+            f"{_fmt(r.get('bram36_estimate'))} / {_fmt(r.get('device_bram36'))} | "
             f"{_fmt(r.get('dsp_efficiency'), '.2f')} | {_fmt(r.get('over_roofline'), '.2f')} | "
             f"{_fmt(r.get('model_ms'), '.2f')} | {_fmt(r.get('allo_ms'), '.2f')} | "
             f"{_fmt(r.get('speedup_vs_allo'), '.1f')}x | {_fmt(r.get('dfx_ms'), '.1f')} | "

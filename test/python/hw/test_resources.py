@@ -10,7 +10,8 @@ from pathlib import Path
 from design_harness import simulate_graph
 
 from intar.frontend import Graph
-from intar.hw.resources import bram36, bram36_estimate, plan_memories
+from intar.hw.resources import bram36, bram36_estimate, lutram_cells, plan_memories
+from intar.synth.yosys import synth_cells
 from intar.tools.flow import CompileOptions, compile_file
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -24,6 +25,34 @@ def test_block_ram_per_memory_follows_the_aspect_ratios() -> None:
     assert bram36(512, 72) == 1  # 512 x 72
     assert bram36(4096, 9) == 1 and bram36(4097, 9) == 1.5  # 4K x 9, then a RAMB18 more
     assert bram36(43776, 192) == 236.5  # 11 RAMB18 of 1K x 18 across, 43 deep
+
+
+def test_shallow_memories_stay_in_lutram_however_wide() -> None:
+    assert bram36(16, 2048) == 0 and lutram_cells(16, 2048) == 147  # an accumulator memory
+    assert bram36(64, 2048) == 0 and bram36(65, 2048) == 28.5  # 57 RAMB18 past 64 words
+    assert bram36(256, 8) == 0 and bram36(256, 16) == 0.5
+
+
+MEMORY_SV = """module mem(input clk, input we, input [{a}:0] waddr, input [{w}:0] wdata,
+                          input [{a}:0] raddr, output reg [{w}:0] rdata);
+  reg [{w}:0] words [0:{d}];
+  always @(posedge clk) begin
+    if (we) words[waddr] <= wdata;
+    rdata <= words[raddr];
+  end
+endmodule
+"""
+
+
+def test_lutram_or_block_ram_as_yosys_chooses(tmp_path: Path) -> None:
+    # one shape either side of the LUTRAM/RAMB18 trade-off, each kind of LUTRAM cell
+    for depth, width in ((256, 8), (128, 32), (32, 448), (64, 512), (96, 256)):
+        sv = MEMORY_SV.format(a=(depth - 1).bit_length() - 1, w=width - 1, d=depth - 1)
+        cells = synth_cells(sv, "mem", tmp_path / f"m{depth}x{width}")
+        ramb = cells.get("RAMB36E2", 0) + 0.5 * cells.get("RAMB18E2", 0)
+        lutram = cells.get("RAM32M16", 0) + cells.get("RAM64M8", 0)
+        assert ramb == bram36(depth, width), (depth, width, cells)
+        assert lutram == (lutram_cells(depth, width) if ramb == 0 else 0), (depth, width, cells)
 
 
 def test_weights_stream_through_rings_when_whole_ones_would_not_fit(tmp_path: Path) -> None:
