@@ -49,7 +49,9 @@ def test_row_latency_efficiency_and_speedups(tmp_path: Path, monkeypatch) -> Non
     assert row["sim"]["status"] == "not run"
     table = B.gpt2_markdown({"rows": [row]})
     assert "| 256 | 500,000 | — |" in table and "740.76" in table
-    assert "| 8,000 (scheduled) | 1,234 / 2,016 |" in table
+    assert "| 8,000 (scheduled) | 1,234 / 2,016 |" in table and "over the device" not in table
+    row["bram36_estimate"] = 2_017
+    assert "| predicted; memories over the device |" in B.gpt2_markdown({"rows": [row]})
 
 
 def test_a_layer_that_does_not_compile_is_reported_not_run(tmp_path: Path, monkeypatch) -> None:

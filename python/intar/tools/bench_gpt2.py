@@ -205,6 +205,8 @@ def gpt2_markdown(result: dict) -> str:
         why = r.get("reason") or (sim.get("reason") if sim.get("status") != "pass" else None)
         if why and status not in ("pass", "predicted"):
             status += f": {why.splitlines()[0][:80]}"
+        if r.get("bram36_estimate", 0) > r.get("device_bram36", float("inf")):
+            status += "; memories over the device"
         lines.append(
             f"| {r['seq']} | {_fmt(r.get('predicted_cycles'))} | {_fmt(sim.get('cycles'))} | "
             f"{_fmt(err, '+.1%') if err is not None else '—'} | "
