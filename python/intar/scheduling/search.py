@@ -148,6 +148,7 @@ class _Search:
         port_budget: int,
         params: CostParams,
         capacity: int,
+        shared_groups: dict[tuple, GroupPlan | None] | None = None,
     ) -> None:
         self.g = graph
         self.dev = device
@@ -161,6 +162,9 @@ class _Search:
         # `_reevaluate`'s evaluators by (configuration, spills, whole): the lane upgrades of
         # different candidate plans often cost the same groups on the same configuration
         self.evaluators: dict[tuple[Config, frozenset[str], bool], _Evaluator] = {}
+        # group plans shared by the searches of one graph under other weight storages: a
+        # group's plan depends on the storage only through its own tasks' transpose_rhs
+        self.shared_groups = {} if shared_groups is None else shared_groups
         self.base: dict[str, str] = {}
         for name in graph.tensors:
             self.base[name] = name
@@ -599,7 +603,14 @@ class _Evaluator:
         key = (i, j)
         if key in self.cache:
             return self.cache[key]
-        plan = self._group(i, j, dedicated_only)
+        s = self.s
+        flips = tuple(t.name for t in s.order[i : j + 1] if t.attrs.get("transpose_rhs"))
+        shared_key = (self.cfg, self.off, i, j, dedicated_only, flips)
+        if shared_key in s.shared_groups:
+            plan = s.shared_groups[shared_key]
+        else:
+            plan = self._group(i, j, dedicated_only)
+            s.shared_groups[shared_key] = plan
         self.cache[key] = plan
         return plan
 
@@ -1805,10 +1816,11 @@ def schedule(
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     args = (device, dsp_budget, port_budget, mode, params, onchip_budget)
     first_error: list[ScheduleError] = []
+    shared_groups: dict[tuple, GroupPlan | None] = {}
 
     def attempt(transposed: frozenset[str]) -> Schedule | None:
         try:
-            return _schedule_as_stored(graph, transposed, *args)
+            return _schedule_as_stored(graph, transposed, *args, shared_groups)
         except ScheduleError as e:
             first_error.append(e)
             return None
@@ -1843,6 +1855,7 @@ def _schedule_as_stored(
     mode: str,
     params: CostParams,
     onchip_budget: int | None,
+    shared_groups: dict[tuple, GroupPlan | None] | None = None,
 ) -> Schedule:
     """The best schedule of `graph` with the weights in `transposed` stored [N, K]."""
     s = _Search(
@@ -1852,6 +1865,7 @@ def _schedule_as_stored(
         device.offchip.channels if port_budget is None else int(port_budget),
         params,
         device.onchip_bytes if onchip_budget is None else int(onchip_budget),
+        shared_groups,
     )
     _check_budgets(s, mode)
     candidates: list[tuple[str, Config, bool, bool]] = []
