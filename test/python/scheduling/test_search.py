@@ -398,6 +398,19 @@ def test_search_stores_a_weight_transposed_when_j_outer_streams_it(mode: str) ->
     assert dict(both.loop_orders).get("y", "ijk") != "jik"
 
 
+@pytest.mark.parametrize("mode", ["intar", "dataflow", "sequential"])
+def test_storage_searches_sharing_group_plans_find_what_each_finds_alone(mode: str) -> None:
+    g = PAPER_KERNELS["gating_net"]()
+    budget = (PAPER_DSP_BUDGETS["gating_net"], PAPER_PORTS["gating_net"])
+    names = transposable_weights(g)
+    shared: dict = {}
+    for trial in (frozenset(), frozenset(names), *(frozenset({n}) for n in names)):
+        args = (U280, *budget, mode, DEFAULT_PARAMS, None)
+        alone = _schedule_as_stored(g, trial, *args)
+        assert _schedule_as_stored(g, trial, *args, shared) == alone, sorted(trial)
+    assert shared  # the later searches found plans to share
+
+
 def test_gating_net_streams_its_transposed_weights() -> None:
     """At the paper's shapes the three [K, N] weights (21 MB each) do not fit on chip beside
     k-outer accumulators; stored transposed they stream under j-outer order."""
