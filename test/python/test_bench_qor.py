@@ -55,6 +55,10 @@ def test_summary_geomeans_only_over_simulated_rows() -> None:
     assert s["max_abs_model_error"] == 0.02 and s["all_bit_exact"] is True
     text = qor_markdown({"rows": rows, "summary": s})
     assert "| mlp | sequential |" in text and "not run: limit" in text
+    assert "over the budget" not in text
+    rows[0]["synth"] = {"status": "done", "dsp": 40, "lut": 1, "ff": 1, "bram36": 0, "uram": 0}
+    text = qor_markdown({"rows": rows, "summary": s})
+    assert "pass; yosys maps 40 DSPs, over the budget of 32 |" in text
 
 
 def test_readme_block_is_replaced_in_place(tmp_path: Path) -> None:

@@ -348,6 +348,8 @@ def qor_markdown(result: dict) -> str:
             status += f": {why.splitlines()[0][:90]}"
         elif syn.get("status") not in (None, "done") and syn.get("reason"):
             status += f"; synth {syn['status']}: {syn['reason'].splitlines()[0][:60]}"
+        if (syn.get("dsp") or 0) > r["dsp_budget"]:
+            status += f"; yosys maps {syn['dsp']} DSPs, over the budget of {r['dsp_budget']}"
         lines.append(
             f"| {r['kernel']} | {r['mode']} | {r['dsp_budget']} | {_fmt(sim.get('cycles'))} | "
             f"{_fmt(r.get('predicted_cycles'))} | {err_text} | "
