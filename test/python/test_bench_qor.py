@@ -59,6 +59,9 @@ def test_summary_geomeans_only_over_simulated_rows() -> None:
     rows[0]["synth"] = {"status": "done", "dsp": 40, "lut": 1, "ff": 1, "bram36": 0, "uram": 0}
     text = qor_markdown({"rows": rows, "summary": s})
     assert "pass; yosys maps 40 DSPs, over the budget of 32 |" in text
+    rows[1].update(bram36_estimate=2_100, device_bram36=2_016)
+    text = qor_markdown({"rows": rows, "summary": s})
+    assert "memories estimated at 2,100 BRAM36, over the device's 2,016 |" in text
 
 
 def test_readme_block_is_replaced_in_place(tmp_path: Path) -> None:

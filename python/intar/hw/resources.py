@@ -4,8 +4,8 @@ Every tensor buffer is ``R x C`` element-wide banks (`intar.hw.tensor_buffer`), 
 core one accumulator memory per tile row (`intar.hw.core`). `memories(plan)` lists them and
 `bram36(depth, width)` counts the block RAM one takes the way yosys `synth_xilinx` maps it. yosys
 weighs LUTRAM cells against RAMB18s: a memory goes to LUTRAM (RAM32M16 up to 32 words, else
-RAM64M8 per 64 words, `lutram_cells`) when that takes fewer than `LUTRAM_CELLS_PER_RAMB18`
-cells per RAMB18 it would need, otherwise to RAMB18/RAMB36 in the aspect ratio that needs the
+RAM64M8 per 64 words, `lutram_cells`) when that takes at most `LUTRAM_CELLS_PER_RAMB18` cells
+per RAMB18 it would need, otherwise to RAMB18/RAMB36 in the aspect ratio that needs the
 fewest (a RAMB18 counts half). So a shallow memory stays in LUTs however wide it is (an
 accumulator memory of 16 words x 2048 bits is 147 RAM32M16, not 57 RAMB18). The estimate leaves
 out the SFUs' row rings and counts each bank on its own, so yosys can only need more.
@@ -30,9 +30,10 @@ PE = tuple[int, int, int]
 
 LUTRAM_CELLS_PER_RAMB18 = 9
 """yosys (0.70, synth_xilinx -family xcup) keeps a 1-write 1-read memory in LUTRAM when it
-needs fewer than this many LUTRAM cells per RAMB18 of the block-RAM mapping: measured between
-8 (256 x 8: 8 RAM64M8 kept) and 10 (128 x 32: 10 RAM64M8 went to one RAMB18);
-`test_resources` checks shapes either side against yosys."""
+needs at most this many LUTRAM cells per RAMB18 of the block-RAM mapping: 184 x 16 (9 RAM64M8)
+stays in LUTRAM, 128 x 32 (10 RAM64M8) goes to one RAMB18; `test_resources` checks shapes
+either side against yosys. Known miss: 130 x 21 (9 RAM64M8, every bit used) goes to a RAMB18,
+so yosys can need half a block more per such memory than counted."""
 
 # RAMB36 aspect ratios, data width -> depth (UG573: 1 x 32K .. 72 x 512, parity bits used);
 # a RAMB18 has half the depth at each width up to 36
@@ -51,7 +52,7 @@ def bram36(depth: int, width: int) -> float:
     """RAMB36 blocks one ``depth x width`` memory takes (a RAMB18, half a block, is 0.5; 0 in
     LUTRAM)."""
     blocks = _block_ram(depth, width)
-    if lutram_cells(depth, width) < LUTRAM_CELLS_PER_RAMB18 * 2 * blocks:
+    if lutram_cells(depth, width) <= LUTRAM_CELLS_PER_RAMB18 * 2 * blocks:
         return 0.0
     return blocks
 

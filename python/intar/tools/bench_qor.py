@@ -215,6 +215,11 @@ def run_one(kernel: str, mode: str, opts: QorOptions) -> dict:
         f"{rec['predicted_cycles']:,} cycles predicted"
     )
     rec["sim"] = {"status": "not run", "reason": "--no-sim"}
+    mem = json.loads((run / "hw.json").read_text()).get("memory", {})
+    rec["bram36_estimate"], rec["device_bram36"] = (
+        mem.get("bram36_estimate"),
+        mem.get("device_bram36"),
+    )
     far_over = _far_over(run)
     if far_over is not None:
         # it cannot be built: neither simulated nor synthesised, and not a result
@@ -348,6 +353,9 @@ def qor_markdown(result: dict) -> str:
             status += f": {why.splitlines()[0][:90]}"
         elif syn.get("status") not in (None, "done") and syn.get("reason"):
             status += f"; synth {syn['status']}: {syn['reason'].splitlines()[0][:60]}"
+        est, dev = r.get("bram36_estimate"), r.get("device_bram36")
+        if syn.get("status") != "done" and not syn.get("estimated") and est and dev and est > dev:
+            status += f"; memories estimated at {est:,} BRAM36, over the device's {dev:,}"
         if (syn.get("dsp") or 0) > r["dsp_budget"]:
             status += f"; yosys maps {syn['dsp']} DSPs, over the budget of {r['dsp_budget']}"
         lines.append(

@@ -30,7 +30,7 @@ def test_block_ram_per_memory_follows_the_aspect_ratios() -> None:
 def test_shallow_memories_stay_in_lutram_however_wide() -> None:
     assert bram36(16, 2048) == 0 and lutram_cells(16, 2048) == 147  # an accumulator memory
     assert bram36(64, 2048) == 0 and bram36(65, 2048) == 28.5  # 57 RAMB18 past 64 words
-    assert bram36(256, 8) == 0 and bram36(256, 16) == 0.5
+    assert bram36(256, 8) == 0 and bram36(184, 16) == 0 and bram36(256, 16) == 0.5
 
 
 MEMORY_SV = """module mem(input clk, input we, input [{a}:0] waddr, input [{w}:0] wdata,
@@ -46,7 +46,7 @@ endmodule
 
 def test_lutram_or_block_ram_as_yosys_chooses(tmp_path: Path) -> None:
     # one shape either side of the LUTRAM/RAMB18 trade-off, each kind of LUTRAM cell
-    for depth, width in ((256, 8), (128, 32), (32, 448), (64, 512), (96, 256)):
+    for depth, width in ((256, 8), (184, 16), (128, 32), (32, 448), (64, 512), (96, 256)):
         sv = MEMORY_SV.format(a=(depth - 1).bit_length() - 1, w=width - 1, d=depth - 1)
         cells = synth_cells(sv, "mem", tmp_path / f"m{depth}x{width}")
         ramb = cells.get("RAMB36E2", 0) + 0.5 * cells.get("RAMB18E2", 0)
