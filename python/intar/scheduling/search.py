@@ -159,11 +159,9 @@ class _Search:
         self.order: list[Task] = [t for t in graph.tasks if t.kind not in VIEW_KINDS]
         self.pos = {t.name: i for i, t in enumerate(self.order)}
         self.views = [t for t in graph.tasks if t.kind in VIEW_KINDS]
-        # `_reevaluate`'s evaluators by (configuration, spills, whole): the lane upgrades of
-        # different candidate plans often cost the same groups on the same configuration
-        self.evaluators: dict[tuple[Config, frozenset[str], bool], _Evaluator] = {}
-        # group plans shared by the searches of one graph under other weight storages: a
-        # group's plan depends on the storage only through its own tasks' transpose_rhs
+        # group plans shared by every evaluator of this graph, and by the searches of it under
+        # other weight storages (a group's plan depends on the storage only through its own
+        # tasks' transpose_rhs): lane upgrades and storage toggles cost most groups again
         self.shared_groups = {} if shared_groups is None else shared_groups
         self.base: dict[str, str] = {}
         for name in graph.tensors:
@@ -1684,10 +1682,7 @@ def _recost(s: _Search, plan: _Plan) -> _Plan:
 def _reevaluate(s: _Search, plan: _Plan, cfg: Config) -> _Plan | None:
     """The same phases and spills, costed on configuration `cfg`."""
     whole = len(plan.groups) == 1 and plan.cfg.dedicated_sfus
-    key = (cfg, plan.ev.off, whole)
-    if key not in s.evaluators:
-        s.evaluators[key] = _Evaluator(s, cfg, plan.ev.off)
-    ev = s.evaluators[key]
+    ev = _Evaluator(s, cfg, plan.ev.off)
     groups = []
     for gp in plan.groups:
         new = ev.group(gp.first, gp.last, dedicated_only=whole)

@@ -130,10 +130,9 @@ ESTIMATE_MARGIN = 1.5
 it cannot fit, and yosys would spend hours mapping thousands of banks to say so."""
 
 
-def _far_over(run: Path) -> dict | None:
-    """The synthesis record of a design whose memories alone are far over the device, else
-    None."""
-    mem = json.loads((run / "hw.json").read_text()).get("memory", {})
+def _far_over(mem: dict) -> dict | None:
+    """The synthesis record of a design whose memories (`hw.json`'s "memory") alone are far
+    over the device, else None."""
     if not mem or mem["bram36_estimate"] <= ESTIMATE_MARGIN * mem["device_bram36"]:
         return None
     return {
@@ -220,7 +219,7 @@ def run_one(kernel: str, mode: str, opts: QorOptions) -> dict:
         mem.get("bram36_estimate"),
         mem.get("device_bram36"),
     )
-    far_over = _far_over(run)
+    far_over = _far_over(mem)
     if far_over is not None:
         # it cannot be built: neither simulated nor synthesised, and not a result
         rec["synth"] = far_over
