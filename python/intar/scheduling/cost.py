@@ -64,7 +64,13 @@ SFU_DSP_PER_LANE: Mapping[str, int] = {
     "softmax": 1,  # exp is shift-based; one multiply by the row's reciprocal
     "layernorm": 2,  # x*x for the variance, (x - mean) * (rstd * gamma)
 }
-"""DSPs per SFU lane (one multiplier per product the kind needs per element)."""
+"""DSPs per SFU lane (one multiplier per product the kind needs per element).
+
+Known undercount: yosys maps more DSP48E2s than this for the exp-based and layernorm units
+(`tools/sfu_dsps.py`, at 16-bit operands: exp 8 per lane, softmax 12 per lane, layernorm 6 at
+one lane and 10 at two; gelu, silu and mul match). The wide constant and Horner products of
+`intar.hw.sfu_exp` are the difference. Schedules with those units therefore exceed their DSP
+budget in synthesis (self-attention: 54 against 43); bench qor flags such rows."""
 
 
 def ceil_div(a: int, b: int) -> int:

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Synthesises each DSP-using SFU kind at 1 and 2 lanes with yosys and prints the DSP48E2s it
+maps next to what the cost model charges (`SFU_DSP_PER_LANE` x lanes).
+
+    tools/sfu_dsps.py                   # every kind below (about 3 minutes)
+    tools/sfu_dsps.py --kinds exp,softmax
+
+Exits 1 when a kind's yosys count differs from the cost model's, so it can gate a change of
+either side. The parameters are typical of the paper's kernels (16-bit operands, Q.8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from intar.hw import sfu_modules
+from intar.hw.tensor_buffer import emit_sv_with_memories
+from intar.scheduling.cost import SFU_DSP_PER_LANE
+from intar.synth.yosys import synth_cells
+
+
+def sfu_key(kind: str, lanes: int) -> tuple:
+    """`intar.hw.plan._sfu_params`-style key of one SFU instance."""
+    return {
+        "exp": ("exp", lanes, (16,), 16, 8),
+        "softmax": ("softmax", lanes, (16,), 16, 64, 8, 15, True, 64),
+        "gelu": ("gelu", lanes, (16,), 8, 8),
+        "silu": ("silu", lanes, (16,), 8, 8),
+        "mul": ("mul", lanes, (8, 8), 8, 4),
+        "layernorm": ("layernorm", lanes, (16, 8, 8), 8, 64, 8),
+    }[kind]
+
+
+KINDS = ("exp", "softmax", "gelu", "silu", "mul", "layernorm")
+
+
+def yosys_dsps(kind: str, lanes: int, workdir: Path) -> int:
+    name = f"sfu_{kind}_l{lanes}"
+    key = sfu_key(kind, lanes)
+    sv = emit_sv_with_memories(lambda: sfu_modules.build(key, name))
+    return synth_cells(sv, name, workdir / name).get("DSP48E2", 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kinds", default=",".join(KINDS))
+    args = ap.parse_args(argv)
+    mismatches = 0
+    print(f"{'kind':<10} {'lanes':>5} {'yosys':>6} {'model':>6}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in args.kinds.split(","):
+            for lanes in (1, 2):
+                got = yosys_dsps(kind, lanes, Path(tmp))
+                model = lanes * SFU_DSP_PER_LANE.get(kind, 0)
+                mismatches += got != model
+                flag = "" if got == model else "  <- differs"
+                print(f"{kind:<10} {lanes:>5} {got:>6} {model:>6}{flag}", flush=True)
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
