@@ -21,37 +21,35 @@ from intar.hw.tensor_buffer import emit_sv_with_memories
 from intar.scheduling.cost import SFU_DSP_PER_LANE
 from intar.synth.yosys import synth_cells
 
-
-def sfu_key(kind: str, lanes: int) -> tuple:
-    """`intar.hw.plan._sfu_params`-style key of one SFU instance."""
-    return {
-        "exp": ("exp", lanes, (16,), 16, 8),
-        "softmax": ("softmax", lanes, (16,), 16, 64, 8, 15, True, 64),
-        "gelu": ("gelu", lanes, (16,), 8, 8),
-        "silu": ("silu", lanes, (16,), 8, 8),
-        "mul": ("mul", lanes, (8, 8), 8, 4),
-        "layernorm": ("layernorm", lanes, (16, 8, 8), 8, 64, 8),
-    }[kind]
-
-
-KINDS = ("exp", "softmax", "gelu", "silu", "mul", "layernorm")
+# `intar.hw.plan._sfu_params`-style key of one instance of each kind, by lane count
+SFU_KEYS = {
+    "exp": lambda lanes: ("exp", lanes, (16,), 16, 8),
+    "softmax": lambda lanes: ("softmax", lanes, (16,), 16, 64, 8, 15, True, 64),
+    "gelu": lambda lanes: ("gelu", lanes, (16,), 8, 8),
+    "silu": lambda lanes: ("silu", lanes, (16,), 8, 8),
+    "mul": lambda lanes: ("mul", lanes, (8, 8), 8, 4),
+    "layernorm": lambda lanes: ("layernorm", lanes, (16, 8, 8), 8, 64, 8),
+}
 
 
 def yosys_dsps(kind: str, lanes: int, workdir: Path) -> int:
     name = f"sfu_{kind}_l{lanes}"
-    key = sfu_key(kind, lanes)
+    key = SFU_KEYS[kind](lanes)
     sv = emit_sv_with_memories(lambda: sfu_modules.build(key, name))
     return synth_cells(sv, name, workdir / name).get("DSP48E2", 0)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--kinds", default=",".join(KINDS))
+    ap.add_argument("--kinds", default=",".join(SFU_KEYS))
     args = ap.parse_args(argv)
+    kinds = args.kinds.split(",")
+    if unknown := [k for k in kinds if k not in SFU_KEYS]:
+        ap.error(f"unknown SFU kind {unknown[0]!r} (known: {', '.join(SFU_KEYS)})")
     mismatches = 0
     print(f"{'kind':<10} {'lanes':>5} {'yosys':>6} {'model':>6}")
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in args.kinds.split(","):
+        for kind in kinds:
             for lanes in (1, 2):
                 got = yosys_dsps(kind, lanes, Path(tmp))
                 model = lanes * SFU_DSP_PER_LANE.get(kind, 0)

@@ -68,8 +68,9 @@ SFU_DSP_PER_LANE: Mapping[str, int] = {
 
 Known undercount: yosys maps more DSP48E2s than this for the exp-based and layernorm units
 (`tools/sfu_dsps.py`, at 16-bit operands: exp 8 per lane, softmax 12 per lane, layernorm 6 at
-one lane and 10 at two; gelu, silu and mul match). The wide constant and Horner products of
-`intar.hw.sfu_exp` are the difference. Schedules with those units therefore exceed their DSP
+one lane and 10 at two; gelu, silu and mul match). In `intar.hw.sfu_exp` an exp lane's
+t * log2(e) product maps to 4 (2 would do) and its four Horner products to 1 each; softmax adds
+e * (1/S) at 4 (2 would do). Schedules with those units therefore exceed their DSP
 budget in synthesis (self-attention: 54 against 43); bench qor flags such rows."""
 
 
