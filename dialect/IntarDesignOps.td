@@ -48,10 +48,13 @@ def Intar_SfuOp : Intar_Op<"sfu", [Symbol, HasParent<"DesignOp">]> {
   let summary = "A streaming special-function unit";
   let description = [{
     `kind` is the task kind it computes (softmax, layernorm, gelu, ...);
-    `lanes` is the number of elements it accepts per cycle.
+    `lanes` is the number of elements it accepts per cycle; `dsps` is the
+    number of DSP48E2s its multipliers take, as the hardware generator builds
+    them (zero for a unit without multipliers), counted against the design's
+    `dsp_budget`.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind,
-                       I64Attr:$lanes);
+                       I64Attr:$lanes, I64Attr:$dsps);
 }
 
 def Intar_PortOp : Intar_Op<"port", [Symbol, HasParent<"DesignOp">]> {

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Synthesises each DSP-using SFU kind at 1 and 2 lanes with yosys and prints the DSP48E2s it
-maps next to what the cost model charges (`SFU_DSP_PER_LANE` x lanes).
+maps next to what the scheduler budgets for it (`intar.hw.sfu_modules.dsps`).
 
     tools/sfu_dsps.py                   # every kind below (about 3 minutes)
     tools/sfu_dsps.py --kinds exp,softmax
 
-Exits 1 when a kind's yosys count differs from the cost model's, so it can gate a change of
+Exits 1 when a kind's yosys count differs from the budgeted one, so it can gate a change of
 either side. The parameters are typical of the paper's kernels (16-bit operands, Q.8).
 """
 
@@ -18,7 +18,6 @@ from pathlib import Path
 
 from intar.hw import sfu_modules
 from intar.hw.tensor_buffer import emit_sv_with_memories
-from intar.scheduling.cost import SFU_DSP_PER_LANE
 from intar.synth.yosys import synth_cells
 
 # `intar.hw.plan._sfu_params`-style key of one instance of each kind, by lane count
@@ -52,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         for kind in kinds:
             for lanes in (1, 2):
                 got = yosys_dsps(kind, lanes, Path(tmp))
-                model = lanes * SFU_DSP_PER_LANE.get(kind, 0)
+                model = sfu_modules.dsps(SFU_KEYS[kind](lanes))
                 mismatches += got != model
                 flag = "" if got == model else "  <- differs"
                 print(f"{kind:<10} {lanes:>5} {got:>6} {model:>6}{flag}", flush=True)

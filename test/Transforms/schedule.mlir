@@ -35,7 +35,7 @@
 // phase (task-pipeline) through a link that only this phase uses. h1 is split by columns
 // over two cores, and its weight is striped to match: each core's columns behind a port of
 // their own, so the two halves load side by side.
-// INTAR: "intar.sfu"() {kind = "relu"
+// INTAR: "intar.sfu"() {dsps = 0 : i64, kind = "relu"
 // INTAR: "intar.link"() {{.*}}dest = @sfu_relu{{.*}}source = @cc
 // INTAR: "intar.buffer"() {{.*}}home = @port0, placement = "offchip", slice = array<i64: 1, 0, 16>, sym_name = "buf_w1_stripe0", tensor = @w1}
 // INTAR-NEXT: "intar.buffer"() {{.*}}home = @port1, placement = "offchip", slice = array<i64: 1, 16, 32>, sym_name = "buf_w1_stripe1", tensor = @w1}

@@ -52,7 +52,9 @@ def schedule_of(design: intar.DesignOp) -> Schedule:
             Core(c.unit_name, c.pe, i(c, "scratchpad_bytes"), i(c, "scratchpad_ports"))
             for c in design.cores()
         ),
-        sfus=tuple(Sfu(u.unit_name, s(u, "kind"), i(u, "lanes")) for u in of(intar.SfuOp)),
+        sfus=tuple(
+            Sfu(u.unit_name, s(u, "kind"), i(u, "lanes"), i(u, "dsps")) for u in of(intar.SfuOp)
+        ),
         ports=tuple(Port(p.unit_name, i(p, "channel"), i(p, "width")) for p in of(intar.PortOp)),
         links=tuple(
             Link(k.unit_name, r(k, "source"), r(k, "dest"), i(k, "width"), i(k, "depth"))

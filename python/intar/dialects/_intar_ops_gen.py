@@ -1673,14 +1673,17 @@ def schedule(*, loc=None, ip=None) -> ScheduleOp:
 class SfuOp(_ods_ir.OpView):
   r"""
   `kind` is the task kind it computes (softmax, layernorm, gelu, ...);
-  `lanes` is the number of elements it accepts per cycle.
+  `lanes` is the number of elements it accepts per cycle; `dsps` is the
+  number of DSP48E2s its multipliers take, as the hardware generator builds
+  them (zero for a unit without multipliers), counted against the design's
+  `dsp_budget`.
   """
 
   OPERATION_NAME = "intar.sfu"
 
   _ODS_REGIONS = (0, True)
 
-  def __init__(self, sym_name, kind, lanes, *, loc=None, ip=None):
+  def __init__(self, sym_name, kind, lanes, dsps, *, loc=None, ip=None):
     operands = []
     attributes = {}
     regions = None
@@ -1697,6 +1700,10 @@ class SfuOp(_ods_ir.OpView):
     isinstance(lanes, _ods_ir.Attribute) or
     not _ods_ir.AttrBuilder.contains('I64Attr')) else
       _ods_ir.AttrBuilder.get('I64Attr')(lanes, context=_ods_context))
+    attributes["dsps"] = (dsps if (
+    isinstance(dsps, _ods_ir.Attribute) or
+    not _ods_ir.AttrBuilder.contains('I64Attr')) else
+      _ods_ir.AttrBuilder.get('I64Attr')(dsps, context=_ods_context))
     results = []
     _ods_successors = None
     super().__init__(self.OPERATION_NAME, self._ODS_REGIONS, self._ODS_OPERAND_SEGMENTS, self._ODS_RESULT_SEGMENTS, attributes=attributes, results=results, operands=operands, successors=_ods_successors, regions=regions, loc=loc, ip=ip)
@@ -1731,8 +1738,18 @@ class SfuOp(_ods_ir.OpView):
       raise ValueError("'None' not allowed as value for mandatory attributes")
     self.operation.attributes["lanes"] = value
 
-def sfu(sym_name, kind, lanes, *, loc=None, ip=None) -> SfuOp:
-  return SfuOp(sym_name=sym_name, kind=kind, lanes=lanes, loc=loc, ip=ip)
+  @builtins.property
+  def dsps(self) -> _ods_ir.IntegerAttr:
+    return self.operation.attributes["dsps"]
+
+  @dsps.setter
+  def dsps(self, value: _ods_ir.IntegerAttr):
+    if value is None:
+      raise ValueError("'None' not allowed as value for mandatory attributes")
+    self.operation.attributes["dsps"] = value
+
+def sfu(sym_name, kind, lanes, dsps, *, loc=None, ip=None) -> SfuOp:
+  return SfuOp(sym_name=sym_name, kind=kind, lanes=lanes, dsps=dsps, loc=loc, ip=ip)
 
 @_ods_cext.register_operation(_Dialect)
 class SiluOp(_ods_ir.OpView):

@@ -786,10 +786,12 @@ class DesignOp(IntarOp):
 
     def _verify_budget(self) -> None:
         packing = int_attr(self, "macs_per_dsp", 1)
-        dsps = sum(-(-math.prod(c.pe) // packing) for c in self.cores())
-        if dsps > int_attr(self, "dsp_budget"):
+        cores = sum(-(-math.prod(c.pe) // packing) for c in self.cores())
+        sfus = sum(int_attr(u, "dsps") for u in self.of_type(SfuOp))
+        if cores + sfus > int_attr(self, "dsp_budget"):
             raise VerifyError(
-                f"cores use {dsps} DSPs, over the budget of {int_attr(self, 'dsp_budget')}"
+                f"cores use {cores} and SFUs {sfus} DSPs, over the budget of "
+                f"{int_attr(self, 'dsp_budget')}"
             )
         ports = len(self.of_type(PortOp))
         if ports > int_attr(self, "port_budget"):
@@ -863,7 +865,9 @@ SFU_KINDS = tuple(k for k in TASK_KINDS if k not in PE_KINDS + VIEW_KINDS)
 
 @_extends(_gen.SfuOp)
 class SfuOp(UnitOp):
-    SIGNATURE = Signature(attrs={"sym_name": STR, "kind": STR, "lanes": INT}, parent="intar.design")
+    SIGNATURE = Signature(
+        attrs={"sym_name": STR, "kind": STR, "lanes": INT, "dsps": INT}, parent="intar.design"
+    )
 
     def verify_semantics(self) -> None:
         kind = str_attr(self, "kind")
@@ -871,6 +875,8 @@ class SfuOp(UnitOp):
             raise VerifyError(f"unknown special-function kind '{kind}'")
         if int_attr(self, "lanes") < 1:
             raise VerifyError("'lanes' must be at least 1")
+        if int_attr(self, "dsps") < 0:
+            raise VerifyError("'dsps' must be non-negative")
 
 
 @_extends(_gen.PortOp)

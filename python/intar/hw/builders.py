@@ -294,6 +294,63 @@ _DSP_RST = (
 DSP_A_BITS, DSP_B_BITS = 27, 18
 """Operand widths of the DSP48E2 multiplier (signed)."""
 
+# A signed product wider than one DSP48E2 is written as partial products that each fit one:
+# the 18-bit side in limbs of 17 bits, the 27-bit side in limbs of 26 (a low limb is unsigned,
+# so one bit narrower than its port; the top limb is signed and may take the whole port).
+LIMB_A, LIMB_B = DSP_B_BITS - 1, DSP_A_BITS - 1
+
+
+def n_limbs(w: int, limb: int) -> int:
+    """Limbs of a signed w-bit value: low limbs of ``limb`` bits, the top one <= limb + 1."""
+    return 1 if w <= limb + 1 else 1 + -(-(w - limb - 1) // limb)
+
+
+def _a_on_short_side(wa: int, wb: int) -> bool:
+    """True if a goes to the 18-bit side (fewer partial products; ties: a)."""
+    here = n_limbs(wa, LIMB_A) * n_limbs(wb, LIMB_B)
+    return here <= n_limbs(wb, LIMB_A) * n_limbs(wa, LIMB_B)
+
+
+def dsp_products(wa: int, wb: int) -> int:
+    """DSP48E2s of a signed ``wa`` x ``wb``-bit product written by ``partial_products``."""
+    if not _a_on_short_side(wa, wb):
+        wa, wb = wb, wa
+    return n_limbs(wa, LIMB_A) * n_limbs(wb, LIMB_B)
+
+
+def _limbs(v: Value, limb: int) -> list[tuple[Value, int]]:
+    """(signed limb, bit offset): low limbs zero-extended to limb + 1 bits, the top one signed."""
+    w = width(v)
+    count = n_limbs(w, limb)
+    out = []
+    for i in range(count):
+        lo = i * limb
+        if i + 1 < count:
+            out.append((zext(extract(v, lo, limb), limb + 1), lo))
+        else:
+            out.append((extract(v, lo, w - lo), lo))
+    return out
+
+
+def partial_products(regs: Regs, a: Value, b: Value, name: str) -> list[Value]:
+    """The signed product ``a * b`` as ``dsp_products`` registered partial products (each one
+    DSP48E2 and its M register), sign-extended and shifted into place at wa + wb bits: their
+    sum is the exact product."""
+    wa, wb = width(a), width(b)
+    if not _a_on_short_side(wa, wb):
+        a, b = b, a
+    w = wa + wb
+    terms = []
+    for la, oa in _limbs(a, LIMB_A):
+        for lb, ob in _limbs(b, LIMB_B):
+            pw = width(la) + width(lb)
+            pp = regs.data(
+                comb.MulOp([sext(la, pw), sext(lb, pw)]).result, f"{name}_pp{len(terms)}"
+            )
+            placed = comb.ConcatOp([pp, const(oa + ob, 0)]).result if oa + ob else pp
+            terms.append(sext(placed, w))  # oa + ob + pw <= w
+    return terms
+
 
 # The packed variant (``dsp_mul2``) differs in: D register on (DREG, CED = the stall enable),
 # INMODE = 0b00100 (AD = D + A2), AMULTSEL = AD, C = 2**17 and OPMODE W = C, so

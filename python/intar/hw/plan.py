@@ -1476,39 +1476,23 @@ def _writer(ins: Instr) -> Writer:
 
 def _sfu_params(t: Task, graph: TaskGraph, lanes: int, res: Matrix) -> tuple:
     """The elaboration parameters of the SFU module that runs task `t`."""
-    in_bits = tuple(graph.tensors[o].bits for o in t.operands)
-    if t.kind in ("relu", "requantize", "add", "mul"):
-        return (t.kind, lanes, in_bits, t.bits, int(t.attr("shift", 0)))
-    if t.kind in ("exp", "gelu", "silu"):
-        return (t.kind, lanes, in_bits, t.bits, int(t.attr("frac_bits")))
+    from intar.hw import sfu_modules
+
     if t.kind == "softmax":
         from intar.hw.sfu_exp import check_softmax
 
         shape = graph.tensors[t.operands[0]].shape
         per_matrix = shape[-2] if len(shape) > 1 else 1
         frac, out_frac = int(t.attr("frac_bits")), int(t.attr("out_frac_bits"))
+        in_bits = graph.tensors[t.operands[0]].bits
         try:
-            check_softmax(res.cols, lanes, in_bits[0], t.bits, frac, out_frac, per_matrix)
+            check_softmax(res.cols, lanes, in_bits, t.bits, frac, out_frac, per_matrix)
         except ValueError as e:
             raise LoweringError(f"softmax unit not built: {e}", t.name) from None
-        return (
-            t.kind,
-            lanes,
-            in_bits,
-            t.bits,
-            res.cols,
-            frac,
-            out_frac,
-            bool(t.attr("causal", False)),
-            per_matrix,
-        )
-    if t.kind == "layernorm":
-        return (t.kind, lanes, in_bits, t.bits, res.cols, int(t.attr("frac_bits")))
-    if t.kind == "upsample":  # reads lanes / 2 elements, writes lanes
-        return (t.kind, lanes // 2, in_bits, t.bits)
-    if t.kind == "maxpool":  # reads lanes elements, writes lanes / 2
-        return (t.kind, lanes, in_bits, t.bits)
-    raise LoweringError(f"no SFU for '{t.kind}'", t.name)
+    try:
+        return sfu_modules.key(t, graph, lanes)
+    except ValueError as e:
+        raise LoweringError(str(e), t.name) from None
 
 
 def is_pe(kind: str) -> bool:

@@ -26,12 +26,13 @@ cycles.
 
 **exp** (``build_exp_sfu``): per lane bit-exact with ``kernels.exp(x, frac_bits, out_bits)``
 (``approx.exp_fixed``). Stages, each ending in a register: operand; clamp to +-64; ``to_work``
-(Q.16, a shift, or a rounding add when frac_bits > 16); t * LOG2E_Q23 (24 x 24 bit, DSP);
-round to z, split into n and r; r * c4 (and the shift decode from n); q3 = c3 + rnd(r*c4);
-r * q3; q2; r * q2; q1; r * q1 (16 x 20 bit multiplies, DSP M registers); p = 1 + rnd(r*q1);
-the barrel shift (p << L << 1) >> j; the rounding increment; saturation. ``exp_latency()`` = 16
-cycles, II = 1. Multiplies per lane: 5 (t*LOG2E is 24 x 24 -> 2 DSP48E2; r*c4 is a 16 x 14
-constant product, r*q3, r*q2, r*q1 are 16 x 20 -> 1 DSP48E2 each).
+(Q.16, a shift, or a rounding add when frac_bits > 16); t * LOG2E_Q23 as two registered sums
+of shifted t (the constant's positive and negative canonical signed digits, no DSP); their
+difference rounded to z, split into n and r; r * c4 (shifts and adds again) and the shift
+decode from n; q3 = c3 + rnd(r*c4); r * q3; q2; r * q2; q1; r * q1 (16 x 20 bit multiplies,
+one DSP48E2 each with its M register); p = 1 + rnd(r*q1); the barrel shift
+(p << L << 1) >> j; the rounding increment; saturation. ``exp_latency()`` = 16 cycles,
+II = 1. DSP48E2s per lane (``exp_dsps``): 3, the products with a variable operand.
 
 The scaling p * 2**s (s = n + frac_bits - 16) is one right shift of w = p << L by
 j = L - s (L = max(out_bits - 18, 0) is the largest left shift that does not saturate):
@@ -57,8 +58,9 @@ of a partial last beat are ignored on input and 0 on output). Bit-exact with
    (W_S + 2)-bit subtract and a mux, W_S = bit_length(row_len * 2**20); cost about
    33 * (2 W_S + 17) flip-flops, independent of the row rate, so it never limits throughput).
    e leaves the delay line (B + ceil(log2 lanes) + 34 beats of lanes * 21 bits) as R arrives;
-   out = saturate(round_shift(e * R, 52 - F), out_bits) in three stages (21 x 33 bit product
-   -> 2 DSP48E2 per lane, rounding add, saturation).
+   out = saturate(round_shift(e * R, 52 - F), out_bits) in three stages (the 21 x 33-bit
+   product as two registered partial products of one DSP48E2 each, ``partial_products``;
+   their sum with the rounding constant; saturation).
 
 *Row buffers.* Short rows (B <= ``REG_ROW_BEATS`` = 64) keep the row in a ring of K row slots
 of registers (K*B beats, K = 1 + max(1, ceil((D1 - 1) / B)), so a slot is never overwritten
@@ -87,7 +89,7 @@ plan reports it as a located LoweringError).
 beat of a row to its first output beat (unstalled, input at full rate), for both kinds of row
 buffer. A stream of R rows fed without gaps and drained without stalls takes exactly
 R * B + softmax_latency cycles from the first accepted beat to the last output beat
-(inclusive). DSP-relevant multiplies per lane: 5 (exp) + 1 (scale).
+(inclusive). DSP48E2s per lane (``softmax_dsps``): 5, the exp pipeline's 3 and e * R's 2.
 """
 
 from __future__ import annotations
@@ -102,11 +104,15 @@ from intar.hw.builders import (
     and_,
     cmp,
     const,
+    csd,
+    dsp_products,
     extract,
     ity,
+    mul_const,
     mux,
     not_,
     or_,
+    partial_products,
     sext,
     width,
     zext,
@@ -129,6 +135,20 @@ CORE_STAGES = 12  # t -> e (before saturation)
 DIV_STAGES = 33  # quotient bits: floor(2**52 / S) < 2**33 for S >= 2**20
 E_BITS = 21  # softmax numerators, Q.20 in [0, 2**20]
 R_BITS = 33
+
+
+HORNER_PRODUCTS = 3  # r * q3, r * q2, r * q1: unsigned WORK_FRAC x 20 bits
+
+
+def exp_dsps(lanes: int) -> int:
+    """DSP48E2s of the exp unit: the Horner products with a variable operand (t * log2(e) and
+    r * c4 are constant products built from shifts and adds)."""
+    return lanes * HORNER_PRODUCTS * dsp_products(approx.WORK_FRAC + 1, 20 + 1)
+
+
+def softmax_dsps(lanes: int) -> int:
+    """DSP48E2s of the softmax unit: its exp pipeline and the e * R partial products."""
+    return exp_dsps(lanes) + lanes * dsp_products(E_BITS + 1, R_BITS + 1)
 
 
 def exp_latency() -> int:
@@ -234,12 +254,17 @@ def _front(regs: Regs, x: Value, frac_bits: int, name: str) -> Value:
 def _core(regs: Regs, t: Value, s_off: int, left: int, name: str) -> tuple[Value, Value]:
     """t (Q.16) -> (res, sat) after CORE_STAGES registers: res = round(p * 2**s) for s <= left
     with s = n + s_off (width 18 + left, unsigned), sat = s > left."""
-    # 1: t * LOG2E (48-bit exact product)
+    # 1: t * LOG2E (exact, modulo 2**pw) as shifts and adds, no DSP: the sums of LOG2E's
+    # positive and of its negative canonical signed digits, each a balanced tree
     pw = 2 * T_BITS + 1
-    prod = regs.data(comb.MulOp([sext(t, pw), const(pw, approx.LOG2E_Q23)]).result, f"{name}_tl")
-    # 2: z = round_shift(prod, 23)
+    ts = sext(t, pw)
+    pos = sum(1 << b for b, d in csd(approx.LOG2E_Q23) if d > 0)
+    neg = sum(1 << b for b, d in csd(approx.LOG2E_Q23) if d < 0)
+    tp = regs.data(mul_const(ts, pos, pw), f"{name}_tlp")
+    tn = regs.data(mul_const(ts, neg, pw), f"{name}_tln")
+    # 2: z = round_shift(t * LOG2E, 23)
     sh = approx.LOG2E_FRAC
-    z = extract(_add(prod, const(pw, 1 << (sh - 1))), sh, Z_BITS)
+    z = extract(_add(_sub(tp, tn), const(pw, 1 << (sh - 1))), sh, Z_BITS)
     z = regs.data(z, f"{name}_z")
     r = extract(z, 0, approx.WORK_FRAC)
     n = extract(z, approx.WORK_FRAC, Z_BITS - approx.WORK_FRAC)  # 8-bit signed
@@ -257,9 +282,10 @@ def _core(regs: Regs, t: Value, s_off: int, left: int, name: str) -> tuple[Value
     mw, aw = 36, 38
     c1, c2, c3, c4 = approx.POW2_COEFFS
     # 3..10: Horner, one multiply stage and one add stage per step; r is delayed alongside
-    q = const(mw, c4)
+    q: Value | None = None  # q4 = c4, a constant: its product is shifts and adds
     for k, c in enumerate((c3, c2, c1, None)):
-        m = regs.data(comb.MulOp([zext(r, mw), zext(q, mw)]).result, f"{name}_m{k}")
+        prod = mul_const(r, c4, mw) if q is None else comb.MulOp([zext(r, mw), zext(q, mw)]).result
+        m = regs.data(prod, f"{name}_m{k}")
         if c is None:  # p = 2**16 + round_shift(r * q1, 20)
             acc = _add(zext(m, aw), const(aw, (1 << 36) + (1 << 19)))
             q = regs.data(extract(acc, 20, 17), f"{name}_p")
@@ -609,8 +635,13 @@ def build_softmax_sfu(
         outs = []
         for i in range(lanes):
             ei = extract(ed, i * E_BITS, E_BITS)
-            prod = regs.data(comb.MulOp([zext(ei, mw), zext(r_hold, mw)]).result, f"p3_prod{i}")
-            rnd = _add(zext(prod, mw + 1), const(mw + 1, 1 << (shift - 1)))
+            # e * R < 2**mw as signed partial products (E_BITS + 1 by R_BITS + 1 bits, wider
+            # than one DSP48E2), summed with the rounding constant in the next stage
+            pps = partial_products(regs, zext(ei, E_BITS + 1), zext(r_hold, R_BITS + 1), f"p3_{i}")
+            pw3 = width(pps[0])
+            rnd = const(pw3, 1 << (shift - 1))
+            for pp in pps:
+                rnd = _add(rnd, pp)
             y = regs.data(extract(rnd, shift, mw + 1 - shift), f"p3_rnd{i}")
             yw = width(y)
             if yw >= out_bits:

@@ -98,11 +98,13 @@ from intar.hw.builders import (
     cmp,
     const,
     csd,
+    dsp_products,
     extract,
     ity,
     mux,
     not_,
     or_,
+    partial_products,
     sext,
     width,
     zext,
@@ -119,7 +121,6 @@ DIV_STAGES = -(-QUOT_BITS // STEPS)
 R_BITS = 26
 NORM_BITS = approx.RSQRT_NORM_BITS  # Vn has 47 or 48 bits
 K_MIN = -((NORM_BITS - 2) // 2)  # k for V in [1, 4): -23
-LIMB_A, LIMB_B = 17, 26  # DSP48E2 multiplier: 18 x 27 signed; low limbs unsigned
 Z_FRAC = approx.LN_Z_FRAC
 
 
@@ -133,24 +134,9 @@ def _sbits(lo: int, hi: int) -> int:
     return max((-lo - 1).bit_length() if lo < 0 else 0, hi.bit_length()) + 1
 
 
-def _n_limbs(w: int, limb: int) -> int:
-    """Limbs of a signed w-bit value: low limbs of ``limb`` bits, the top one <= limb + 1."""
-    return 1 if w <= limb + 1 else 1 + -(-(w - limb - 1) // limb)
-
-
-def _orient(wa: int, wb: int) -> bool:
-    """True if a goes to the 18-bit side (fewer partial products; ties: a)."""
-    return _n_limbs(wa, LIMB_A) * _n_limbs(wb, LIMB_B) <= _n_limbs(wb, LIMB_A) * _n_limbs(
-        wa, LIMB_B
-    )
-
-
 def _mul_stages(wa: int, wb: int) -> int:
     """Register stages of ``_mul`` for signed wa x wb: products, then one per tree level."""
-    if not _orient(wa, wb):
-        wa, wb = wb, wa
-    pps = _n_limbs(wa, LIMB_A) * _n_limbs(wb, LIMB_B)
-    return 1 + (pps - 1).bit_length()
+    return 1 + (dsp_products(wa, wb) - 1).bit_length()
 
 
 @dataclass(frozen=True)
@@ -265,6 +251,14 @@ def ring_depth(row_len: int, lanes: int, in_bits: int, gamma_bits: int) -> int:
     return _Dims(row_len, lanes, in_bits, gamma_bits, 2).ring_depth
 
 
+def layernorm_dsps(row_len: int, lanes: int, in_bits: int, gamma_bits: int) -> int:
+    """DSP48E2s of the unit: per lane x**2, c * r and z * gamma, and one S**2 per unit, each
+    ``dsp_products`` of its operand widths."""
+    d = _Dims(row_len, lanes, in_bits, gamma_bits, 2)
+    per_lane = dsp_products(d.xb, d.xb) + dsp_products(d.cw, R_BITS + 1) + dsp_products(d.zw, d.gb)
+    return lanes * per_lane + dsp_products(d.sw, d.sw)
+
+
 # --------------------------------------------------------------------------------------
 # Datapath pieces
 # --------------------------------------------------------------------------------------
@@ -319,35 +313,10 @@ def _tree_sum(regs: Regs, terms: list[Value], name: str) -> Value:
     return level[0]
 
 
-def _limbs(v: Value, limb: int) -> list[tuple[Value, int]]:
-    """(signed limb, bit offset): low limbs zero-extended to limb + 1 bits, top one signed."""
-    w = width(v)
-    count = _n_limbs(w, limb)
-    out = []
-    for i in range(count):
-        lo = i * limb
-        if i + 1 < count:
-            out.append((zext(extract(v, lo, limb), limb + 1), lo))
-        else:
-            out.append((extract(v, lo, w - lo), lo))
-    return out
-
-
 def _mul(regs: Regs, a: Value, b: Value, name: str) -> Value:
     """Exact signed a * b (width wa + wb) after ``_mul_stages(wa, wb)`` registers: 18 x 27
     partial products (one DSP48E2 each, output registered), then a registered adder tree."""
-    wa, wb = width(a), width(b)
-    if not _orient(wa, wb):
-        a, b = b, a
-    w = wa + wb
-    terms = []
-    for la, oa in _limbs(a, LIMB_A):
-        for lb, ob in _limbs(b, LIMB_B):
-            pw = width(la) + width(lb)
-            pp = comb.MulOp([sext(la, pw), sext(lb, pw)]).result
-            pp = regs.data(pp, f"{name}_pp{len(terms)}")
-            terms.append(sext(_shl(pp, oa + ob), w))  # oa + ob + pw <= w
-    return _tree_sum(regs, terms, name)
+    return _tree_sum(regs, partial_products(regs, a, b, name), name)
 
 
 def _cmul(v: Value, c: int, w: int) -> Value:

@@ -63,6 +63,7 @@ from intar.hw.builders import (
     and_,
     cmp,
     const,
+    dsp_products,
     extract,
     mux,
     sext,
@@ -99,6 +100,14 @@ def pwl_latency(kind: str, frac_bits: int) -> int:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     return 7 + (1 if frac_bits > approx.WORK_FRAC else 0)
+
+
+def pwl_dsps(kind: str, lanes: int) -> int:
+    """DSP48E2s of the unit: one d * u product per lane (signed d, unsigned SEG_BITS-bit u)."""
+    table, value_range = _table(kind)
+    n_seg = value_range << approx.PWL_STEP_BITS
+    dw = _signed_bits([table[k + 1] - table[k] for k in range(n_seg)])
+    return lanes * dsp_products(dw, SEG_BITS + 1)
 
 
 def _signed_bits(values: Sequence[int]) -> int:

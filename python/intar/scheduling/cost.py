@@ -51,28 +51,6 @@ class CostParams:
 
 DEFAULT_PARAMS = CostParams()
 
-SFU_DSP_PER_LANE: Mapping[str, int] = {
-    "add": 0,
-    "relu": 0,
-    "requantize": 0,
-    "upsample": 0,
-    "maxpool": 0,
-    "exp": 0,  # shift-based exponential
-    "mul": 1,
-    "silu": 1,  # x * sigmoid(x), sigmoid piecewise linear
-    "gelu": 1,  # piecewise-linear slope * x
-    "softmax": 1,  # exp is shift-based; one multiply by the row's reciprocal
-    "layernorm": 2,  # x*x for the variance, (x - mean) * (rstd * gamma)
-}
-"""DSPs per SFU lane (one multiplier per product the kind needs per element).
-
-Known undercount: yosys maps more DSP48E2s than this for the exp-based and layernorm units
-(`tools/sfu_dsps.py`, at 16-bit operands: exp 8 per lane, softmax 12 per lane, layernorm 6 at
-one lane and 10 at two; gelu, silu and mul match). In `intar.hw.sfu_exp` an exp lane's
-t * log2(e) product maps to 4 (2 would do) and its four Horner products to 1 each; softmax adds
-e * (1/S) at 4 (2 would do). Schedules with those units therefore exceed their DSP
-budget in synthesis (self-attention: 54 against 43); bench qor flags such rows."""
-
 
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)

@@ -10,7 +10,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .cost import SFU_DSP_PER_LANE, ceil_div, pe_dsps
+from .cost import ceil_div, pe_dsps
 from .problem import (
     PE_KINDS,
     VIEW_KINDS,
@@ -35,9 +35,13 @@ class Core:
 
 @dataclass(frozen=True)
 class Sfu:
+    """A special-function unit; `dsps` counts the DSP48E2s of its multipliers as the hardware
+    generator builds them."""
+
     name: str
     kind: str
     lanes: int
+    dsps: int
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,7 @@ class Schedule:
         return pe_dsps(core.pe, self.macs_per_dsp)
 
     def sfu_dsps(self, sfu: Sfu) -> int:
-        return sfu.lanes * SFU_DSP_PER_LANE.get(sfu.kind, 0)
+        return sfu.dsps
 
     @property
     def dsps_used(self) -> int:

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from .cost import (
     DEFAULT_PARAMS,
     PE,
-    SFU_DSP_PER_LANE,
     CostParams,
     Timing,
     ceil_div,
@@ -212,22 +211,38 @@ class _Search:
             t.operands[1] for t in self.order if t.kind in ("conv2d", "conv_transpose2d")
         }
         self.kinds = sorted({t.kind for t in self.order if t.kind not in PE_KINDS})
+        self.by_name = {t.name: t for t in self.order}
+        self._unit_dsps: dict[tuple[str, int, bool], int] = {}
         self._split_cache: dict[tuple, tuple[int, int, tuple, tuple]] = {}
 
     # ---------------------------------------------------------------- configurations
-    def sfu_reserve(self, dedicated: bool) -> int:
-        tasks = [t for t in self.order if t.kind not in PE_KINDS]
+    def unit_dsps(self, key: str, lanes: int, dedicated: bool) -> int:
+        """DSP48E2s of the SFU `key` at `lanes` lanes, as the hardware builds it: a task's
+        own unit when dedicated, else the shared unit of kind `key`, which holds one module
+        per distinct parameter set of its tasks."""
+        memo = (key, lanes, dedicated)
+        if memo not in self._unit_dsps:
+            from intar.hw import sfu_modules  # the builders' multiplier counts
+
+            tasks = [self.by_name[key]] if dedicated else [t for t in self.order if t.kind == key]
+            modules = {sfu_modules.key(t, self.g, lanes) for t in tasks}
+            self._unit_dsps[memo] = sum(sfu_modules.dsps(m) for m in modules)
+        return self._unit_dsps[memo]
+
+    def sfu_keys(self, dedicated: bool) -> list[str]:
         if dedicated:
-            return sum(SFU_DSP_PER_LANE.get(t.kind, 0) for t in tasks)
-        return sum(SFU_DSP_PER_LANE.get(k, 0) for k in self.kinds)
+            return [t.name for t in self.order if t.kind not in PE_KINDS]
+        return list(self.kinds)
+
+    def sfu_reserve(self, dedicated: bool) -> int:
+        return sum(self.unit_dsps(k, 1, dedicated) for k in self.sfu_keys(dedicated))
 
     def default_lanes(self, dedicated: bool) -> tuple[tuple[str, int], ...]:
-        def lanes(kind: str) -> int:
-            return 1 if SFU_DSP_PER_LANE.get(kind, 0) else self.dev.sfu_max_lanes
-
-        if dedicated:
-            return tuple((t.name, lanes(t.kind)) for t in self.order if t.kind not in PE_KINDS)
-        return tuple((k, lanes(k)) for k in self.kinds)
+        """One lane for a unit with multipliers, else the device's widest."""
+        return tuple(
+            (k, 1 if self.unit_dsps(k, 1, dedicated) else self.dev.sfu_max_lanes)
+            for k in self.sfu_keys(dedicated)
+        )
 
     def core_budget(self, dedicated: bool) -> int:
         return self.dsp_budget - self.sfu_reserve(dedicated)
@@ -304,13 +319,14 @@ class _Search:
         return (dims[0], dims[1], dims[2])
 
     def dataflow_config(self) -> Config | None:
+        """A unit per task; None when one DSP per PE task and a lane per SFU do not fit."""
         lanes = self.default_lanes(True)
-        if not self.pe_tasks:
-            return Config((), True, lanes, "dataflow")
         budget = self.core_budget(True)
         q = len(self.pe_tasks)
         if budget < q:
             return None
+        if not self.pe_tasks:
+            return Config((), True, lanes, "dataflow")
         cap = (budget - (q - 1)) * self.pack
         vals = self.pe_values(min(cap, self.dev.max_pe_dim))
         fronts = []
@@ -369,10 +385,7 @@ class _Search:
         return sum(pe_dsps(pe, self.pack) for pe in cfg.cores)
 
     def sfu_dsps(self, cfg: Config) -> int:
-        if cfg.dedicated_sfus:
-            kinds = {t.name: t.kind for t in self.order}
-            return sum(n * SFU_DSP_PER_LANE.get(kinds[k], 0) for k, n in cfg.lanes)
-        return sum(n * SFU_DSP_PER_LANE.get(k, 0) for k, n in cfg.lanes)
+        return sum(self.unit_dsps(k, n, cfg.dedicated_sfus) for k, n in cfg.lanes)
 
     # ---------------------------------------------------------------- per-task costs
     def split_dims(self, t: Task) -> tuple[int, ...]:
@@ -661,7 +674,7 @@ class _Evaluator:
                 sfu_of[t.name] = t.name
             else:
                 k = count.get(t.kind, 0)
-                if k and SFU_DSP_PER_LANE.get(t.kind, 0):
+                if k and s.unit_dsps(t.kind, 1, False):
                     return None  # one shared instance of a DSP-using SFU kind
                 count[t.kind] = k + 1
                 sfu_of[t.name] = f"{t.kind}#{k}"
@@ -1715,10 +1728,10 @@ def _upgrade_lanes(s: _Search, plan: _Plan) -> _Plan:
 
         cost: dict[str, int] = {}  # DSPs that doubling a key's lanes takes
         for key in sorted(busy, key=lambda k: (-busy[k], k)):
-            per = SFU_DSP_PER_LANE.get(kind_of[key] if cfg.dedicated_sfus else key, 0)
             lanes = cfg.lane(key)
-            if per and lanes * 2 <= s.dev.sfu_max_lanes:
-                cost[key] = lanes * per
+            if s.unit_dsps(key, 1, cfg.dedicated_sfus) and lanes * 2 <= s.dev.sfu_max_lanes:
+                now = s.unit_dsps(key, lanes, cfg.dedicated_sfus)
+                cost[key] = s.unit_dsps(key, 2 * lanes, cfg.dedicated_sfus) - now
         moves = [{k} for k, c in cost.items() if c <= left]
         if len(cost) > 1 and sum(cost.values()) <= left:
             moves.append(set(cost))
@@ -2159,14 +2172,15 @@ def _materialize(s: _Search, plan: _Plan, mode: str) -> Schedule:
         ports = ceil_div(d1 * d3 * bits, 64) + ceil_div(d3 * d2 * bits, 64)
         ports += ceil_div(max(1, d1 * d2) * bits, 64)
         cores.append(Core(core_names[c], pe, peak, ports))
-    sfus = tuple(
-        Sfu(
-            sfu_names[key],
-            sfu_kind[key],
-            cfg.lane(key.split("#")[0]) if not cfg.dedicated_sfus else cfg.lane(key),
+
+    def sfu(key: str) -> Sfu:
+        unit = key if cfg.dedicated_sfus else key.split("#")[0]
+        lanes = cfg.lane(unit)
+        return Sfu(
+            sfu_names[key], sfu_kind[key], lanes, s.unit_dsps(unit, lanes, cfg.dedicated_sfus)
         )
-        for key in sfu_names
-    )
+
+    sfus = tuple(sfu(key) for key in sfu_names)
     total_cycles = sum(p.cycles for p in phases) + sum(sw.cycles for sw in switches)
     compulsory = sum(g.bytes(x) for x in s.leaves)
     compulsory += sum(g.bytes(o) for o in s.outputs if s.base[o] in s.pos)

@@ -76,7 +76,15 @@ def emit_design(result: Schedule, name: str) -> ir.Operation:
                 },
             )
         for u in result.sfus:
-            _op("sfu", {"sym_name": s(u.name), "kind": s(u.kind), "lanes": _i64(u.lanes)})
+            _op(
+                "sfu",
+                {
+                    "sym_name": s(u.name),
+                    "kind": s(u.kind),
+                    "lanes": _i64(u.lanes),
+                    "dsps": _i64(u.dsps),
+                },
+            )
         for p in result.ports:
             _op(
                 "port",

@@ -10,7 +10,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -40,7 +40,7 @@
 // expected-error@+1 {{'mode' must be one of intar, dataflow, sequential, got 'fast'}}
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -70,7 +70,7 @@
 // expected-error@+1 {{names graph @nope, which does not exist}}
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -97,10 +97,11 @@
   "intar.output"(%b) : (tensor<8x16xi16>) -> ()
 }) {sym_name = "chain"} : () -> ()
 
-// expected-error@+1 {{cores use 32 DSPs, over the budget of 16}}
+// SFU multipliers count against the budget too.
+// expected-error@+1 {{cores use 32 and SFUs 2 DSPs, over the budget of 33}}
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 2 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -115,7 +116,7 @@
       "intar.assign"() {task = @b, unit = @relu0, stage = 0 : i64, slice = array<i64: 0, 0, 8>, bounds = array<i64: 8, 4, 1>, sources = [@l0], sinks = [@buf_b]} : () -> ()
     }) {sym_name = "p1", pattern = "task_parallel", cycles = 40 : i64} : () -> ()
   }) : () -> ()
-}) {sym_name = "d", graph = @chain, device = "tiny", mode = "intar", dsp_budget = 16 : i64, port_budget = 2 : i64} : () -> ()
+}) {sym_name = "d", graph = @chain, device = "tiny", mode = "intar", dsp_budget = 33 : i64, port_budget = 2 : i64} : () -> ()
 
 // -----
 
@@ -130,7 +131,7 @@
 // expected-error@+1 {{uses 2 off-chip ports, over the budget of 1}}
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm1", channel = 1 : i64, width = 256 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
@@ -161,7 +162,7 @@
 "intar.design"() ({
   // expected-error@+1 {{'pe' must be three positive dimensions [d1, d2, d3], got [2, 4]}}
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -191,7 +192,7 @@
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
   // expected-error@+1 {{unknown special-function kind 'sqrt'}}
-  "intar.sfu"() {sym_name = "relu0", kind = "sqrt", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "sqrt", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -220,7 +221,37 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  // expected-error@+1 {{'dsps' must be non-negative}}
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = -1 : i64} : () -> ()
+  "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
+  "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
+  "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
+  "intar.buffer"() {sym_name = "buf_w", tensor = @w, placement = "onchip", home = @cc0, bytes = 512 : i64} : () -> ()
+  "intar.buffer"() {sym_name = "buf_b", tensor = @b, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
+  "intar.schedule"() ({
+    "intar.phase"() ({
+      "intar.assign"() {task = @a, unit = @cc0, stage = 0 : i64, slice = array<i64: 0, 0, 8>, bounds = array<i64: 4, 4, 4>, sources = [@buf_x, @buf_w], sinks = [@l0]} : () -> ()
+    }) {sym_name = "p0", pattern = "sequential", cycles = 40 : i64} : () -> ()
+    "intar.switch"() {from = @p0, to = @p1, cycles = 3 : i64} : () -> ()
+    "intar.phase"() ({
+      "intar.assign"() {task = @b, unit = @relu0, stage = 0 : i64, slice = array<i64: 0, 0, 8>, bounds = array<i64: 8, 4, 1>, sources = [@l0], sinks = [@buf_b]} : () -> ()
+    }) {sym_name = "p1", pattern = "task_parallel", cycles = 40 : i64} : () -> ()
+  }) : () -> ()
+}) {sym_name = "d", graph = @chain, device = "tiny", mode = "intar", dsp_budget = 32 : i64, port_budget = 2 : i64} : () -> ()
+
+// -----
+
+"intar.graph"() ({
+  %x = "intar.input"() {sym_name = "x"} : () -> tensor<8x16xi16>
+  %w = "intar.weight"() {sym_name = "w", seed = 1 : i64} : () -> tensor<16x16xi16>
+  %a = "intar.matmul"(%x, %w) {sym_name = "a", shift = 8 : i64} : (tensor<8x16xi16>, tensor<16x16xi16>) -> tensor<8x16xi16>
+  %b = "intar.relu"(%a) {sym_name = "b"} : (tensor<8x16xi16>) -> tensor<8x16xi16>
+  "intar.output"(%b) : (tensor<8x16xi16>) -> ()
+}) {sym_name = "chain"} : () -> ()
+
+"intar.design"() ({
+  "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   // expected-error@+1 {{'width' must be a positive multiple of 8 bits, got 12}}
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 12 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
@@ -250,7 +281,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   // expected-error@+1 {{names @cc9, which is not defined in the design}}
   "intar.link"() {sym_name = "l0", source = @cc9, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
@@ -280,7 +311,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   // expected-error@+1 {{@buf_x must be a core, SFU or port, but it is 'intar.buffer'}}
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @buf_x, width = 64 : i64, depth = 16 : i64} : () -> ()
@@ -310,7 +341,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   // expected-error@+1 {{names tensor @q, which is not in graph @chain}}
@@ -340,7 +371,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -370,7 +401,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -400,7 +431,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -430,7 +461,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -460,7 +491,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -491,7 +522,7 @@
 // expected-error@+1 {{has two units named 'cc0'}}
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -521,7 +552,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -550,7 +581,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -580,7 +611,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -607,7 +638,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -637,7 +668,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -667,7 +698,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -697,7 +728,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -727,7 +758,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -757,7 +788,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -787,7 +818,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -818,7 +849,7 @@
 // expected-error@+1 {{task 'a' slices cover [0, 4) of its 8 rows}}
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -848,7 +879,7 @@
 // expected-error@+1 {{task 'b' is not assigned in any phase}}
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
@@ -873,7 +904,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   // expected-error@+1 {{only a 2-D weight can be stored 'transposed'}}
@@ -903,7 +934,7 @@
 
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()

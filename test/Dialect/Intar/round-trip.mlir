@@ -63,7 +63,7 @@
 
 // CHECK: "intar.design"() ({
 // CHECK: "intar.core"() {pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64, sym_name = "cc0"}
-// CHECK: "intar.sfu"() {kind = "relu", lanes = 4 : i64, sym_name = "relu0"}
+// CHECK: "intar.sfu"() {dsps = 0 : i64, kind = "relu", lanes = 4 : i64, sym_name = "relu0"}
 // CHECK: "intar.port"() {channel = 0 : i64, sym_name = "hbm0", width = 256 : i64}
 // CHECK: "intar.link"() {depth = 16 : i64, dest = @relu0, source = @cc0, sym_name = "cc0_relu0"
 // CHECK: "intar.buffer"() {bytes = 256 : i64, home = @hbm0, placement = "offchip", sym_name = "buf_x", tensor = @x}
@@ -76,7 +76,7 @@
 // CHECK: dsp_budget = 32 : i64, graph = @chain, mode = "intar"
 "intar.design"() ({
   "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
-  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
   "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
   "intar.link"() {sym_name = "cc0_relu0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
   "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()

@@ -57,7 +57,7 @@ def test_lutram_or_block_ram_as_yosys_chooses(tmp_path: Path) -> None:
 
 def test_weights_stream_through_rings_when_whole_ones_would_not_fit(tmp_path: Path) -> None:
     """The paper-scale self-attention design would hold its three 1024 x 1024 weights whole,
-    336 banks of 3234 words each (2 RAMB36 a bank, 672 a weight), 3,146 BRAM36 in all, over
+    304 banks of 3456 words each (2 RAMB36 a bank, 608 a weight), 2,817 BRAM36 in all, over
     the U280's 2,016. So its k-outer projections stream their weights through rings, the
     largest buffers first, until the design fits."""
     man = compile_file(
@@ -86,8 +86,8 @@ def test_weights_stream_through_rings_when_whole_ones_would_not_fit(tmp_path: Pa
     }
     mems = plan_memories(whole, plan.instrs, {c.name: c.pe for c in plan.cores})
     weights = [m for m in mems if m.name.startswith("buf_cc0_b_w_")]
-    assert len(weights) == 3 and all(m.bram36 == 672 for m in weights)
-    assert all((m.count, m.depth, m.width) == (336, 3234, 16) for m in weights)
+    assert len(weights) == 3 and all(m.bram36 == 608 for m in weights)
+    assert all((m.count, m.depth, m.width) == (304, 3456, 16) for m in weights)
     assert sum(m.bram36 for m in mems) > 2016
 
 

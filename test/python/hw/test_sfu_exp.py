@@ -8,6 +8,8 @@ file needs a single Verilator build.
 
 from __future__ import annotations
 
+import json
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -363,3 +365,32 @@ def test_too_long_rows_are_a_located_lowering_error() -> None:
     with pytest.raises(LoweringError, match=f"rows of {n} elements exceed") as e:
         build_plan(graph, schedule(graph, dev, mode="sequential"), dev)
     assert e.value.task == "sm"
+
+
+@pytest.mark.parametrize("kind", ["exp", "softmax"])
+def test_yosys_maps_the_dsps_the_scheduler_budgets(kind: str, tmp_path: Path) -> None:
+    """One lane of each unit in yosys `synth_xilinx`: exactly the DSP48E2s of
+    `sfu_modules.dsps` (exp 3: the variable Horner products; softmax 5: those and e * R as
+    two partial products), no multiplier left in logic, and the constant products built from
+    shifts and adds stay within the tiny device's 6 LUT levels."""
+    from intar.hw import sfu_modules
+    from intar.synth.levels import logic_levels
+    from intar.synth.report import yosys_script
+    from intar.synth.yosys import yosys_executable
+
+    key = {
+        "exp": ("exp", 1, (16,), 16, 8),
+        "softmax": ("softmax", 1, (16,), 16, 64, 8, 14, False, 64),
+    }[kind]
+    name = f"sfu_{kind}_syn"
+    (tmp_path / "design.sv").write_text(emit_sv_with_memories(lambda: sfu_modules.build(key, name)))
+    (tmp_path / "synth.ys").write_text(yosys_script(Path("design.sv"), name))
+    proc = subprocess.run(
+        [yosys_executable(), "-q", "-s", "synth.ys"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
+    netlist = json.loads((tmp_path / "netlist.json").read_text())
+    cells = [c["type"] for c in netlist["modules"][name]["cells"].values()]
+    assert cells.count("DSP48E2") == sfu_modules.dsps(key) == {"exp": 3, "softmax": 5}[kind]
+    assert not [c for c in cells if "mul" in c.lower() or "macc" in c.lower()]
+    assert logic_levels(netlist, name).max_logic_levels <= 6
