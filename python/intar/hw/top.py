@@ -150,6 +150,7 @@ class _TopBuilder:
         self.phase_bits = bits_for(plan.n_phases)
         self.phase_fb = Feedback(ity(self.phase_bits))
         self.phase = self.phase_fb.value
+        self.advance_fb = Feedback(ity(1))  # the phase register advances this cycle
         self.buffers: dict[str, _Buffer] = {}
         self.modules: dict[object, hw.HWModuleOp] = {}
         self.done_by_phase: list[Value] = []  # per agent: finished the current phase
@@ -169,12 +170,16 @@ class _TopBuilder:
         return Reg(self.clk, self.rst, w, name, init)
 
     def count_done(self, name: str, event: Value, cum: list[int]) -> Value:
-        """A counter of finished items; high when it reaches cum[current phase]."""
+        """A counter of finished items, and a register that is high from the cycle after it
+        reached cum[current phase] (so the sequencer's wide AND starts at registers). The
+        register is cleared as the phase advances: it never shows the last phase's count."""
         w = bits_for(max(cum) + 1)
         c = self.reg(w, f"{name}_finished")
         c.next(add(c.q, const(w, 1)), event)
         need = rom(self.phase, cum, w)
-        return not_(cmp("ult", c.q, need))
+        done = self.reg(1, f"{name}_done")
+        done.next(and_(not_(cmp("ult", c.q, need)), not_(self.advance_fb.value)))
+        return done.q
 
     def read_credit(self, name: str, fire: Value, pop: Value, depth: int) -> tuple[Value, Value]:
         """Valid of the buffer reads issued READ_LATENCY cycles ago, and whether one more read
@@ -290,23 +295,31 @@ class _TopBuilder:
         rw, cw = self.rows_bits, self.cols_bits
         r0 = resize(row0, rw)
         end = add(r0, const(rw, h))
+
+        def at_least(a: Value, c: Value) -> Value:
+            return not_(cmp("ult", a, c))
+
+        # With need = min(end, row_hi), `prog >= need` is `prog >= end or prog >= row_hi`, and
+        # the tile misses the writer's rows when r0 >= row_hi or r0 <= row_lo - h: compares
+        # side by side against constants (one of prog with r0 + h; with h = 1, prog > r0),
+        # rather than a chain of adder, min and compare.
         terms = []
         for wr, prog, cprog in zip(b.plan.writers, b.progress, b.col_progress, strict=True):
             hi = const(rw, wr.row_hi)
-            need = mux(cmp("ult", end, hi), end, hi)
-            disjoint = or_(not_(cmp("ult", r0, hi)), not_(cmp("ult", const(rw, wr.row_lo), end)))
-            ok = or_(disjoint, not_(cmp("ult", prog.q, need)))
+            apart = [at_least(r0, hi)]
+            if wr.row_lo >= h:
+                apart.append(not_(cmp("ugt", r0, const(rw, wr.row_lo - h))))
+            covered = cmp("ugt", prog.q, r0) if h == 1 else at_least(prog.q, end)
+            ok = or_(*apart, covered, at_least(prog.q, hi))
             if col0 is not None and wr.col_order:
-                c_hi = b.plan.tensor.cols if wr.col_hi is None else wr.col_hi
+                c_hi = const(cw, b.plan.tensor.cols if wr.col_hi is None else wr.col_hi)
                 c0 = resize(col0, cw)
                 c_end = add(c0, const(cw, w))
-                c_need = mux(cmp("ult", c_end, const(cw, c_hi)), c_end, const(cw, c_hi))
-                in_block = not_(cmp("ugt", need, add(prog.q, const(rw, wr.shape[0]))))
-                cols_apart = or_(
-                    not_(cmp("ult", c0, const(cw, c_hi))),
-                    not_(cmp("ult", const(cw, wr.col_lo), c_end)),
-                )
-                cols_done = or_(cols_apart, not_(cmp("ult", cprog.q, c_need)))
+                # in the writer's open row block: need <= prog + H
+                block_end = add(prog.q, const(rw, wr.shape[0]))
+                in_block = or_(at_least(block_end, end), at_least(block_end, hi))
+                cols_apart = or_(at_least(c0, c_hi), at_least(const(cw, wr.col_lo), c_end))
+                cols_done = or_(cols_apart, at_least(cprog.q, c_end), at_least(cprog.q, c_hi))
                 ok = or_(ok, and_(in_block, cols_done))
             terms.append(ok)
         return _and_all(terms)
@@ -1120,10 +1133,12 @@ class _TopBuilder:
                     mux(switching, comb.SubOp(gap.q, const(swb, 1)).result, gap.q),
                 )
             )
-            ph.next(add(ph.q, const(pb, 1)), gap_done)
+            advance = gap_done
         else:
             gap.next(gap.q)
-            ph.next(add(ph.q, const(pb, 1)), advance_now)
+            advance = advance_now
+        ph.next(add(ph.q, const(pb, 1)), advance)
+        self.advance_fb.set(advance)
         self.phase_fb.set(ph.q)
         self.phase = ph.q
         return finished.q

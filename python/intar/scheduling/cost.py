@@ -44,9 +44,9 @@ class CostParams:
     read: READ_LATENCY 4, the write engine's register), and the engine's done pulse and the
     phase's done counter after the last beat (2). The engine drains whole rows, so a stored
     task's store is done store_path + (beats per row) after its last result."""
-    phase_end: int = 0
-    """A unit's last result written to its phase's end: its done counter is read by the
-    sequencer in the same cycle."""
+    phase_end: int = 1
+    """A unit's last result written to its phase's end: its done flag is a register set in
+    the cycle after its done counter reaches the phase's count, and the sequencer reads it."""
 
 
 DEFAULT_PARAMS = CostParams()

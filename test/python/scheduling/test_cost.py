@@ -182,10 +182,12 @@ def test_search_uses_the_formulas() -> None:
         ready = max(ready, x_head + compute)
     # latency 4 and the load path; then y's store: the rows still to store after the last
     # result (8 elements, 2 beats of 4, each) follow the store path: its last row block of d1
-    # rows, or every row when k-outer (all of them complete in the last k step)
+    # rows, or every row when k-outer (all of them complete in the last k step); then the
+    # phase's end (the registered done flags)
     p = DEFAULT_PARAMS
     after = 2 * (4 if order == "kij" else min(pe[0], 4))
-    assert s.phases[0].cycles == max(compute, ready) + 4 + p.load_path + p.store_path + after
+    path = 4 + p.load_path + p.store_path + p.phase_end
+    assert s.phases[0].cycles == max(compute, ready) + path + after
     assert s.predicted_cycles == s.phases[0].cycles
     # roofline: 512 MACs / 6 DSPs = 86; 448 compulsory bytes / (2 * 8) = 28 -> 86
     assert s.roofline_cycles == 86
