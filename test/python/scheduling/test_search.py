@@ -429,3 +429,19 @@ def test_validate_rejects_a_transposed_buffer_of_an_input() -> None:
     bad = tuple(dataclasses.replace(b, transposed=b.tensor == "x") for b in s.buffers)
     with pytest.raises(ValueError, match=r"\['x'\] stored transposed"):
         validate(dataclasses.replace(s, buffers=bad), g)
+
+
+@pytest.mark.parametrize("mode", ["intar", "dataflow", "sequential"])
+def test_sfu_multipliers_count_against_the_dsp_budget(mode: str) -> None:
+    """Self-attention's softmax unit takes the DSPs its hardware takes (5 a lane: its exp's
+    three Horner products and e * (1/S) as two), and cores plus SFUs stay within the budget."""
+    from intar.hw.sfu_exp import softmax_dsps
+
+    g = PAPER_KERNELS["self_attention"]()
+    s = schedule(g, U280, dsp_budget=43, port_budget=7, mode=mode)
+    (sm,) = [u for u in s.sfus if u.kind == "softmax"]
+    assert sm.dsps == softmax_dsps(sm.lanes) == 5 * sm.lanes
+    cores = sum(s.core_dsps(c) for c in s.cores)
+    assert s.dsps_used == cores + sum(u.dsps for u in s.sfus) <= 43
+    with pytest.raises(ScheduleError, match="dsp"):  # a core and the softmax lane: 1 + 5
+        schedule(g, U280, dsp_budget=5, port_budget=7, mode=mode)
