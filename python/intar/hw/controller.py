@@ -103,10 +103,16 @@ def build_controller(name: str, program: list[Instruction], switch_cycles: int) 
         p = dict(zip([nm for nm, _ in inputs], mod.entry_block.arguments, strict=True))
         clk, rst = p["clk"], p["rst"]
 
-        def reg(nxt: Value, fb: Feedback, w: int, reg_name: str, init: int = 0) -> Value:
-            r = seq.CompRegOp(
-                ity(w), nxt, clk, reset=rst, reset_value=const(w, init), name=reg_name
-            ).result
+        def reg(
+            nxt: Value, fb: Feedback, w: int, reg_name: str, init: int = 0, en: Value | None = None
+        ) -> Value:
+            """A register; with `en`, clock-enabled, so that the late enable reaches the
+            flip-flop's CE pin rather than a mux before its D input."""
+            kw = {"reset": rst, "reset_value": const(w, init), "name": reg_name}
+            if en is None:
+                r = seq.CompRegOp(ity(w), nxt, clk, **kw).result
+            else:
+                r = seq.CompRegClockEnabledOp(ity(w), nxt, clk, en, **kw).result
             fb.set(r)
             return r
 
@@ -154,19 +160,22 @@ def build_controller(name: str, program: list[Instruction], switch_cycles: int) 
         wrap_k = and_(fire, last["k"])
         wrap_j = and_(wrap_k, last["j"])
         steps = {"k": fire, "j": wrap_k, "i": wrap_j}
-        wraps = {"k": wrap_k, "j": wrap_j, "i": end_instr}
+        # Each counter takes a new value when it steps (or on `go`): 0 after its last value or
+        # on `go`, else one more. The step is late (it waits for step_ready), so it is the
+        # register's enable, and the value is decided from registers only.
         for c in "ijk":
-            inc = mux(steps[c], add(ctr[c], one_idx), ctr[c])
-            nxt = mux(or_(wraps[c], go), zero_idx, inc)
-            ctr[c] = reg(nxt, ctr_fb[c], idx_bits, f"{c}_r")
+            nxt = mux(or_(last[c], go), zero_idx, add(ctr[c], one_idx))
+            ctr[c] = reg(nxt, ctr_fb[c], idx_bits, f"{c}_r", en=or_(steps[c], go))
 
-        pc_next = mux(next_instr, add(pc, const(pc_bits, 1)), pc)
+        # The fields and pc load on `go` (the first instruction) or `next_instr` (the next).
+        load = or_(go, next_instr)
         for f, fb in field_fb.items():
             w = widths[f]
             upcoming = rom(pc, [r[f] for r in rows[1:]], w)
-            nxt = mux(go, const(w, rows[0][f]), mux(next_instr, upcoming, fields[f]))
-            fields[f] = reg(nxt, fb, w, f"{f}_r", rows[0][f])
-        pc = reg(mux(go, const(pc_bits, 0), pc_next), pc_fb, pc_bits, "pc_r")
+            nxt = mux(go, const(w, rows[0][f]), upcoming)
+            fields[f] = reg(nxt, fb, w, f"{f}_r", rows[0][f], en=load)
+        pc_next = mux(go, const(pc_bits, 0), add(pc, const(pc_bits, 1)))
+        pc = reg(pc_next, pc_fb, pc_bits, "pc_r", en=load)
 
         if switch_cycles > 0:
             sw_dec = mux(switching, add(sw, const(sw_bits, (1 << sw_bits) - 1)), sw)
