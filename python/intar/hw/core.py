@@ -20,7 +20,8 @@ out        out  d1*d2*out_bits               C tile, element (i, j) at bits ((i*
 
 Timing: one beat per cycle (II = 1). A beat accepted at cycle c reaches ``out_valid`` at
 c + latency(d3) with ``latency = 3 (DSP A/B, M, P regs) + ceil(log2 d3) (adder tree, one
-register per level) + 1 (int32 accumulator) + 1 (requantize + output register)``. The cost
+register per level) + 1 (int32 accumulator) + 2 (requantize: the rounding shift, then
+saturation into the output register)``. The cost
 model's 2-cycle scratchpad read sits in front of the core and is not part of it.
 
 Each PE multiply is ``builders.dsp_mul``: under ``SYNTHESIS`` (yosys, Vivado) a DSP48E2
@@ -117,7 +118,7 @@ class CoreConfig:
     @property
     def latency(self) -> int:
         """Cycles from accepting a beat to its (last-k) tile appearing on ``out_valid``."""
-        return 3 + self.tree_levels + 1 + 1
+        return 3 + self.tree_levels + 1 + 2
 
     def validate(self) -> None:
         """Raise ValueError on unsupported parameters."""
@@ -131,19 +132,29 @@ class CoreConfig:
             raise ValueError("only acc_bits=32 (the golden model's int32 accumulation)")
 
 
-def _requantize(acc: Value, shift: Value, out_bits: int) -> Value:
-    """saturate(round_shift(acc, min(shift, 32)), out_bits) on a 32-bit signed ``acc``."""
-    w = 33
+REQ_BITS = 33  # the requantize datapath: a 32-bit accumulator plus the rounding carry
+
+
+def _shift_terms(shift: Value) -> tuple[Value, Value]:
+    """(s, 1 << (s - 1) or 0 for s = 0) for s = min(shift, 32), in REQ_BITS bits: computed a
+    stage ahead of the accumulator's result, from the shift travelling with the beat."""
+    w = REQ_BITS
     sh = zext(shift, w)
     lim = const(w, 32)
     sh = mux(cmp("ugt", sh, lim), lim, sh)
-    x = sext(acc, w)
     zero = const(w, 0)
     half = comb.ShlOp(const(w, 1), comb.SubOp(sh, const(w, 1)).result).result
-    rnd = mux(cmp("eq", sh, zero), zero, half)  # 1 << (s-1), or 0 for s = 0
-    y = comb.ShrSOp(add(x, rnd), sh).result
+    return sh, mux(cmp("eq", sh, zero), zero, half)
+
+
+def _round_shift(acc: Value, sh: Value, rnd: Value) -> Value:
+    """round_shift(acc, s) of a 32-bit signed ``acc`` (REQ_BITS bits, not saturated)."""
+    return comb.ShrSOp(add(sext(acc, REQ_BITS), rnd), sh).result
+
+
+def _saturate(y: Value, out_bits: int) -> Value:
     hi, lo = (1 << (out_bits - 1)) - 1, -(1 << (out_bits - 1))
-    hi_c, lo_c = const(w, hi), const(w, lo)
+    hi_c, lo_c = const(REQ_BITS, hi), const(REQ_BITS, lo)
     y = mux(cmp("sgt", y, hi_c), hi_c, mux(cmp("slt", y, lo_c), lo_c, y))
     return extract(y, 0, out_bits)
 
@@ -206,7 +217,9 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
             if k_outer:
                 idx = regs.data(idx, f"acc_idx_s{s + 1}")
                 from_mem = regs.data(from_mem, f"acc_mem_s{s + 1}")
-        sh = regs.data(sh, "shift_acc")  # aligned with acc_done
+        # the shift's clamped value and rounding constant, aligned with acc_done
+        sh_c, rnd_c = _shift_terms(sh)
+        sh, rnd = regs.data(sh_c, "shift_acc"), regs.data(rnd_c, "round_acc")
 
         # PE array: one DSP48E2 per (i, j, k) with its A/B, M and P registers (see dsp_mul),
         # or with 8-bit operands one per (i, j pair, k) computing both products (dsp_mul2).
@@ -286,13 +299,16 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
                 seq.FirMemWriteOp(mem, idx, clk, wdata, enable=and_(v, en, from_mem))
         done = regs.ctrl(and_(v, la), "acc_done")
 
-        # Requantize + output register (writeback stage).
-        outs = [_requantize(acc, sh, ob) for acc in accs]
+        # Requantize in two stages: the rounding shift, then saturation into the output
+        # register (writeback).
+        shifted = [regs.data(_round_shift(acc, sh, rnd), f"rq_r{e}") for e, acc in enumerate(accs)]
+        rq_valid = regs.ctrl(done, "rq_valid")
+        outs = [_saturate(y, ob) for y in shifted]
         bus = comb.ConcatOp(list(reversed(outs))).result if len(outs) > 1 else outs[0]
         out_fb = Feedback(bus.type)
-        out_r = regs.data(mux(done, bus, out_fb.value), "out_r")
+        out_r = regs.data(mux(rq_valid, bus, out_fb.value), "out_r")
         out_fb.set(out_r)
-        out_valid = regs.ctrl(done, "out_valid_r")
+        out_valid = regs.ctrl(rq_valid, "out_valid_r")
         out_valid_fb.set(out_valid)
         return {"in_ready": en, "out_valid": out_valid, "out": out_r}
 

@@ -239,6 +239,25 @@ class _TopBuilder:
             head = mux(cmp("eq", rp.q, const(pw, e)), entries[e], head)
         return cmp("ne", cnt.q, const(cw, 0)), head, cnt.q
 
+    def skid(self, name: str, valid: Value, data: Value, pop: Value) -> tuple[Value, Value, Value]:
+        """Two-entry queue whose head is a register: returns (head valid, head, room).
+        ``room`` comes from the entry count alone, so the producer never waits on the
+        consumer's logic; a push and a pop in every cycle keep one entry in it."""
+        w = width(data)
+        n = self.reg(2, f"{name}_n")
+        has0 = cmp("ne", n.q, const(2, 0))
+        has1 = cmp("eq", n.q, const(2, 2))
+        room = not_(has1)
+        push = and_(valid, room)
+        e0 = Reg(self.clk, None, w, f"{name}_e0")
+        e1 = Reg(self.clk, None, w, f"{name}_e1")
+        take = or_(not_(has0), and_(pop, not_(has1)))  # the pushed entry becomes the head
+        e0.next(mux(has1, e1.q, data), or_(and_(pop, has1), and_(push, take)))
+        e1.next(data, and_(push, has0, not_(pop)))
+        up, down = and_(push, not_(pop)), and_(pop, not_(push))
+        n.next(mux(up, add(n.q, const(2, 1)), comb.SubOp(n.q, const(2, 1)).result), or_(up, down))
+        return has0, e0.q, room
+
     # -- buffers ---------------------------------------------------------------------------
 
     def make_buffers(self) -> None:
@@ -626,30 +645,71 @@ class _TopBuilder:
             start=self.start,
             step_ready=step_ready_fb.value,
         )
-        stage = resize(ic.stage, stage_bits)
         rw, cw = self.rows_bits, self.cols_bits
+        swaps = [int(x.swap) for x in instrs]
+        kijs = [int(x.order == "kij") for x in instrs]  # (k, i, j): tile (c_j, c_k) at k step c_i
 
-        def per_stage(vals: list[int], w: int, st: Value = stage) -> Value:
-            return rom(st, vals, w)
+        def tile(st: Value, i: Value, j: Value, k: Value) -> tuple[Value, Value, Value]:
+            """The logical tile (ti, tj, tk) of loop step (i, j, k) of stage st."""
+            swap, kij = rom(st, swaps, 1), rom(st, kijs, 1)
+            ti, tj = mux(swap, j, i), mux(swap, i, j)
+            return mux(kij, j, ti), mux(kij, k, tj), mux(kij, i, k)
 
-        def tile_ij(i: Value, j: Value, st: Value) -> tuple[Value, Value]:
-            swap = per_stage([int(x.swap) for x in instrs], 1, st)
-            return mux(swap, j, i), mux(swap, i, j)
-
-        # kij programs (k, i, j): its tile is (c_j, c_k) at k step c_i
-        kij = per_stage([int(x.order == "kij") for x in instrs], 1)
-        ti, tj = tile_ij(ic.i, ic.j, stage)
-        ti, tj, tk = mux(kij, ic.j, ti), mux(kij, ic.k, tj), mux(kij, ic.i, ic.k)
-        phase_ok = cmp("eq", per_stage([x.phase for x in instrs], self.phase_bits), self.phase)
-        on = [cmp("eq", stage, const(stage_bits, s)) for s in range(n)]
-        fire_fb = Feedback(ity(1))
-        # Each buffer is read at its stage's base plus the slot's logical tile origin (x, y),
-        # swapped for a transposed read; a broadcast read stays on logical row 0.
-        origins = self.read_origins(instrs, core, ti, tj, tk)
         users: dict[str, dict[int, Read]] = {}
         for s, x in enumerate(instrs):
             for r in x.reads:
                 users.setdefault(r.buffer, {})[s] = r
+        plain = [b for b in users if not plan.buffers[b].conv_read]
+
+        # The controller's steps enter a two-entry queue with their tile origins computed; a
+        # read is issued from the queue's head, a register. So the readiness compares start
+        # at registers, and the controller's step_ready (room in the queue) does not wait for
+        # them: the read path is cut in two, one cycle later, at one step a cycle.
+        c_stage = resize(ic.stage, stage_bits)
+        origins = self.read_origins(instrs, core, *tile(c_stage, ic.i, ic.j, ic.k))
+        step_fields: list[tuple[str, Value]] = [
+            ("stage", c_stage),
+            ("i", ic.i),
+            ("j", ic.j),
+            ("k", ic.k),
+            ("first_k", ic.first_k),
+            ("last_k", ic.last_k),
+        ]
+        for bname in plain:
+            by_stage = users[bname]
+            rd = [by_stage.get(s) for s in range(n)]
+
+            def field(f: Callable[[Read], int], w: int, rd: list[Read | None] = rd) -> Value:
+                return rom(c_stage, [f(r) if r is not None else 0 for r in rd], w)
+
+            ox, oy = origins[next(iter(by_stage.values())).slot]
+            aw = width(ox)
+            ox = mux(field(lambda r: int(r.broadcast), 1), const(aw, 0), ox)
+            t = field(lambda r: int(r.transposed), 1)
+            step_fields.append(
+                (f"{bname}_row", add(field(lambda r: r.row_base, aw), mux(t, oy, ox)))
+            )
+            step_fields.append(
+                (f"{bname}_col", add(field(lambda r: r.col_base, aw), mux(t, ox, oy)))
+            )
+        fire_fb = Feedback(ity(1))
+        q_valid, head, room = self.skid(
+            f"{unit}_steps", ic.step_valid, concat([v for _, v in step_fields]), fire_fb.value
+        )
+        step_ready_fb.set(room)
+        q: dict[str, Value] = {}
+        off = 0
+        for name_, v in step_fields:
+            q[name_] = extract(head, off, width(v))
+            off += width(v)
+        stage = q["stage"]
+
+        def per_stage(vals: list[int], w: int) -> Value:
+            return rom(stage, vals, w)
+
+        kij = per_stage(kijs, 1)
+        phase_ok = cmp("eq", per_stage([x.phase for x in instrs], self.phase_bits), self.phase)
+        on = [cmp("eq", stage, const(stage_bits, s)) for s in range(n)]
         reads: dict[str, tuple[Value, ...]] = {}
         buf_ready: dict[str, Value] = {}
         geo = [x.conv for x in instrs]
@@ -664,27 +724,25 @@ class _TopBuilder:
                 for x, g in zip(instrs, geo, strict=True)
             ]
             kc = self.mixed_counter(f"{unit}_kc", stage, k_rad, fire_fb.value)
-            jc = self.mixed_counter(f"{unit}_jc", stage, j_rad, and_(fire_fb.value, ic.last_k))
+            jc = self.mixed_counter(f"{unit}_jc", stage, j_rad, and_(fire_fb.value, q["last_k"]))
+        # a window's release follows the next step to issue: the queue's head, else the
+        # controller's current step
+        rel_stage = mux(q_valid, stage, c_stage)
+        rel_tile = tile(
+            rel_stage,
+            *(mux(q_valid, q[c], getattr(ic, c)) for c in "ijk"),
+        )
+        rel_done = and_(ic.done, not_(q_valid))
         for bname, by_stage in users.items():
             if plan.buffers[bname].ring_blocks:
-                self.drive_release(bname, instrs, by_stage, core, stage, ti, tj, tk, ic.done)
+                self.drive_release(bname, instrs, by_stage, core, rel_stage, *rel_tile, rel_done)
             if plan.buffers[bname].conv_read:
                 en = and_(fire_fb.value, _or_all([on[s] for s in by_stage]))
                 reads[bname], buf_ready[bname] = self.conv_read(
                     bname, instrs, set(by_stage), stage, kc, jc, en
                 )
                 continue
-            rd = [by_stage.get(s) for s in range(n)]
-
-            def field(f: Callable[[Read], int], w: int, rd: list[Read | None] = rd) -> Value:
-                return per_stage([f(r) if r is not None else 0 for r in rd], w)
-
-            ox, oy = origins[next(iter(by_stage.values())).slot]
-            aw = width(ox)
-            ox = mux(field(lambda r: int(r.broadcast), 1), const(aw, 0), ox)
-            t = field(lambda r: int(r.transposed), 1)
-            row = add(field(lambda r: r.row_base, aw), mux(t, oy, ox))
-            col = add(field(lambda r: r.col_base, aw), mux(t, ox, oy))
+            row, col = q[f"{bname}_row"], q[f"{bname}_col"]
             reads[bname] = (and_(fire_fb.value, _or_all([on[s] for s in by_stage])), row, col)
             h, w = plan.buffers[bname].read_shape
             buf_ready[bname] = self.rows_ready(bname, row, h, col, w)
@@ -699,9 +757,7 @@ class _TopBuilder:
         # A link of depth 0 into the unit builds no operand FIFO: it never takes an operand.
         depth = 0 if unit in plan.starved else FIFO_DEPTH
         valid_d, credit = self.read_credit(f"{unit}_rd_v", fire_fb.value, pop_fb.value, depth)
-        step_ready = and_(phase_ok, operands_ok, credit)
-        step_ready_fb.set(step_ready)
-        fire = and_(ic.step_valid, step_ready)
+        fire = and_(q_valid, phase_ok, operands_ok, credit)
         fire_fb.set(fire)
         self.drive_reads(reads)
         stage_d = self.delay_data(stage, tb.READ_LATENCY, f"{unit}_stage")
@@ -722,16 +778,17 @@ class _TopBuilder:
         acc_depth = max([x.bounds[1] * x.bounds[2] for x in instrs if x.order == "kij"] or [1])
         if core is not None and acc_depth > 1:
             # k-outer beats carry (first, last, partial-tile index, from-memory) to the core
-            first = mux(kij, cmp("eq", ic.i, const(width(ic.i), 0)), ic.first_k)
+            qi, qj = q["i"], q["j"]
+            first = mux(kij, cmp("eq", qi, const(width(qi), 0)), q["first_k"])
             last = mux(
                 kij,
-                cmp("eq", ic.i, per_stage([x.bounds[0] - 1 for x in instrs], width(ic.i))),
-                ic.last_k,
+                cmp("eq", qi, per_stage([x.bounds[0] - 1 for x in instrs], width(qi))),
+                q["last_k"],
             )
             ib = bits_for(acc_depth - 1)
             idx = self.reg(ib, f"{unit}_acc_idx")
-            j_last = per_stage([x.bounds[1] - 1 for x in instrs], width(ic.j))
-            step_end = and_(cmp("eq", ic.j, j_last), ic.last_k)
+            j_last = per_stage([x.bounds[1] - 1 for x in instrs], width(qj))
+            step_end = and_(cmp("eq", qj, j_last), q["last_k"])
             idx.next(mux(step_end, const(ib, 0), add(idx.q, const(ib, 1))), and_(fire, kij))
             meta = concat([kij, idx.q, last, first])
             entry_parts.append(self.delay_data(meta, tb.READ_LATENCY, f"{unit}_acc"))
@@ -755,7 +812,8 @@ class _TopBuilder:
             step_ready=oc_ready_fb.value,
         )
         ostage = resize(oc.stage, stage_bits)
-        oi, oj = tile_ij(oc.i, oc.j, ostage)
+        oswap = rom(ostage, swaps, 1)
+        oi, oj = mux(oswap, oc.j, oc.i), mux(oswap, oc.i, oc.j)
         tile_h, tile_w = instrs[0].out_shape
         if core is not None:
             d1, d2, d3 = core.pe
@@ -826,8 +884,8 @@ class _TopBuilder:
         self.status.append(
             concat(
                 [
-                    and_(ic.step_valid, not_(phase_ok)),
-                    and_(ic.step_valid, phase_ok, not_(operands_ok)),
+                    and_(q_valid, not_(phase_ok)),
+                    and_(q_valid, phase_ok, not_(operands_ok)),
                     and_(out_valid, not_(taken)),
                     full,
                 ]

@@ -25,8 +25,8 @@ class CostParams:
     """DSP48E2/DSP58 input (A/B), multiplier (M) and output (P) registers."""
     accumulate_stages: int = 1
     """The int32 accumulator after the adder tree."""
-    writeback_stages: int = 1
-    """Result register into the sink (scratchpad, FIFO or off-chip writer)."""
+    writeback_stages: int = 2
+    """The requantize: the rounding shift, then saturation into the result register."""
     core_path: int = 2
     """Around a core's datapath: the skid FIFO in front of it and the output controller's
     write into the destination buffer behind it."""

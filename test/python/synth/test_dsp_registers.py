@@ -42,7 +42,8 @@ def test_core_dsps_keep_their_registers(tmp_path: Path) -> None:
     assert all(r == {"AREG": 1, "BREG": 1, "MREG": 1, "PREG": 1} for r in regs.values()), regs
     assert logic_levels(netlist, TOP).unregistered_dsp == 0
     # the operand, product and output registers are not left in the fabric as well: what
-    # remains is the adder tree, accumulators, output and control (about 340 FFs here; the
-    # fabric-register pipeline had 980)
+    # remains is the adder tree, accumulators, the requantize's two stages (4 x 33 bits of
+    # rounded results), output and control (514 FFs here; the fabric-register pipeline had
+    # 980 before the requantize took a second stage)
     ffs = sum(1 for c in cells.values() if c["type"].startswith("FD"))
-    assert ffs < 500, ffs
+    assert ffs < 600, ffs
