@@ -69,4 +69,17 @@ def LowerToHW : Pass<"intar-lower-to-hw", "mlir::ModuleOp"> {
   ];
 }
 
+def UltraRAM : Pass<"intar-ultra-ram", "mlir::ModuleOp"> {
+  let summary = "Mark the memory arrays of UltraRAM tensor-buffer banks for URAM288 mapping";
+  let description = [{
+    Runs after `hw-memory-sim` in the `intar-lower-to-sv` group. The planner
+    moves tensor buffers to UltraRAM when a design's block RAM would not fit
+    the device; their banks become memory modules named `<buffer>_uram_...`,
+    and this pass gives the array register of each such module the
+    SystemVerilog attribute `(* ram_style = "ultra" *)`, so that synthesis
+    maps it to URAM288 blocks.
+  }];
+  let dependentDialects = ["circt::sv::SVDialect"];
+}
+
 #endif // INTAR_PASSES_TD

@@ -18,7 +18,7 @@ config.test_exec_root = os.path.join(root, "build", "test")
 # Tools come from the environment the tests run in (the project's venv).
 bindir = os.path.dirname(sys.executable)
 config.environment["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
-for var in ("HOME", "INTAR_DEBUG"):
+for var in ("HOME", "INTAR_DEBUG", "PYTHONPATH"):
     if var in os.environ:
         config.environment[var] = os.environ[var]
 

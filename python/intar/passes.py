@@ -26,6 +26,7 @@ _PASS_MODULES = {
     "intar-fuse-requantize": "intar.transforms.fuse_requantize",
     "intar-schedule": "intar.transforms.schedule",
     "intar-lower-to-hw": "intar.conversion.lower_to_hw",
+    "intar-ultra-ram": "intar.transforms.ultra_ram",
 }
 
 
@@ -36,6 +37,7 @@ PIPELINES: dict[str, tuple[str, ...]] = {
         "lower-seq-firmem",
         "lower-seq-to-sv",
         "hw-memory-sim{disable-mem-randomization disable-reg-randomization}",
+        "intar-ultra-ram",
         "canonicalize",
         "cse",
         "hw.module(hw-aggregate-to-comb)",

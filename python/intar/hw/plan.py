@@ -161,6 +161,7 @@ class BufferPlan:
     ring_blocks: int = 0  # > 0: a window (ring) buffer of this many R-row blocks
     window_rows: int = 0  # a window buffer's rows (ring_blocks * R); 0: every row
     link_rows: int = 0  # a window buffer: the rows its IR link's depth holds
+    ultra_ram: bool = False  # banks in UltraRAM (see `_ultra_ram`)
 
     def writer_index(self, source: str) -> int:
         for k, w in enumerate(self.writers):
@@ -1103,6 +1104,7 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
     pes = {c.name: c.pe for c in schedule.cores}
     fallbacks = _window_buffers(schedule, buffers, instrs, pes, stored, frozenset(parts))
     _load_windows(buffers, instrs, pes, loads, device.bram36.count)
+    _ultra_ram(buffers, instrs, pes, device.bram36.count, device.uram.count)
     for lst in instrs.values():
         _check_tiles(lst, buffers)
         for ins in lst:
@@ -1459,6 +1461,46 @@ def _load_windows(
         buf.window_rows = blocks * buf.read_shape[0]
         buf.link_rows = buf.window_rows
         total += buffer_memory(name, buf).bram36 - before
+
+
+BRAM_HEADROOM = 0.95
+"""`_ultra_ram` moves buffers until the estimated block RAM is at most this share of the
+device's."""
+
+
+def _ultra_ram(
+    buffers: dict[str, BufferPlan],
+    instrs: dict[str, list[Instr]],
+    pes: dict[str, tuple[int, int, int]],
+    bram36: int,
+    uram: int,
+) -> None:
+    """When the memories still exceed the device's `bram36` blocks (after `_load_windows`),
+    move tensor buffers to UltraRAM, those that free the most BRAM36 per URAM288 first, until
+    the block RAM fits with `BRAM_HEADROOM` to spare (the estimate leaves out the SFUs' row
+    rings) or the device's `uram` blocks run out. A URAM288 (4K x 72) holds eight
+    RAMB36s' bits, so a deep bank fits it well (a 7296 x 16 bank: 4 RAMB36 or 1 URAM288); the
+    read timing is the same (an address register, then the output register)."""
+    from intar.hw.resources import buffer_memory, plan_memories
+    from intar.hw.resources import uram as uram_blocks
+
+    total = sum(m.bram36 for m in plan_memories(buffers, instrs, pes))
+    if total <= bram36:
+        return
+    target = BRAM_HEADROOM * bram36
+    candidates = []
+    for name in sorted(buffers):
+        m = buffer_memory(name, buffers[name])
+        if m.bram36:
+            blocks = m.count * uram_blocks(m.depth, m.width)
+            candidates.append((-m.bram36 / blocks, name, m.bram36, blocks))
+    used = 0
+    for _, name, freed, blocks in sorted(candidates):
+        if total <= target:
+            break
+        if used + blocks <= uram:
+            buffers[name].ultra_ram = True
+            total, used = total - freed, used + blocks
 
 
 def _sfu_units(instrs: dict[str, list[Instr]], graph: TaskGraph) -> set[str]:

@@ -10,6 +10,10 @@ fewest (a RAMB18 counts half). So a shallow memory stays in LUTs however wide it
 accumulator memory of 16 words x 2048 bits is 147 RAM32M16, not 57 RAMB18). The estimate leaves
 out the SFUs' row rings and counts each bank on its own, so yosys can only need more.
 
+A tensor buffer the planner moves to UltraRAM (`BufferPlan.ultra_ram`, when the block RAM
+would not fit) has its banks marked ``ram_style = "ultra"`` and counts `uram(depth, width)`
+URAM288 blocks a bank instead.
+
 `intar compile` reports the estimate and warns when it exceeds the device; `intar bench qor`
 does not synthesise a design whose estimate is far over the device (yosys would take hours to
 say the same).
@@ -38,6 +42,16 @@ so yosys can need half a block more per such memory than counted."""
 # RAMB36 aspect ratios, data width -> depth (UG573: 1 x 32K .. 72 x 512, parity bits used);
 # a RAMB18 has half the depth at each width up to 36
 RAMB36_ASPECTS = ((1, 32768), (2, 16384), (4, 8192), (9, 4096), (18, 2048), (36, 1024), (72, 512))
+
+
+# URAM288 aspect ratios as yosys maps a memory marked ram_style "ultra" (4K x 72, narrower
+# words folded into it down to 18 bits), data width -> depth
+URAM_ASPECTS = ((72, 4096), (36, 8192), (18, 16384))
+
+
+def uram(depth: int, width: int) -> int:
+    """URAM288 blocks one ``depth x width`` memory marked ``ram_style = "ultra"`` takes."""
+    return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in URAM_ASPECTS)
 
 
 def lutram_cells(depth: int, width: int) -> int:
@@ -73,10 +87,15 @@ class Memory:
     depth: int
     width: int
     count: int
+    ultra: bool = False  # in UltraRAM (ram_style "ultra")
 
     @property
     def bram36(self) -> float:
-        return self.count * bram36(self.depth, self.width)
+        return 0.0 if self.ultra else self.count * bram36(self.depth, self.width)
+
+    @property
+    def uram(self) -> int:
+        return self.count * uram(self.depth, self.width) if self.ultra else 0
 
 
 def memories(plan: HwPlan) -> list[Memory]:
@@ -97,13 +116,14 @@ def buffer_spec(bp: BufferPlan) -> tb.TensorBufferSpec:
         bp.read_shape,
         bp.conv_read,
         bp.ring_blocks,
+        bp.ultra_ram,
     )
 
 
 def buffer_memory(name: str, bp: BufferPlan) -> Memory:
     """The banks of one tensor buffer."""
     spec = buffer_spec(bp)
-    return Memory(name, spec.depth, bp.tensor.bits, spec.banks)
+    return Memory(name, spec.depth, bp.tensor.bits, spec.banks, bp.ultra_ram)
 
 
 def plan_memories(
@@ -122,3 +142,8 @@ def bram36_estimate(plan: HwPlan) -> tuple[float, list[Memory]]:
     """(RAMB36 blocks of all memories, the memories by blocks, largest first)."""
     mems = sorted(memories(plan), key=lambda m: (-m.bram36, m.name))
     return sum(m.bram36 for m in mems), mems
+
+
+def uram_estimate(plan: HwPlan) -> int:
+    """URAM288 blocks of the buffers held in UltraRAM."""
+    return sum(m.uram for m in memories(plan))

@@ -141,6 +141,7 @@ class TensorBufferSpec:
     read_shape: tuple[int, int]
     unaligned_read: bool = False
     ring_blocks: int = 0  # > 0: a window of this many row blocks (a power of two), see above
+    ultra_ram: bool = False  # banks in UltraRAM: memory modules named <name>_uram_bank_...
 
     @property
     def R(self) -> int:
@@ -369,8 +370,9 @@ def _prio_mux(sels: list[Value], vals: list[Value]) -> Value:
 def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
     """Create the buffer's ``hw.module`` at the current insertion point (inside a Context).
 
-    ``hw-memory-sim`` later turns the banks into ``<name>_bank_<depth>x<bits>`` memory modules;
-    lower with :func:`emit_sv_with_memories` (or ``SCRATCHPAD_PIPELINE``).
+    ``hw-memory-sim`` later turns the banks into ``<name>_bank_<depth>x<bits>`` memory modules
+    (``<name>_uram_bank_...`` in UltraRAM, marked by the ``intar-ultra-ram`` pass); lower
+    with :func:`emit_sv_with_memories` (or ``SCRATCHPAD_PIPELINE``).
     """
     validate(spec)
     rb, cb, bits, i1 = row_bits(spec), col_bits(spec), spec.bits, ity(1)
@@ -395,6 +397,7 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
     if spec.ring_blocks:
         outputs.append(("full", i1))
     mem_ty = seq.FirMemType.get(_mem_depth(spec), bits)
+    mem_prefix = f"{name}_uram_" if spec.ultra_ram else f"{name}_"  # see intar-ultra-ram
     undef = IntegerAttr.get(ity(32), 0)  # seq RUW/WUW enums: 0 = Undefined
 
     def body(mod: hw.HWModuleOp) -> dict[str, Value]:
@@ -508,7 +511,7 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
         for i in range(R):
             for j in range(C):
                 mem = seq.FirMemOp(
-                    mem_ty, 1, 1, undef, undef, name=f"bank_{i}_{j}", prefix=f"{name}_"
+                    mem_ty, 1, 1, undef, undef, name=f"bank_{i}_{j}", prefix=mem_prefix
                 ).result
                 wens, wdatas = [], []
                 for p, (h, w) in enumerate(spec.write_shapes):

@@ -108,13 +108,16 @@ def manifest(plan: HwPlan, top: str) -> dict:
 
 def memory_summary(plan: HwPlan) -> dict:
     """The design's block RAM before synthesis (`intar.hw.resources`), against the device."""
-    from intar.hw.resources import bram36_estimate
+    from intar.hw.resources import bram36_estimate, uram_estimate
 
     total, mems = bram36_estimate(plan)
     return {
         "bram36_estimate": math.ceil(total),
         "device_bram36": plan.device.bram36.count,
+        "uram_estimate": uram_estimate(plan),
+        "device_uram": plan.device.uram.count,
         "largest": [[m.name, m.bram36, m.count, m.depth, m.width] for m in mems[:5] if m.bram36],
+        "ultra_ram": sorted(m.name for m in mems if m.ultra),
     }
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from design_harness import simulate_graph
 
 from intar.frontend import Graph
-from intar.hw.resources import bram36, bram36_estimate, lutram_cells, plan_memories
+from intar.hw.resources import bram36, bram36_estimate, lutram_cells, plan_memories, uram
 from intar.synth.yosys import synth_cells
 from intar.tools.flow import CompileOptions, compile_file
 
@@ -35,7 +35,7 @@ def test_shallow_memories_stay_in_lutram_however_wide() -> None:
 
 MEMORY_SV = """module mem(input clk, input we, input [{a}:0] waddr, input [{w}:0] wdata,
                           input [{a}:0] raddr, output reg [{w}:0] rdata);
-  reg [{w}:0] words [0:{d}];
+  {style}reg [{w}:0] words [0:{d}];
   always @(posedge clk) begin
     if (we) words[waddr] <= wdata;
     rdata <= words[raddr];
@@ -47,12 +47,47 @@ endmodule
 def test_lutram_or_block_ram_as_yosys_chooses(tmp_path: Path) -> None:
     # one shape either side of the LUTRAM/RAMB18 trade-off, each kind of LUTRAM cell
     for depth, width in ((256, 8), (184, 16), (128, 32), (32, 448), (64, 512), (96, 256)):
-        sv = MEMORY_SV.format(a=(depth - 1).bit_length() - 1, w=width - 1, d=depth - 1)
+        sv = MEMORY_SV.format(a=(depth - 1).bit_length() - 1, w=width - 1, d=depth - 1, style="")
         cells = synth_cells(sv, "mem", tmp_path / f"m{depth}x{width}")
         ramb = cells.get("RAMB36E2", 0) + 0.5 * cells.get("RAMB18E2", 0)
         lutram = cells.get("RAM32M16", 0) + cells.get("RAM64M8", 0)
         assert ramb == bram36(depth, width), (depth, width, cells)
         assert lutram == (lutram_cells(depth, width) if ramb == 0 else 0), (depth, width, cells)
+
+
+def test_ultra_ram_as_yosys_folds_it(tmp_path: Path) -> None:
+    # 4K x 72 a block; narrower words fold in down to 18 bits (8K x 36, 16K x 18)
+    assert [uram(7296, 16), uram(29184, 16), uram(8192, 36), uram(1024, 144)] == [1, 2, 1, 2]
+    for depth, width in ((7296, 16), (29184, 16), (8192, 36), (1024, 144)):
+        sv = MEMORY_SV.format(
+            a=(depth - 1).bit_length() - 1,
+            w=width - 1,
+            d=depth - 1,
+            style='(* ram_style = "ultra" *) ',
+        )
+        cells = synth_cells(sv, "mem", tmp_path / f"u{depth}x{width}")
+        assert cells.get("URAM288", 0) == uram(depth, width), (depth, width, cells)
+        assert not cells.get("RAMB36E2") and not cells.get("RAMB18E2"), (depth, width, cells)
+
+
+def test_whole_buffers_move_to_ultra_ram_when_block_ram_would_not_fit(tmp_path: Path) -> None:
+    """The paper-scale self-attention dataflow design holds its projections' weights whole
+    (their ijk reads take them many times, so they cannot ring): about 2,333 BRAM36, over the
+    U280's 2,016. Buffers move to UltraRAM, the most BRAM36 freed per URAM288 first, until the
+    block RAM is within 95% of the device; their memory arrays are marked for URAM."""
+    man = compile_file(
+        str(ROOT / "examples/self_attention.mlir"),
+        tmp_path,
+        CompileOptions("u280", 43, 7, mode="dataflow"),
+    )
+    assert man is not None
+    mem = man["memory"]
+    assert mem["ultra_ram"] and mem["bram36_estimate"] <= 0.95 * 2016
+    assert 0 < mem["uram_estimate"] <= mem["device_uram"] == 960
+    sv = (tmp_path / "design.sv").read_text()
+    marked = sv.count('(* ram_style = "ultra" *)')
+    modules = [line for line in sv.splitlines() if line.startswith("module ") and "_uram_" in line]
+    assert marked == len(modules) > 0
 
 
 def test_weights_stream_through_rings_when_whole_ones_would_not_fit(tmp_path: Path) -> None:
