@@ -308,6 +308,9 @@ class Split:
         d = self.d
         if d == step:
             return [const(1, 1)]
+        m = d // step
+        if self.frac is not None and m & (m - 1) == 0 and m <= 64:
+            return self._starts_by_low_bits(step, m)
         if self.frac is None:
             rem = self.rem
             return [cmp("eq", rem, const(width(rem), a * step)) for a in range(d // step)]
@@ -315,6 +318,21 @@ class Split:
         out = [not_(ge[0])]
         out += [and_(ge[a - 1], not_(ge[a])) for a in range(1, len(ge))]
         return [*out, ge[-1]]
+
+    def _starts_by_low_bits(self, step: int, m: int) -> list[Value]:
+        """`starts` for a power-of-two m = d // step and an odd factor in step: x = step * t,
+        and x % d == a * step iff t % m == a. With step = 2**e * r (r odd), t % m is the b =
+        log2(m) bits of x above bit e times r's inverse modulo m, so each select is a function
+        of b <= 6 bits of x (one LUT), not of the reciprocal multiply."""
+        e = (step & -step).bit_length() - 1
+        r, b, x = step >> e, m.bit_length() - 1, self.x
+        if width(x) <= e:
+            u = const(b, 0)
+        else:
+            u = extract(x, e, min(b, width(x) - e))
+            u = zext(u, b) if width(u) < b else u
+        t = mul_const(u, pow(r, -1, m), b)
+        return [cmp("eq", t, const(b, a)) for a in range(m)]
 
 
 class _Origin:

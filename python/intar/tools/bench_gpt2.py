@@ -106,6 +106,8 @@ def run_length(seq: int, opts: Gpt2Options) -> dict:
     memory = json.loads((run / "hw.json").read_text())["memory"]
     rec["bram36_estimate"] = memory["bram36_estimate"]
     rec["device_bram36"] = memory["device_bram36"]
+    rec["uram_estimate"] = memory.get("uram_estimate", 0)
+    rec["device_uram"] = memory.get("device_uram", 0)
     rec["macs"] = _layer_macs(run)
     opts.log(
         f"L={seq}: compiled in {comp['seconds']:.1f} s{' (cached)' if comp['cached'] else ''}, "
@@ -191,12 +193,13 @@ def gpt2_markdown(result: dict) -> str:
         f"({rows[0]['clock_mhz'] if rows else '?'} MHz, assumed: no place-and-route). "
         "'cycles' are simulated bit-exact where the source column says so, else predicted. "
         "DSP efficiency = MACs / (cycles x DSPs); a packed DSP48E2 does 2 MACs per cycle. "
-        "Allo and DFX: the InTAR paper's reference latencies. BRAM36: the design's memories "
-        "as yosys maps them (`hw/resources.py`), out of the device's.",
+        "Allo and DFX: the InTAR paper's reference latencies. BRAM36 and URAM: the design's "
+        "memories as yosys maps them (`hw/resources.py`), out of the device's; buffers move "
+        "to URAM when block RAM runs short.",
         "",
-        "| seq | predicted | simulated | model error | cycles used | DSPs | BRAM36 | "
+        "| seq | predicted | simulated | model error | cycles used | DSPs | BRAM36 | URAM | "
         "DSP efficiency | x roofline | model ms | Allo ms | speedup | DFX ms | speedup | status |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         sim = r.get("sim", {})
@@ -213,6 +216,7 @@ def gpt2_markdown(result: dict) -> str:
             f"{_fmt(r.get('cycles'))} ({r.get('cycles_source', '—')}) | "
             f"{_fmt(r.get('dsps'))} ({r.get('dsps_source', '—')}) | "
             f"{_fmt(r.get('bram36_estimate'))} / {_fmt(r.get('device_bram36'))} | "
+            f"{_fmt(r.get('uram_estimate'))} / {_fmt(r.get('device_uram'))} | "
             f"{_fmt(r.get('dsp_efficiency'), '.2f')} | {_fmt(r.get('over_roofline'), '.2f')} | "
             f"{_fmt(r.get('model_ms'), '.2f')} | {_fmt(r.get('allo_ms'), '.2f')} | "
             f"{_fmt(r.get('speedup_vs_allo'), '.1f')}x | {_fmt(r.get('dfx_ms'), '.1f')} | "

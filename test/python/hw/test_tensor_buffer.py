@@ -44,6 +44,8 @@ SPECS = [
     TensorBufferSpec(12, 12, 8, ((1, 2), (2, 1), (3, 4)), (2, 2)),  # 3 writers
     TensorBufferSpec(8, 8, 32, ((2, 2),), (4, 1)),  # power-of-two blocks, 128-bit read bus
     TensorBufferSpec(2, 3, 8, ((2, 3),), (1, 1)),  # depth 1 (firmem padded to 2 words)
+    # C = 24 read 3 wide: the read select from col bits 0..2 times 3 (3's inverse mod 8)
+    TensorBufferSpec(4, 50, 8, ((1, 8),), (1, 3)),
 ]
 
 # Verilator -Wall waivers, all in one place:
@@ -372,7 +374,7 @@ def test_geometry_and_ports() -> None:
     s = SPECS[0]
     assert (s.R, s.C, s.depth, row_bits(s), col_bits(s)) == (1, 20, 32, 4, 5)
     assert (READ_LATENCY, READ_STAGES) == (4, 2)
-    assert [write_stages(s) for s in SPECS] == [2, 2, 2, 2, 0, 2]
+    assert [write_stages(s) for s in SPECS] == [2, 2, 2, 2, 0, 2, 2]
     sv = tensor_buffer_sv(SPECS[3], "tb")
     for port in ("w2_valid", "w2_ready", "w2_data", "rd_en", "rd_data"):
         assert re.search(rf"\b{port}\b", sv), port
