@@ -1469,8 +1469,9 @@ class _Evaluator:
         running i-outer (row block by row block). A k-outer matmul writes all its results in
         its last k step, I*J tiles, and a pointwise SFU behind it passes them on as they come:
         those drain at their end; so does a j-outer one over several row and column blocks,
-        whose last column block completes a row block every K steps. Anything else, or a
-        transposed view between: the whole tensor first (fractions 1)."""
+        whose last column block completes a row block every K steps. A j-outer reader needs
+        every row of its operand for its first column block, so it follows the whole tensor.
+        Anything else, or a transposed view between: the whole tensor first (fractions 1)."""
         s, pp, cp = self.s, tp[p], tp[c]
         prod, cons = s.g.task(p), s.g.task(c)
         full = (p, c, 1.0, 1.0)
@@ -1512,6 +1513,8 @@ class _Evaluator:
             # the producer writes row-major: how far in is the reader's first block complete
             if cp.order == "kij":  # lhs: a d3-column block of every row; rhs: d3 rows
                 needs, rest = ((rows - 1) * gm.k + d3, d3 * gm.n), ci * cj
+            elif cp.order == "jik" and cj > 1:  # the first column block reads every row
+                needs, rest = (rows * gm.k, gm.k * gm.n), ci * cj * ck
             else:  # lhs: the first d1 rows; rhs: all of it
                 needs, rest = (min(d1, rows) * gm.k, gm.k * gm.n), cj * ck
             need = max(needs[min(k, 1)] for k in edge.operands)
