@@ -1821,10 +1821,66 @@ def schedule(
     is faster, or as fast with fewer weights transposed: `len(weights) + 2` searches. Any
     transposition must gain `TRANSPOSE_MIN_GAIN` over the weights as given.
 
+    The search budgets on-chip bytes; `_fit_block_ram` then checks the planned banks.
+
     Raises ScheduleError naming the short resource when no schedule exists.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    budgets = (device, dsp_budget, port_budget, mode, params)
+    return _fit_block_ram(graph, budgets, _schedule(graph, *budgets, onchip_budget))
+
+
+FIT_ATTEMPTS = 3
+"""Smaller byte budgets `_fit_block_ram` tries, each `FIT_SHRINK` of the one before."""
+FIT_SHRINK = 0.75
+FIT_HOPELESS = 2.0
+"""Memories beyond this multiple of the device's BRAM36 are not retried."""
+
+
+def _fit_block_ram(graph: TaskGraph, budgets: tuple, result: Schedule) -> Schedule:
+    """The search counts on-chip bytes, but the hardware holds each buffer in element-wide
+    banks (`intar.hw.tensor_buffer`), which can take more BRAM36, and URAM288 blocks, than the
+    bytes suggest. While the planned memories (`intar.hw.resources`, after load windows and
+    UltraRAM) exceed the device's BRAM36, search again with `FIT_SHRINK` of the byte budget,
+    at most `FIT_ATTEMPTS` times, and keep the first schedule that fits; if none does (or
+    the memories are over `FIT_HOPELESS` times the device), the first (`intar compile` warns)."""
+    from intar.hw.plan import LoweringError, build_plan
+    from intar.hw.resources import bram36_estimate
+
+    device = budgets[0]
+
+    def blocks(s: Schedule) -> float:
+        try:
+            return bram36_estimate(build_plan(graph, s, device))[0]
+        except (LoweringError, ValueError):  # the template cannot build it: nothing to fit
+            return 0.0
+
+    need, have = blocks(result), device.bram36.count
+    if need <= have or need > FIT_HOPELESS * have:
+        return result
+    budget = result.onchip_bytes
+    for _ in range(FIT_ATTEMPTS):
+        budget = int(budget * FIT_SHRINK)
+        try:
+            alt = _schedule(graph, *budgets, budget)
+        except ScheduleError:
+            break
+        if blocks(alt) <= have:
+            return alt
+    return result
+
+
+def _schedule(
+    graph: TaskGraph,
+    device: Device,
+    dsp_budget: int | None,
+    port_budget: int | None,
+    mode: str,
+    params: CostParams,
+    onchip_budget: int | None,
+) -> Schedule:
+    """`schedule` within a byte budget: the search over the weights' storage."""
     args = (device, dsp_budget, port_budget, mode, params, onchip_budget)
     first_error: list[ScheduleError] = []
     shared_groups: dict[tuple, GroupPlan | None] = {}

@@ -71,14 +71,13 @@ def test_ultra_ram_as_yosys_folds_it(tmp_path: Path) -> None:
 
 
 def test_whole_buffers_move_to_ultra_ram_when_block_ram_would_not_fit(tmp_path: Path) -> None:
-    """The paper-scale self-attention dataflow design holds its projections' weights whole
-    (their ijk reads take them many times, so they cannot ring): about 2,333 BRAM36, over the
-    U280's 2,016. Buffers move to UltraRAM, the most BRAM36 freed per URAM288 first, until the
-    block RAM is within 95% of the device; their memory arrays are marked for URAM."""
+    """The paper-scale gating net's sequential design holds its SFU operands ([32, 11008]
+    each, several of them per phase) whole. Past 95% of the U280's 2,016 BRAM36, buffers move
+    to UltraRAM, the most BRAM36 freed per URAM288 first; their memory arrays are marked."""
     man = compile_file(
-        str(ROOT / "examples/self_attention.mlir"),
+        str(ROOT / "examples/gating_net.mlir"),
         tmp_path,
-        CompileOptions("u280", 43, 7, mode="dataflow"),
+        CompileOptions("u280", 109, 5, mode="sequential"),
     )
     assert man is not None
     mem = man["memory"]
