@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 TORCH   := $(VENV)/.installed-torch
 
-.PHONY: install install-torch example test lit pytest lint format regen regen-check bench bench-sim bench-qor bench-gpt2 clean
+.PHONY: install install-torch example test test-slow lit pytest lint format regen regen-check bench bench-sim bench-qor bench-gpt2 clean
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ test: install install-torch lint
 	$(PY) examples/generate.py --check
 	$(BIN)/lit -sv test
 	INTAR_REQUIRE_TORCH=1 $(BIN)/pytest -q
+
+# The tests marked slow (long simulations, whole-design synthesis), kept out of `make test`.
+test-slow: install install-torch
+	INTAR_REQUIRE_TORCH=1 $(BIN)/pytest -q -m slow
 
 lit: install
 	$(BIN)/lit -sv test
