@@ -1276,7 +1276,8 @@ def _window_buffers(
       the last outer step of the one before;
     - no other operand of those instructions is written in that phase by the writer or by a
       unit downstream of it (the writer waits for the reader's credit, so such an operand
-      could never arrive).
+      could never arrive); when a core reads it, nor downstream of any unit that feeds the
+      writer in that phase (a fork-join: the full window stalls the shared feeder).
     """
     from intar.scheduling.cost import ring_rows
 
@@ -1313,6 +1314,19 @@ def _window_buffers(
                     stack.append(buffers[name].reader)
         return seen
 
+    def upstream(unit: str, phase: int) -> set[str]:
+        """`unit` and the units that feed it, in `phase`, directly or through other units."""
+        seen, stack = {unit}, [unit]
+        while stack:
+            for ins in instrs.get(stack.pop(), []):
+                if ins.phase != phase:
+                    continue
+                for r in ins.reads:
+                    for w in writers_in(r.buffer, phase) - seen:
+                        seen.add(w)
+                        stack.append(w)
+        return seen
+
     def span_of(name: str, buf: BufferPlan, rd: list[tuple[int, Instr]]) -> int | None:
         if buf.flat is not None or buf.conv_read or buf.tensor.name in stored:
             return None
@@ -1336,6 +1350,8 @@ def _window_buffers(
                 row = w.row_hi
         spans, last = [], 0
         fed = downstream(wunit, phase)
+        if pes.get(rd[0][1].unit) is not None:  # a core: the fork-join rule below
+            fed = set().union(*(downstream(u, phase) for u in upstream(wunit, phase)))
         for _, ins in rd:
             for r in ins.reads:
                 if r.buffer != name:

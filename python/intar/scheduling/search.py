@@ -1245,7 +1245,10 @@ class _Evaluator:
         - the consumer reads rows in order: an SFU (not a broadcast row vector), a matmul lhs
           in ijk order, or a matmul rhs (not transposed) in kij order or read once;
         - no other operand of the consumer is made in this phase from the tensor (its
-          producer waits for the consumer's credit, so that operand could never arrive)."""
+          producer waits for the consumer's credit, so that operand could never arrive); for
+          a matmul, which needs its other operand long before it drains the window, nor from
+          any task that feeds the producer in this phase (a fork-join: the full window stalls
+          the shared ancestor, and with it the other operand)."""
         s, cfg = self.s, self.cfg
         name = e.tensor
         if name in self.off or name in s.outputs or name in s.view_bases:
@@ -1263,9 +1266,10 @@ class _Evaluator:
             wh = pe_p[0]
         else:
             wh = 1
+        upstream = self._feeders(e.prod, names) if cons.kind in PE_KINDS else {e.prod}
         for o in cons.operands:
             b = s.base[o]
-            if b != name and b in names and self._reaches(name, b, names):
+            if b != name and b in names and any(self._reaches(a, b, names) for a in upstream):
                 return None
         shape = s.g.shape(name)
         rows = elements(shape[:-1]) if len(shape) > 1 else 1
@@ -1291,6 +1295,17 @@ class _Evaluator:
         if bi == 1 and bj == 1:
             return d3, wh, d3, 1
         return None
+
+    def _feeders(self, task: str, names: set[str]) -> set[str]:
+        """`task` and every task of the group `names` it is computed from in the group."""
+        seen, stack = {task}, [task]
+        while stack:
+            for o in self.s.g.task(stack.pop()).operands:
+                b = self.s.base[o]
+                if b in names and b not in seen:
+                    seen.add(b)
+                    stack.append(b)
+        return seen
 
     def _reaches(self, src: str, dst: str, names: set[str]) -> bool:
         """`dst` is computed from `src` through edges inside the group `names`."""

@@ -50,6 +50,20 @@ def resample_chain_graph() -> Graph:
     return g
 
 
+def fork_join_graph() -> Graph:
+    """exp feeds a layernorm (the matmul's lhs) and, through relu -> exp -> relu, the
+    matmul's transposed rhs, which the matmul needs whole before its first tile."""
+    g = Graph("fork_join")
+    x = g.input((16, 28), "i16", name="x")
+    e = g.exp(x, frac_bits=11, name="e0")
+    rhs = g.relu(g.exp(g.relu(e, name="r0"), frac_bits=12, name="e1"), name="r1")
+    gamma = g.weight((28,), "i16", name="gamma")
+    beta = g.weight((28,), "i16", name="beta")
+    lhs = g.layernorm(e, gamma, beta, frac_bits=12, name="ln")
+    g.output(g.matmul(lhs, rhs, transpose_rhs=True, shift=17, name="y"))
+    return g
+
+
 def _plan(g: Graph, mode: str = "intar") -> HwPlan:
     tg = task_graph_of(g)
     return build_plan(tg, schedule(tg, TINY, mode=mode), TINY)
@@ -176,3 +190,14 @@ def test_blocked_window_shows_in_the_stall_report(tmp_path: Path) -> None:
     rep = simulate_dir(tmp_path / "bad", watchdog=500)
     assert rep["result"] == "stall"
     assert "window buf_cc1_a_r full" in rep["stall_report"]
+
+
+@pytest.mark.parametrize("mode", ["intar", "dataflow"])
+def test_a_fork_join_into_a_matmul_holds_its_lhs_whole(mode: str, tmp_path: Path) -> None:
+    """A window on the layernorm's result would fill while the matmul waits for its rhs;
+    the full window stalls the layernorm, then the exp they share, and the rhs never
+    completes. Neither the scheduler nor the plan makes it a window, and it simulates."""
+    p = _plan(fork_join_graph(), mode)
+    _check_windows(p)
+    assert p.buffers["buf_cc0_a_ln"].ring_blocks == 0
+    simulate_graph(fork_join_graph(), tmp_path, mode)  # finishes, bit-exact, as predicted
