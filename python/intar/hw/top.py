@@ -303,25 +303,17 @@ class _TopBuilder:
             self.buffers[name] = b
 
     def rows_ready(
-        self,
-        buf: str,
-        row0: Value,
-        h: int,
-        col0: Value | None = None,
-        w: int = 0,
-        ends: tuple[Value | None, Value | None] = (None, None),
+        self, buf: str, row0: Value, h: int, col0: Value | None = None, w: int = 0
     ) -> Value:
         """Every writer overlapping the tile [row0, row0 + h) x [col0, col0 + w) has written it.
 
         A writer is past the tile when it completed the rows, or (``col0`` given, and the writer
         works left to right) the tile lies in its open row block and its columns are done.
-        ``ends`` gives row0 + h and col0 + w where they are already computed (registers), so
-        that the compares start at registers.
         """
         b = self.buffers[buf]
         rw, cw = self.rows_bits, self.cols_bits
         r0 = resize(row0, rw)
-        end = add(r0, const(rw, h)) if ends[0] is None else resize(ends[0], rw)
+        end = add(r0, const(rw, h))
 
         def at_least(a: Value, c: Value) -> Value:
             return not_(cmp("ult", a, c))
@@ -341,7 +333,7 @@ class _TopBuilder:
             if col0 is not None and wr.col_order:
                 c_hi = const(cw, b.plan.tensor.cols if wr.col_hi is None else wr.col_hi)
                 c0 = resize(col0, cw)
-                c_end = add(c0, const(cw, w)) if ends[1] is None else resize(ends[1], cw)
+                c_end = add(c0, const(cw, w))
                 # in the writer's open row block: need <= prog + H
                 block_end = add(prog.q, const(rw, wr.shape[0]))
                 in_block = or_(at_least(block_end, end), at_least(block_end, hi))
@@ -694,17 +686,12 @@ class _TopBuilder:
             aw = width(ox)
             ox = mux(field(lambda r: int(r.broadcast), 1), const(aw, 0), ox)
             t = field(lambda r: int(r.transposed), 1)
-            h, w = plan.buffers[bname].read_shape
-            x_off, y_off = mux(t, oy, ox), mux(t, ox, oy)
-            # the tile's origin, and its end for the readiness compares (the same adders,
-            # constants h and w on), each a queue register
-            col_order = any(wr.col_order for wr in plan.buffers[bname].writers)
-            for key, base in (("row", lambda r: r.row_base), ("col", lambda r: r.col_base)):
-                off, ext, used = (x_off, h, h > 1) if key == "row" else (y_off, w, col_order)
-                step_fields.append((f"{bname}_{key}", add(field(base, aw), off)))
-                if used:
-                    end = add(field(lambda r, b=base, e=ext: b(r) + e, aw), off)
-                    step_fields.append((f"{bname}_{key}_end", end))
+            step_fields.append(
+                (f"{bname}_row", add(field(lambda r: r.row_base, aw), mux(t, oy, ox)))
+            )
+            step_fields.append(
+                (f"{bname}_col", add(field(lambda r: r.col_base, aw), mux(t, ox, oy)))
+            )
         fire_fb = Feedback(ity(1))
         q_valid, head, room = self.skid(
             f"{unit}_steps", ic.step_valid, concat([v for _, v in step_fields]), fire_fb.value
@@ -758,8 +745,7 @@ class _TopBuilder:
             row, col = q[f"{bname}_row"], q[f"{bname}_col"]
             reads[bname] = (and_(fire_fb.value, _or_all([on[s] for s in by_stage])), row, col)
             h, w = plan.buffers[bname].read_shape
-            ends = (q.get(f"{bname}_row_end"), q.get(f"{bname}_col_end"))
-            buf_ready[bname] = self.rows_ready(bname, row, h, col, w, ends)
+            buf_ready[bname] = self.rows_ready(bname, row, h, col, w)
         operands_ok = _and_all(
             [
                 or_(not_(on[s]), _and_all([buf_ready[r.buffer] for r in x.reads]))
