@@ -56,18 +56,7 @@ from .problem import (
     transposable_weights,
     with_transposed_weights,
 )
-from .result import (
-    Assign,
-    Buffer,
-    Core,
-    Link,
-    Phase,
-    Port,
-    Schedule,
-    Sfu,
-    Switch,
-    transposed_weights,
-)
+from .result import Assign, Buffer, Core, Link, Phase, Port, Schedule, Sfu, Switch
 
 MODES = ("intar", "dataflow", "sequential")
 MAX_CORES = 8
@@ -1868,9 +1857,8 @@ def _fit_block_ram(graph: TaskGraph, budgets: tuple, result: Schedule) -> Schedu
     """The search counts on-chip bytes, but the hardware holds each buffer in element-wide
     banks (`intar.hw.tensor_buffer`), which can take more BRAM36, and URAM288 blocks, than the
     bytes suggest. While the planned memories (`intar.hw.resources`, after load windows and
-    UltraRAM) exceed the device's BRAM36, search again with `FIT_SHRINK` of the byte budget
-    (the weights stored as first chosen, then the storage searched as well), at most
-    `FIT_ATTEMPTS` times, and keep the first schedule that fits; if none does (or
+    UltraRAM) exceed the device's BRAM36, search again with `FIT_SHRINK` of the byte budget,
+    at most `FIT_ATTEMPTS` times, and keep the first schedule that fits; if none does (or
     the memories are over `FIT_HOPELESS` times the device), the first (`intar compile` warns)."""
     from intar.hw.plan import LoweringError, build_plan
     from intar.hw.resources import bram36_estimate
@@ -1887,13 +1875,10 @@ def _fit_block_ram(graph: TaskGraph, budgets: tuple, result: Schedule) -> Schedu
     if need <= have or need > FIT_HOPELESS * have:
         return result
     budget = result.onchip_bytes
-    stored = transposed_weights(result)  # the weights' storage stays as first chosen
     for _ in range(FIT_ATTEMPTS):
         budget = int(budget * FIT_SHRINK)
         try:
-            alt = _schedule_as_stored(graph, stored, *budgets, budget)
-            if blocks(alt) > have:  # then the storage is searched again as well
-                alt = _schedule(graph, *budgets, budget)
+            alt = _schedule(graph, *budgets, budget)
         except ScheduleError:
             break
         if blocks(alt) <= have:
