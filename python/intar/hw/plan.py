@@ -1349,9 +1349,10 @@ def _window_buffers(
                     return None  # j-outer over several row blocks
                 row = w.row_hi
         spans, last = [], 0
-        fed = downstream(wunit, phase)
-        if pes.get(rd[0][1].unit) is not None:  # a core: the fork-join rule below
-            fed = set().union(*(downstream(u, phase) for u in upstream(wunit, phase)))
+        # a core reader: the fork-join rule (see above), as the scheduler's `_ring_geometry`
+        core_reader = pes.get(rd[0][1].unit) is not None
+        feeders = upstream(wunit, phase) if core_reader else {wunit}
+        fed = set().union(*(downstream(u, phase) for u in feeders))
         for _, ins in rd:
             for r in ins.reads:
                 if r.buffer != name:
