@@ -148,8 +148,12 @@ class _Search:
         params: CostParams,
         capacity: int,
         shared_groups: dict[tuple, GroupPlan | None] | None = None,
+        give_up_early: bool = False,
     ) -> None:
         self.g = graph
+        self.give_up_early = give_up_early  # see `_solve`
+        self._port_bytes: dict[str, int] = {}
+        self._sfu_time: dict[tuple[str, int], int] = {}
         self.dev = device
         self.dsp_budget = dsp_budget
         self.port_budget = port_budget
@@ -505,17 +509,24 @@ class _Search:
         self._split_cache[key] = best
         return best
 
-    def sfu_time(self, t: Task, lanes: int) -> int:
-        x = self.g.shape(t.operands[0])
-        return sfu_cycles(t.kind, t.shape, x[-1], lanes, self.p)
-
     def port_bytes(self, name: str) -> int:
         """Bytes a tensor moves over its port: whole beats per row as the hardware lays it out
         off chip (a conv weight as the [O, KH*KW*C] matrix its core reads)."""
-        shape, bits = self.g.shape(name), self.g.tensors[self.base[name]].bits
-        if self.base[name] in self.conv_weights:
-            shape = (shape[0], math.prod(shape[1:]))
-        return offchip_beats(shape, bits, 8 * self.bpc) * self.bpc
+        nbytes = self._port_bytes.get(name)
+        if nbytes is None:  # asked millions of times in a large graph's search
+            shape, bits = self.g.shape(name), self.g.tensors[self.base[name]].bits
+            if self.base[name] in self.conv_weights:
+                shape = (shape[0], math.prod(shape[1:]))
+            nbytes = self._port_bytes[name] = offchip_beats(shape, bits, 8 * self.bpc) * self.bpc
+        return nbytes
+
+    def sfu_time(self, t: Task, lanes: int) -> int:
+        key = (t.name, lanes)
+        cycles = self._sfu_time.get(key)
+        if cycles is None:
+            x = self.g.shape(t.operands[0])
+            cycles = self._sfu_time[key] = sfu_cycles(t.kind, t.shape, x[-1], lanes, self.p)
+        return cycles
 
     def line_bytes(self, t: Task) -> int:
         x = self.g.shape(t.operands[0])
@@ -1675,17 +1686,29 @@ def _solve(
     spillable = sorted(
         (t for t in s.pos if t not in forced), key=lambda t: (-s.g.bytes(t), s.pos[t])
     )
-    while True:
-        off = frozenset(forced)
-        ev = _Evaluator(s, cfg, off)
-        plan = _dp(ev, n, singletons, whole, max_group)
+
+    def fitting(off: frozenset[str]) -> _Plan | None:
+        plan = _dp(_Evaluator(s, cfg, off), n, singletons, whole, max_group)
+        if plan is not None and _materialize(s, plan, "probe").onchip_bytes <= s.capacity:
+            return plan
+        return None
+
+    def spilled(k: int) -> frozenset[str]:
+        return frozenset(forced.union(spillable[:k]))
+
+    # One more spill at a time. In the block-RAM fit's retries (`_Search.give_up_early`), a
+    # configuration that does not fit with every intermediate spilled is given up at once:
+    # on a tight budget most do, and each count tried costs a DP. That is a shortcut, not a
+    # proof (spilling adds load staging, so a few spills may fit where all do not), so the
+    # first search does not take it.
+    for k in range(len(spillable) + 1):
+        hopeless = k == 1 < len(spillable) and s.give_up_early
+        if hopeless and fitting(spilled(len(spillable))) is None:
+            return None, spilled(len(spillable))
+        plan = fitting(spilled(k))
         if plan is not None:
-            built = _materialize(s, plan, "probe")
-            if built.onchip_bytes <= s.capacity:
-                return plan, off
-        if not spillable:
-            return None, off
-        forced.add(spillable.pop(0))
+            return plan, spilled(k)
+    return None, spilled(len(spillable))
 
 
 def _recost(s: _Search, plan: _Plan) -> _Plan:
@@ -1859,7 +1882,8 @@ def _fit_block_ram(graph: TaskGraph, budgets: tuple, result: Schedule) -> Schedu
     bytes suggest. While the planned memories (`intar.hw.resources`, after load windows and
     UltraRAM) exceed the device's BRAM36, search again with `FIT_SHRINK` of the byte budget,
     at most `FIT_ATTEMPTS` times, and keep the first schedule that fits; if none does (or
-    the memories are over `FIT_HOPELESS` times the device), the first (`intar compile` warns)."""
+    the memories are over `FIT_HOPELESS` times the device), the first (`intar compile` warns).
+    The retries give up early on configurations that do not fit (see `_solve`)."""
     from intar.hw.plan import LoweringError, build_plan
     from intar.hw.resources import bram36_estimate
 
@@ -1878,7 +1902,7 @@ def _fit_block_ram(graph: TaskGraph, budgets: tuple, result: Schedule) -> Schedu
     for _ in range(FIT_ATTEMPTS):
         budget = int(budget * FIT_SHRINK)
         try:
-            alt = _schedule(graph, *budgets, budget)
+            alt = _schedule(graph, *budgets, budget, give_up_early=True)
         except ScheduleError:
             break
         if blocks(alt) <= have:
@@ -1894,15 +1918,17 @@ def _schedule(
     mode: str,
     params: CostParams,
     onchip_budget: int | None,
+    give_up_early: bool = False,
 ) -> Schedule:
-    """`schedule` within a byte budget: the search over the weights' storage."""
+    """`schedule` within a byte budget: the search over the weights' storage (for
+    `give_up_early`, see `_solve`)."""
     args = (device, dsp_budget, port_budget, mode, params, onchip_budget)
     first_error: list[ScheduleError] = []
     shared_groups: dict[tuple, GroupPlan | None] = {}
 
     def attempt(transposed: frozenset[str]) -> Schedule | None:
         try:
-            return _schedule_as_stored(graph, transposed, *args, shared_groups)
+            return _schedule_as_stored(graph, transposed, *args, shared_groups, give_up_early)
         except ScheduleError as e:
             first_error.append(e)
             return None
@@ -1938,6 +1964,7 @@ def _schedule_as_stored(
     params: CostParams,
     onchip_budget: int | None,
     shared_groups: dict[tuple, GroupPlan | None] | None = None,
+    give_up_early: bool = False,
 ) -> Schedule:
     """The best schedule of `graph` with the weights in `transposed` stored [N, K]."""
     s = _Search(
@@ -1948,6 +1975,7 @@ def _schedule_as_stored(
         params,
         device.onchip_bytes if onchip_budget is None else int(onchip_budget),
         shared_groups,
+        give_up_early,
     )
     _check_budgets(s, mode)
     candidates: list[tuple[str, Config, bool, bool]] = []

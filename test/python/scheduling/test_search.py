@@ -486,3 +486,83 @@ def test_the_planned_memories_fit_the_device_block_ram() -> None:
     first = _schedule(g, U280, *budget, "intar", DEFAULT_PARAMS, None)  # bytes alone
     assert bram36_estimate(build_plan(g, first, U280))[0] > U280.bram36.count
     assert s.predicted_cycles >= first.predicted_cycles
+
+
+def _solve_one_spill_at_a_time(s, cfg, singletons: bool, whole: bool):
+    """Reference for `_solve`: spill the largest intermediates one at a time until it fits."""
+    from intar.scheduling import search
+
+    n = len(s.order)
+    forced = {t for t in s.outputs if t in s.pos}
+    spillable = sorted(
+        (t for t in s.pos if t not in forced), key=lambda t: (-s.g.bytes(t), s.pos[t])
+    )
+    while True:
+        off = frozenset(forced)
+        max_group = n if n <= 12 else 8
+        plan = search._dp(search._Evaluator(s, cfg, off), n, singletons, whole, max_group)
+        if plan is not None and search._materialize(s, plan, "probe").onchip_bytes <= s.capacity:
+            return plan, off
+        if not spillable:
+            return None, off
+        forced.add(spillable.pop(0))
+
+
+def _spill_chain():
+    leaves = [Tensor("x", (64, 64), 16, "input")]
+    leaves += [Tensor("w0", (64, 64), 16, "weight"), Tensor("w1", (64, 128), 16, "weight")]
+    leaves.append(Tensor("w2", (128, 192), 16, "weight"))
+    tasks = [
+        task("h0", "matmul", ("x", "w0"), (64, 64)),
+        task("g0", "gelu", ("h0",), (64, 64), frac_bits=8),
+        task("h1", "matmul", ("g0", "w1"), (64, 128)),
+        task("g1", "relu", ("h1",), (64, 128)),
+        task("h2", "matmul", ("g1", "w2"), (64, 192)),
+    ]
+    return make_graph("chain", leaves, tasks, ["h2"])
+
+
+def test_the_search_spills_one_at_a_time() -> None:
+    """On budgets where only some intermediates go off chip, `schedule` spills as the
+    one-at-a-time reference does (no shortcut in the first search)."""
+    from intar.scheduling import search
+
+    g = _spill_chain()
+    for budget in (32 * 1024, 28 * 1024):
+        s = schedule(g, TINY, dsp_budget=32, port_budget=2, onchip_budget=budget)
+        spilled = {b.tensor for b in s.buffers if b.placement == "offchip"}
+        assert 0 < len(spilled & {"h0", "g0", "h1", "g1"}) < 4
+        original = search._solve
+        search._solve = _solve_one_spill_at_a_time
+        try:
+            assert schedule(g, TINY, dsp_budget=32, port_budget=2, onchip_budget=budget) == s
+        finally:
+            search._solve = original
+
+
+def test_fit_retries_give_up_early_on_configurations_that_do_not_fit() -> None:
+    """The block-RAM fit's retries skip a configuration at once when it does not fit with
+    every intermediate spilled: fewer DPs, a schedule that still fits, and never a faster
+    one than the full spill search (here a slower one: a few spills fit where all do not)."""
+    from intar.scheduling import search
+
+    g, budget = _spill_chain(), 32 * 1024
+    args = (TINY, 32, 2, "intar", DEFAULT_PARAMS, budget)
+    calls = {"n": 0}
+    original = search._dp
+
+    def counted(*a, **k):
+        calls["n"] += 1
+        return original(*a, **k)
+
+    search._dp = counted
+    try:
+        full = _schedule(g, *args)
+        full_dps, calls["n"] = calls["n"], 0
+        quick = _schedule(g, *args, give_up_early=True)
+    finally:
+        search._dp = original
+    validate(quick, g)
+    assert quick.onchip_bytes <= budget
+    assert calls["n"] < full_dps
+    assert quick.predicted_cycles > full.predicted_cycles
