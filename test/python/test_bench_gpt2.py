@@ -50,6 +50,9 @@ def test_row_latency_efficiency_and_speedups(tmp_path: Path, monkeypatch) -> Non
     table = B.gpt2_markdown({"rows": [row]})
     assert "| 256 | 500,000 | — |" in table and "740.76" in table
     assert "| 8,000 (scheduled) | 1,234 / 2,016 |" in table and "over the device" not in table
+    assert "L=256 1.0 s. Target 60 s: met at 256." in table
+    row["compile_seconds"] = 61.5
+    assert "L=256 61.5 s. Target 60 s: met at no length." in B.gpt2_markdown({"rows": [row]})
     row["bram36_estimate"] = 2_017
     assert "| predicted; memories over the device |" in B.gpt2_markdown({"rows": [row]})
 
