@@ -77,7 +77,7 @@ def compile_file(path: str, out: Path, opts: CompileOptions) -> dict | None:
         del design, graph
         t1 = time.perf_counter()
         try:
-            ok = run_pipeline(module, ["intar-lower-to-sv"])
+            ok = run_pipeline(module, ["intar-lower-to-sv"], verify_each=False)
         except ir.MLIRError as e:
             diags.add_error(e)
             ok = False
