@@ -208,8 +208,8 @@ def pipeline_cycles(
                         max over edges (finish(p) + ceil(f * (T_c - D_c)) + D_c))
     A streamed window (f < 1) is readable in the cycle its last element is written, one
     cycle before the producer's count says. With f = 1 (a full buffer) this is sequential
-    execution; with f -> 0 the phase takes
-    the slowest stage's time plus every lag along the chain. `floors[c]` is a finish that does
+    execution; with f -> 0 the phase takes the slowest stage's time plus every lag along the
+    chain. `floors[c]` is a finish that does
     not move with the start: the time c's off-chip loads need, counted from the phase start;
     `earliest[c]` a start it cannot precede (its first loaded operand readable). A draining
     producer writes its window last (a k-outer matmul's last k step), so c also starts no

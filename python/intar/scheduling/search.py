@@ -1701,14 +1701,14 @@ def _solve(
     # on a tight budget most do, and each count tried costs a DP. That is a shortcut, not a
     # proof (spilling adds load staging, so a few spills may fit where all do not), so the
     # first search does not take it.
-    for k in range(len(spillable) + 1):
-        hopeless = k == 1 < len(spillable) and s.give_up_early
-        if hopeless and fitting(spilled(len(spillable))) is None:
-            return None, spilled(len(spillable))
+    everything = len(spillable)
+    for k in range(everything + 1):
+        if k == 1 < everything and s.give_up_early and fitting(spilled(everything)) is None:
+            break  # hopeless: not even with every intermediate spilled
         plan = fitting(spilled(k))
         if plan is not None:
             return plan, spilled(k)
-    return None, spilled(len(spillable))
+    return None, spilled(everything)
 
 
 def _recost(s: _Search, plan: _Plan) -> _Plan:
