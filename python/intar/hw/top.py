@@ -260,6 +260,30 @@ class _TopBuilder:
         n.next(mux(up, add(n.q, const(2, 1)), comb.SubOp(n.q, const(2, 1)).result), or_(up, down))
         return has0, e0.q, room
 
+    def step_queue(
+        self, name: str, valid: Value, data: Value, pop: Value
+    ) -> tuple[Value, Value, Value, Value, Value]:
+        """Three-entry queue: returns (head valid, second valid, head, second, room). Both
+        the head and the second entry are registers, so a reader can judge each one a cycle
+        ahead; a push and a pop in every cycle keep two entries in it. ``room`` comes from
+        the entry count alone. Entries past the count may load anything."""
+        w = width(data)
+        n = self.reg(2, f"{name}_n")
+        has0 = cmp("ne", n.q, const(2, 0))
+        has1 = extract(n.q, 1, 1)
+        has2 = cmp("eq", n.q, const(2, 3))
+        room = not_(has2)
+        push = and_(valid, room)
+        e0 = Reg(self.clk, None, w, f"{name}_e0")
+        e1 = Reg(self.clk, None, w, f"{name}_e1")
+        e2 = Reg(self.clk, None, w, f"{name}_e2")
+        e0.next(mux(has1, e1.q, data), or_(pop, not_(has0)))
+        e1.next(mux(has2, e2.q, data), or_(pop, not_(has1)))
+        e2.next(data, cmp("eq", n.q, const(2, 2)))
+        up, down = and_(push, not_(pop)), and_(pop, not_(push))
+        n.next(mux(up, add(n.q, const(2, 1)), comb.SubOp(n.q, const(2, 1)).result), or_(up, down))
+        return has0, has1, e0.q, e1.q, room
+
     # -- buffers ---------------------------------------------------------------------------
 
     def make_buffers(self) -> None:
@@ -731,16 +755,52 @@ class _TopBuilder:
                 lo = add(lo_base, resize(x_off, aw + 1))
                 step_fields.append((f"{bname}_pre_blk{big_h}", lo))
         fire_fb = Feedback(ity(1))
-        q_valid, head, room = self.skid(
-            f"{unit}_steps", ic.step_valid, concat([v for _, v in step_fields]), fire_fb.value
-        )
+        # Without conv reads (whose im2col counters advance with each read) a step's
+        # readiness is a register: judged a cycle ahead, on the head, or on the second entry
+        # when the head issues. Progress only grows, so a ready judged a cycle ago still
+        # holds; the compares never sit in front of the read.
+        judged = not any(plan.buffers[b].conv_read for b in users)
+        step_data = concat([v for _, v in step_fields])
+        if judged:
+            q_valid, has1, head, second, room = self.step_queue(
+                f"{unit}_steps", ic.step_valid, step_data, fire_fb.value
+            )
+        else:
+            q_valid, head, room = self.skid(
+                f"{unit}_steps", ic.step_valid, step_data, fire_fb.value
+            )
         step_ready_fb.set(room)
-        q: dict[str, Value] = {}
-        off = 0
-        for name_, v in step_fields:
-            q[name_] = extract(head, off, width(v))
-            off += width(v)
+
+        def decode(entry: Value) -> dict[str, Value]:
+            out, off = {}, 0
+            for name_, v in step_fields:
+                out[name_] = extract(entry, off, width(v))
+                off += width(v)
+            return out
+
+        q = decode(head)
         stage = q["stage"]
+        phases = [x.phase for x in instrs]
+
+        def plain_ready(qd: dict[str, Value]) -> Value:
+            """The step `qd` may issue: its phase is on and its plain reads are written."""
+            st = qd["stage"]
+            ok = cmp("eq", rom(st, phases, self.phase_bits), self.phase)
+            rdy: dict[str, Value] = {}
+            for bname in plain:
+                h, w = plan.buffers[bname].read_shape
+                tag = f"{bname}_pre_"
+                pre = {k[len(tag) :]: v for k, v in qd.items() if k.startswith(tag)}
+                row, col = qd[f"{bname}_row"], qd[f"{bname}_col"]
+                rdy[bname] = self.rows_ready(bname, row, h, col, w, pre)
+            terms = [
+                or_(
+                    not_(cmp("eq", st, const(stage_bits, s))),
+                    _and_all([rdy[r.buffer] for r in x.reads]),
+                )
+                for s, x in enumerate(instrs)
+            ]
+            return and_(ok, _and_all(terms))
 
         def per_stage(vals: list[int], w: int) -> Value:
             return rom(stage, vals, w)
@@ -797,7 +857,13 @@ class _TopBuilder:
         # A link of depth 0 into the unit builds no operand FIFO: it never takes an operand.
         depth = 0 if unit in plan.starved else FIFO_DEPTH
         valid_d, credit = self.read_credit(f"{unit}_rd_v", fire_fb.value, pop_fb.value, depth)
-        fire = and_(q_valid, phase_ok, operands_ok, credit)
+        if judged:
+            ready = self.reg(1, f"{unit}_ready")
+            now = and_(q_valid, phase_ok, operands_ok)  # the head, as plain_ready judges it
+            ready.next(mux(fire_fb.value, and_(has1, plain_ready(decode(second))), now))
+            fire = and_(q_valid, ready.q, credit)
+        else:
+            fire = and_(q_valid, phase_ok, operands_ok, credit)
         fire_fb.set(fire)
         self.drive_reads(reads)
         stage_d = self.delay_data(stage, tb.READ_LATENCY, f"{unit}_stage")
