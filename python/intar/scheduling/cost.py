@@ -210,7 +210,7 @@ def pipeline_cycles(
                         max over edges (finish(p) + ceil(f * (T_c - D_c)) + D_c))
     A streamed window (f < 1) is readable in the cycle its last element is written, one
     cycle before the producer's count says. With f = 1 (a full buffer) this is sequential
-    execution: c starts no earlier than p's finish; with f -> 0 the phase takes
+    execution; with f -> 0 the phase takes
     the slowest stage's time plus every lag along the chain. `floors[c]` is a finish that does
     not move with the start: the time c's off-chip loads need, counted from the phase start;
     `earliest[c]` a start it cannot precede (its first loaded operand readable). A draining
@@ -234,8 +234,6 @@ def pipeline_cycles(
             s = max(s, start[p] + max(0, math.ceil(fs * (time[p] - dp)) - early) + dp)
             if drains:
                 s = max(s, finish[p] - math.ceil((1 - fs) * (time[p] - dp)) - early)
-            if fs >= 1:  # a full buffer: p's last result, however slowly p's inputs came
-                s = max(s, finish[p])
             early = 1 if ff < 1 else 0
             fin = max(fin, finish[p] + max(0, math.ceil(ff * (t - d)) - early) + d)
         start[name] = s

@@ -47,7 +47,7 @@ def render_gantt(schedule: Schedule, path: str | Path) -> Path:
             ax.text(
                 start + ph.cycles / 2,
                 row[unit],
-                ",".join(tasks),
+                _bar_label(tasks),
                 ha="center",
                 va="center",
                 fontsize=7,
@@ -78,6 +78,23 @@ def render_gantt(schedule: Schedule, path: str | Path) -> Path:
     fig.savefig(out, format="png", metadata={"Software": None})
     plt.close(fig)
     return out
+
+
+BAR_LABEL_CHARS = 40
+"""A bar names its tasks up to this many characters, then counts the rest (laying out a
+label of hundreds of task names takes matplotlib minutes)."""
+
+
+def _bar_label(tasks: list[str]) -> str:
+    label = ",".join(tasks)
+    if len(label) <= BAR_LABEL_CHARS:
+        return label
+    shown: list[str] = []
+    for t in tasks:
+        if len(",".join([*shown, t])) > BAR_LABEL_CHARS - 8:
+            break
+        shown.append(t)
+    return ",".join(shown) + f" +{len(tasks) - len(shown)}"
 
 
 def _quote(s: str) -> str:

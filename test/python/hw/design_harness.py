@@ -24,10 +24,12 @@ def assert_model_agrees(rep: dict, what: str) -> None:
     )
 
 
-def simulate_graph(g: Graph, work: Path, mode: str = "intar", *, seed: int = 3) -> dict:
+def simulate_graph(
+    g: Graph, work: Path, mode: str = "intar", *, seed: int = 3, check_model: bool = True
+) -> dict:
     """Compile `g` for the tiny device in `mode`, lint it, simulate it and check that every
-    result element matched the golden model and the cycles the cost model's prediction;
-    returns the simulation report."""
+    result element matched the golden model and (`check_model`) the cycles the cost model's
+    prediction; returns the simulation report."""
     src = work / f"{g.name}.mlir"
     src.write_text(g.to_mlir())
     man = compile_file(str(src), work, CompileOptions("tiny", mode=mode))
@@ -38,7 +40,8 @@ def simulate_graph(g: Graph, work: Path, mode: str = "intar", *, seed: int = 3) 
     assert rep["mismatches"] == 0, rep["first_mismatches"]
     assert rep["elements_checked"] > 0 and rep["bit_exact"] is True
     print(f"{g.name} {mode}: {rep['cycles']} simulated, {rep['predicted_cycles']} predicted")
-    assert_model_agrees(rep, f"{g.name} [{mode}]")
+    if check_model:
+        assert_model_agrees(rep, f"{g.name} [{mode}]")
     return rep
 
 

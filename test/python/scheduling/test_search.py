@@ -191,6 +191,17 @@ def test_deterministic(tmp_path) -> None:
     assert '[label="14112 B"]' in dot  # enc1: 16 * 21 * 21 * 2 bytes
 
 
+def test_gantt_bars_name_a_few_tasks_and_count_the_rest() -> None:
+    from intar.scheduling.gantt import BAR_LABEL_CHARS, _bar_label
+
+    assert _bar_label(["qk", "softmax"]) == "qk,softmax"
+    many = [f"head{h}_qk" for h in range(64)]
+    label = _bar_label(many)
+    assert len(label) <= BAR_LABEL_CHARS and label.startswith("head0_qk,")
+    shown = label.split(" +")[0].split(",")
+    assert shown == many[: len(shown)] and label.endswith(f" +{64 - len(shown)}")
+
+
 # ---------------------------------------------------------------- random graphs
 POINTWISE = ["relu", "gelu", "silu", "exp", "requantize"]
 
