@@ -282,9 +282,9 @@ class Split:
     top bits of the product's fraction against a constant (`_reciprocal`) instead of
     computing the remainder: no multiply-back and subtract on the path to the bank selects.
 
-    When x is known to be a multiple of ``step`` (a tile origin) and d // step is a power of
-    two up to 64, `starts` needs no fraction, and q uses `_quotient_reciprocal`, exact only on
-    those multiples; `rem` and `at_least` are then not available."""
+    q itself comes from `_quotient_reciprocal`, exact only on multiples of ``step`` (a tile
+    origin's), which has fewer digits. When d // step is a power of two up to 64, `starts`
+    reads low bits of x and there is no fraction: `rem` and `at_least` are not available."""
 
     def __init__(self, x: Value, d: int, n: int, step: int = 1) -> None:
         self.x, self.d = x, d
@@ -298,14 +298,15 @@ class Split:
             q = extract(x, k, min(qw, wx - k)) if wx > k else const(qw, 0)
             self.q = zext(q, qw)
         else:
-            # With x a multiple of step and few residue slots, `starts` reads x's low bits, so
-            # the quotient need only be exact on multiples: a shorter reciprocal, no fraction.
-            general = d % step != 0 or not _by_low_bits(d // step)
-            m, self.k = _reciprocal(d, n) if general else _quotient_reciprocal(d, n, step)
-            prod = mul_const(x, m, max(wx + m.bit_length(), self.k + qw))
-            self.q = extract(prod, self.k, qw)
-            if general:
-                self.frac = extract(prod, 0, self.k)
+            # The quotient need only be exact on multiples of step: a shorter reciprocal than
+            # the one whose fraction also tells the residues apart. With few residue slots,
+            # `starts` reads x's low bits and no fraction is needed at all.
+            step = step if d % step == 0 else 1
+            m, k = _quotient_reciprocal(d, n, step)
+            self.q = extract(mul_const(x, m, max(wx + m.bit_length(), k + qw)), k, qw)
+            if not _by_low_bits(d // step):
+                m, self.k = _reciprocal(d, n)
+                self.frac = extract(mul_const(x, m, max(wx + m.bit_length(), self.k)), 0, self.k)
 
     @property
     def rem(self) -> Value:
