@@ -252,6 +252,26 @@ def _reciprocal(d: int, n: int) -> tuple[int, int]:
     raise ValueError(f"no reciprocal for x // {d}, x < {n}")
 
 
+def _by_low_bits(m: int) -> bool:
+    """Whether `Split.starts` tells m residue slots apart from a few low bits of x."""
+    return m & (m - 1) == 0 and m <= 64
+
+
+def _quotient_reciprocal(d: int, n: int, step: int) -> tuple[int, int]:
+    """(M, k) with ``(x * M) >> k == x // d`` for every multiple x of ``step`` below n (d > 1,
+    not a power of two; step divides d), k the smallest that the condition below proves.
+
+    With M = ceil(2**k / d) = (2**k + e) / d and x = q*d + r: x * M / 2**k = q + (r + e*x /
+    2**k) / d, so the quotient is exact when e*x < (d - r) * 2**k. For multiples of step, r <=
+    d - step, so e * (n - 1) < step * 2**k suffices: fewer fraction bits than `_reciprocal`
+    (no residue to keep), and a constant with fewer digits."""
+    for k in range(1, 64):
+        m = -(-(1 << k) // d)
+        if (m * d - (1 << k)) * (n - 1) < step << k:
+            return m, k
+    raise ValueError(f"no reciprocal for x // {d}, x < {n}")
+
+
 class Split:
     """``x // d`` and residue tests of ``x % d`` for an unsigned ``x`` known to be < n and a
     constant d >= 1.
@@ -260,9 +280,13 @@ class Split:
     from bit slices. Otherwise q comes from a constant reciprocal multiply built from shifts
     and adds (`mul_const`, so synthesis spends no DSP on it), and a residue test compares the
     top bits of the product's fraction against a constant (`_reciprocal`) instead of
-    computing the remainder: no multiply-back and subtract on the path to the bank selects."""
+    computing the remainder: no multiply-back and subtract on the path to the bank selects.
 
-    def __init__(self, x: Value, d: int, n: int) -> None:
+    q itself comes from `_quotient_reciprocal`, exact only on multiples of ``step`` (a tile
+    origin's), which has fewer digits. When d // step is a power of two up to 64, `starts`
+    reads low bits of x and there is no fraction: `rem` and `at_least` are not available."""
+
+    def __init__(self, x: Value, d: int, n: int, step: int = 1) -> None:
         self.x, self.d = x, d
         wx = width(x)
         qw = max(1, ((n - 1) // d).bit_length())
@@ -274,10 +298,15 @@ class Split:
             q = extract(x, k, min(qw, wx - k)) if wx > k else const(qw, 0)
             self.q = zext(q, qw)
         else:
-            m, self.k = _reciprocal(d, n)
-            prod = mul_const(x, m, max(wx + m.bit_length(), self.k + qw))
-            self.q = extract(prod, self.k, qw)
-            self.frac = extract(prod, 0, self.k)
+            # The quotient need only be exact on multiples of step: a shorter reciprocal than
+            # the one whose fraction also tells the residues apart. With few residue slots,
+            # `starts` reads x's low bits and no fraction is needed at all.
+            step = step if d % step == 0 else 1
+            m, k = _quotient_reciprocal(d, n, step)
+            self.q = extract(mul_const(x, m, max(wx + m.bit_length(), k + qw)), k, qw)
+            if not _by_low_bits(d // step):
+                m, self.k = _reciprocal(d, n)
+                self.frac = extract(mul_const(x, m, max(wx + m.bit_length(), self.k)), 0, self.k)
 
     @property
     def rem(self) -> Value:
@@ -287,8 +316,13 @@ class Split:
         if d == 1:
             return const(1, 0)
         if self.frac is None:
+            self._need_residues()
             return extract(x, 0, rw) if width(x) >= rw else zext(x, rw)
         return extract(mul_const(self.frac, d, self.k + rw), self.k, rw)
+
+    def _need_residues(self) -> None:
+        if self.d & (self.d - 1):
+            raise ValueError(f"a Split by {self.d} built for multiples has no general residue")
 
     def at_least(self, r: int) -> Value:
         """x % d >= r (0 < r < d); with a fraction, its top t bits >= floor(r * 2**t / d)."""
@@ -309,7 +343,7 @@ class Split:
         if d == step:
             return [const(1, 1)]
         m = d // step
-        if self.frac is not None and m & (m - 1) == 0 and m <= 64:
+        if d & (d - 1) and _by_low_bits(m):
             return self._starts_by_low_bits(step, m)
         if self.frac is None:
             rem = self.rem
@@ -338,10 +372,13 @@ class Split:
 class _Origin:
     """A tile origin decoded into the word address of its block and its offset in the block."""
 
-    def __init__(self, spec: TensorBufferSpec, row: Value, col: Value) -> None:
+    def __init__(
+        self, spec: TensorBufferSpec, row: Value, col: Value, shape: tuple[int, int]
+    ) -> None:
+        """(row, col) is a multiple of ``shape`` (1 for an unaligned column)."""
         aw = addr_bits(_mem_depth(spec))
-        self.split_r = Split(row, spec.R, spec.rows)
-        self.split_c = Split(col, spec.C, spec.cols)
+        self.split_r = Split(row, spec.R, spec.rows, shape[0])
+        self.split_c = Split(col, spec.C, spec.cols, shape[1])
         qr = self.split_r.q
         word = zext(self.split_c.q, aw)
         blocks = spec.row_blocks
@@ -460,7 +497,7 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
                 wdata_in[p] = ra.data(wdata_in[p], f"w{p}_data_q")
                 # no reset: a write accepted before a reset still lands
                 fire_a = Regs(clk, const(1, 1), rst).data(fires[p], f"w{p}_fire_q")
-            o = _Origin(spec, row, col)
+            o = _Origin(spec, row, col, (h, w))
             word, rsel, csel = o.word, o.row_sel(h), o.col_sel(w)
             if staged:
                 rb_ = Regs(clk, fire_a, rst)
@@ -489,7 +526,7 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
         def late(v: Value, name: str) -> Value:  # B then C
             return rc_.data(rb_.data(v, f"{name}_b"), f"{name}_c")
 
-        ro = _Origin(spec, rd_row, rd_col)
+        ro = _Origin(spec, rd_row, rd_col, (rh, 1 if spec.unaligned_read else rw))
         r_sel = ro.row_sel(rh)
         # rs1[a][x]: the tile's rows start at a*rh in the block and row x is inside the tensor.
         rs1 = [

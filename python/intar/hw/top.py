@@ -251,12 +251,38 @@ class _TopBuilder:
         push = and_(valid, room)
         e0 = Reg(self.clk, None, w, f"{name}_e0")
         e1 = Reg(self.clk, None, w, f"{name}_e1")
-        take = or_(not_(has0), and_(pop, not_(has1)))  # the pushed entry becomes the head
-        e0.next(mux(has1, e1.q, data), or_(and_(pop, has1), and_(push, take)))
-        e1.next(data, and_(push, has0, not_(pop)))
+        # The enables wait on the pop as little as they can: an entry past the count may
+        # load anything. The head loads at every pop (the second entry, or the pushed one)
+        # and while empty; the second loads at every push behind a head.
+        e0.next(mux(has1, e1.q, data), or_(pop, not_(has0)))
+        e1.next(data, and_(push, has0))
         up, down = and_(push, not_(pop)), and_(pop, not_(push))
         n.next(mux(up, add(n.q, const(2, 1)), comb.SubOp(n.q, const(2, 1)).result), or_(up, down))
         return has0, e0.q, room
+
+    def step_queue(
+        self, name: str, valid: Value, data: Value, pop: Value
+    ) -> tuple[Value, Value, Value, Value, Value]:
+        """Three-entry queue: returns (head valid, second valid, head, second, room). Both
+        the head and the second entry are registers, so a reader can judge each one a cycle
+        ahead; a push and a pop in every cycle keep two entries in it. ``room`` comes from
+        the entry count alone. Entries past the count may load anything."""
+        w = width(data)
+        n = self.reg(2, f"{name}_n")
+        has0 = cmp("ne", n.q, const(2, 0))
+        has1 = extract(n.q, 1, 1)
+        has2 = cmp("eq", n.q, const(2, 3))
+        room = not_(has2)
+        push = and_(valid, room)
+        e0 = Reg(self.clk, None, w, f"{name}_e0")
+        e1 = Reg(self.clk, None, w, f"{name}_e1")
+        e2 = Reg(self.clk, None, w, f"{name}_e2")
+        e0.next(mux(has1, e1.q, data), or_(pop, not_(has0)))
+        e1.next(mux(has2, e2.q, data), or_(pop, not_(has1)))
+        e2.next(data, cmp("eq", n.q, const(2, 2)))
+        up, down = and_(push, not_(pop)), and_(pop, not_(push))
+        n.next(mux(up, add(n.q, const(2, 1)), comb.SubOp(n.q, const(2, 1)).result), or_(up, down))
+        return has0, has1, e0.q, e1.q, room
 
     # -- buffers ---------------------------------------------------------------------------
 
@@ -303,17 +329,28 @@ class _TopBuilder:
             self.buffers[name] = b
 
     def rows_ready(
-        self, buf: str, row0: Value, h: int, col0: Value | None = None, w: int = 0
+        self,
+        buf: str,
+        row0: Value,
+        h: int,
+        col0: Value | None = None,
+        w: int = 0,
+        pre: dict[str, Value] | None = None,
     ) -> Value:
         """Every writer overlapping the tile [row0, row0 + h) x [col0, col0 + w) has written it.
 
         A writer is past the tile when it completed the rows, or (``col0`` given, and the writer
         works left to right) the tile lies in its open row block and its columns are done.
+        ``pre`` holds sums already computed (registers), so that the compares start at
+        registers: ``row_end`` row0 + h, ``col_end`` col0 + w, and ``blk<H>`` row0 + h - H in
+        one more bit (its top bit set when negative), the lowest progress of a writer of
+        H-row blocks whose open block holds the tile.
         """
+        pre = pre or {}
         b = self.buffers[buf]
         rw, cw = self.rows_bits, self.cols_bits
         r0 = resize(row0, rw)
-        end = add(r0, const(rw, h))
+        end = resize(pre["row_end"], rw) if "row_end" in pre else add(r0, const(rw, h))
 
         def at_least(a: Value, c: Value) -> Value:
             return not_(cmp("ult", a, c))
@@ -333,10 +370,20 @@ class _TopBuilder:
             if col0 is not None and wr.col_order:
                 c_hi = const(cw, b.plan.tensor.cols if wr.col_hi is None else wr.col_hi)
                 c0 = resize(col0, cw)
-                c_end = add(c0, const(cw, w))
+                c_end = resize(pre["col_end"], cw) if "col_end" in pre else add(c0, const(cw, w))
                 # in the writer's open row block: need <= prog + H
-                block_end = add(prog.q, const(rw, wr.shape[0]))
-                in_block = or_(at_least(block_end, end), at_least(block_end, hi))
+                big_h = wr.shape[0]
+                if f"blk{big_h}" in pre:  # prog >= end - H, or prog >= row_hi - H
+                    lo = pre[f"blk{big_h}"]
+                    neg = extract(lo, width(lo) - 1, 1)
+                    in_block = or_(neg, at_least(prog.q, resize(lo, rw)))
+                    if wr.row_hi > big_h:
+                        in_block = or_(in_block, at_least(prog.q, const(rw, wr.row_hi - big_h)))
+                    else:
+                        in_block = const(1, 1)
+                else:
+                    block_end = add(prog.q, const(rw, big_h))
+                    in_block = or_(at_least(block_end, end), at_least(block_end, hi))
                 cols_apart = or_(at_least(c0, c_hi), at_least(const(cw, wr.col_lo), c_end))
                 cols_done = or_(cols_apart, at_least(cprog.q, c_end), at_least(cprog.q, c_hi))
                 ok = or_(ok, and_(in_block, cols_done))
@@ -505,11 +552,17 @@ class _TopBuilder:
             conds.append(or_(not_(sel), acc.q, port.ready))
             accepted_fbs.append(acc)
             tooks.append(took)
-            end = add(row0, const(rw, tile_h))
-            if conv is not None:
-                end = mux(conv.is_conv, conv.end, end)
             hi = field(lambda x: x.row_hi, rw)
-            prog = mux(last, field(lambda x: x.rows_after, rw), mux(cmp("ult", end, hi), end, hi))
+            if conv is None:
+                # end = row + i_off + H, and end < row_hi as i_off < row_hi - H - row: a
+                # per-stage constant, so the select does not wait on the adders
+                end = add(field(lambda x: x.row + tile_h, rw), resize(i_off, rw))
+                room = field(lambda x: max(x.row_hi - tile_h - x.row, 0), rw)
+                below = cmp("ult", resize(i_off, rw), room)
+            else:
+                end = mux(conv.is_conv, conv.end, add(row0, const(rw, tile_h)))
+                below = cmp("ult", end, hi)
+            prog = mux(last, field(lambda x: x.rows_after, rw), mux(below, end, hi))
             advance = field(lambda x: int(x.advance), 1)
             b.progress[k].next(prog, and_(took, row_done, advance))
             wr = b.plan.writers[k]
@@ -686,23 +739,68 @@ class _TopBuilder:
             aw = width(ox)
             ox = mux(field(lambda r: int(r.broadcast), 1), const(aw, 0), ox)
             t = field(lambda r: int(r.transposed), 1)
-            step_fields.append(
-                (f"{bname}_row", add(field(lambda r: r.row_base, aw), mux(t, oy, ox)))
-            )
-            step_fields.append(
-                (f"{bname}_col", add(field(lambda r: r.col_base, aw), mux(t, ox, oy)))
-            )
+            h, w = plan.buffers[bname].read_shape
+            x_off, y_off = mux(t, oy, ox), mux(t, ox, oy)
+            # the tile's origin, and its end for the readiness compares (the same adders,
+            # constants h and w on), each a queue register
+            heights = sorted({wr.shape[0] for wr in plan.buffers[bname].writers if wr.col_order})
+            for key, base in (("row", lambda r: r.row_base), ("col", lambda r: r.col_base)):
+                off, ext, used = (x_off, h, h > 1) if key == "row" else (y_off, w, bool(heights))
+                step_fields.append((f"{bname}_{key}", add(field(base, aw), off)))
+                if used:
+                    end = add(field(lambda r, b=base, e=ext: b(r) + e, aw), off)
+                    step_fields.append((f"{bname}_pre_{key}_end", end))
+            for big_h in heights:
+                lo_base = field(lambda r, d=h - big_h: r.row_base + d, aw + 1)
+                lo = add(lo_base, resize(x_off, aw + 1))
+                step_fields.append((f"{bname}_pre_blk{big_h}", lo))
         fire_fb = Feedback(ity(1))
-        q_valid, head, room = self.skid(
-            f"{unit}_steps", ic.step_valid, concat([v for _, v in step_fields]), fire_fb.value
-        )
+        # Without conv reads (whose im2col counters advance with each read) a step's
+        # readiness is a register: judged a cycle ahead, on the head, or on the second entry
+        # when the head issues. Progress only grows, so a ready judged a cycle ago still
+        # holds; the compares never sit in front of the read.
+        judged = not any(plan.buffers[b].conv_read for b in users)
+        step_data = concat([v for _, v in step_fields])
+        if judged:
+            q_valid, has1, head, second, room = self.step_queue(
+                f"{unit}_steps", ic.step_valid, step_data, fire_fb.value
+            )
+        else:
+            q_valid, head, room = self.skid(
+                f"{unit}_steps", ic.step_valid, step_data, fire_fb.value
+            )
         step_ready_fb.set(room)
-        q: dict[str, Value] = {}
-        off = 0
-        for name_, v in step_fields:
-            q[name_] = extract(head, off, width(v))
-            off += width(v)
+
+        def decode(entry: Value) -> dict[str, Value]:
+            out, off = {}, 0
+            for name_, v in step_fields:
+                out[name_] = extract(entry, off, width(v))
+                off += width(v)
+            return out
+
+        q = decode(head)
         stage = q["stage"]
+        phases = [x.phase for x in instrs]
+
+        def plain_ready(qd: dict[str, Value]) -> Value:
+            """The step `qd` may issue: its phase is on and its plain reads are written."""
+            st = qd["stage"]
+            ok = cmp("eq", rom(st, phases, self.phase_bits), self.phase)
+            rdy: dict[str, Value] = {}
+            for bname in plain:
+                h, w = plan.buffers[bname].read_shape
+                tag = f"{bname}_pre_"
+                pre = {k[len(tag) :]: v for k, v in qd.items() if k.startswith(tag)}
+                row, col = qd[f"{bname}_row"], qd[f"{bname}_col"]
+                rdy[bname] = self.rows_ready(bname, row, h, col, w, pre)
+            terms = [
+                or_(
+                    not_(cmp("eq", st, const(stage_bits, s))),
+                    _and_all([rdy[r.buffer] for r in x.reads]),
+                )
+                for s, x in enumerate(instrs)
+            ]
+            return and_(ok, _and_all(terms))
 
         def per_stage(vals: list[int], w: int) -> Value:
             return rom(stage, vals, w)
@@ -745,7 +843,9 @@ class _TopBuilder:
             row, col = q[f"{bname}_row"], q[f"{bname}_col"]
             reads[bname] = (and_(fire_fb.value, _or_all([on[s] for s in by_stage])), row, col)
             h, w = plan.buffers[bname].read_shape
-            buf_ready[bname] = self.rows_ready(bname, row, h, col, w)
+            tag = f"{bname}_pre_"
+            pre = {k[len(tag) :]: v for k, v in q.items() if k.startswith(tag)}
+            buf_ready[bname] = self.rows_ready(bname, row, h, col, w, pre)
         operands_ok = _and_all(
             [
                 or_(not_(on[s]), _and_all([buf_ready[r.buffer] for r in x.reads]))
@@ -757,7 +857,13 @@ class _TopBuilder:
         # A link of depth 0 into the unit builds no operand FIFO: it never takes an operand.
         depth = 0 if unit in plan.starved else FIFO_DEPTH
         valid_d, credit = self.read_credit(f"{unit}_rd_v", fire_fb.value, pop_fb.value, depth)
-        fire = and_(q_valid, phase_ok, operands_ok, credit)
+        if judged:
+            ready = self.reg(1, f"{unit}_ready")
+            now = and_(q_valid, phase_ok, operands_ok)  # the head, as plain_ready judges it
+            ready.next(mux(fire_fb.value, and_(has1, plain_ready(decode(second))), now))
+            fire = and_(q_valid, ready.q, credit)
+        else:
+            fire = and_(q_valid, phase_ok, operands_ok, credit)
         fire_fb.set(fire)
         self.drive_reads(reads)
         stage_d = self.delay_data(stage, tb.READ_LATENCY, f"{unit}_stage")

@@ -19,8 +19,9 @@ PE = tuple[int, int, int]
 class CostParams:
     """Pipeline constants of the hardware template (cycles)."""
 
-    read_latency: int = 4
-    """Tensor-buffer read: the origin and address registers, BRAM/URAM, the output register."""
+    read_latency: int = 5
+    """A step's readiness register, then the tensor-buffer read: the origin and address
+    registers, BRAM/URAM, the output register."""
     mult_stages: int = 3
     """DSP48E2/DSP58 input (A/B), multiplier (M) and output (P) registers."""
     accumulate_stages: int = 1
@@ -32,9 +33,10 @@ class CostParams:
     write into the destination buffer behind it."""
     switch_cycles: int = 4
     """Mode switch: instruction read (1) + mux selects (1) + loop-counter restart (2)."""
-    sfu_path: int = 6
-    """An SFU's beat outside the unit: tensor-buffer read (READ_LATENCY 4), the skid FIFO (1)
-    and the output controller's write into the destination buffer (1)."""
+    sfu_path: int = 7
+    """An SFU's beat outside the unit: the step's readiness register (1), tensor-buffer read
+    (READ_LATENCY 4), the skid FIFO (1) and the output controller's write into the
+    destination buffer (1)."""
     load_path: int = 2
     """A returned beat to its tile being readable in the destination buffer (the engine's
     register, the buffer write, the readiness register); before it, the request (one per

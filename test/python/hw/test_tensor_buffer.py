@@ -670,6 +670,24 @@ def test_reciprocal_splits_every_row_exactly() -> None:
                 assert 2 * (m1 * d - (1 << (k - 1))) * (n - 1) >= 1 << (k - 1)
 
 
+def test_quotient_reciprocal_divides_every_multiple_exactly() -> None:
+    """On multiples of step below n the shorter reciprocal gives x // d exactly and never
+    needs more fraction bits than the general one (usually fewer)."""
+    from intar.hw.tensor_buffer import _quotient_reciprocal, _reciprocal
+
+    shorter = 0
+    for d, step in ((6, 3), (12, 3), (20, 5), (24, 3), (38, 19), (38, 2), (48, 3), (96, 12)):
+        for n in (*range(1, 200, 7), 1000, 1024, 4097):
+            m, k = _quotient_reciprocal(d, n, step)
+            assert k <= _reciprocal(d, n)[1]
+            shorter += k < _reciprocal(d, n)[1]
+            assert all((x * m) >> k == x // d for x in range(0, n, step)), (d, n, step)
+    assert shorter > 100, shorter
+    # the self-attention k_proj buffer's 38-wide blocks: 27 / 2**10 instead of 1725 / 2**16
+    assert _quotient_reciprocal(38, 1024, 19) == (27, 10)
+    assert _reciprocal(38, 1024) == (1725, 16)
+
+
 def test_csd_digits_and_tree_depth() -> None:
     """Canonical signed digits sum to the constant with no two adjacent nonzero digits, and
     never have more nonzero digits than the binary ones."""
