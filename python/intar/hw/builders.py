@@ -492,6 +492,57 @@ def dsp_mul2(
     return sv.ReadInOutOp(lo_w).result, sv.ReadInOutOp(hi_w).result
 
 
+def _mul_module(name: str, widths: dict[str, int], outs: dict[str, int], build: Callable) -> None:
+    """Declare (once) a module holding one multiplier built by ``build(clk, en, *operands)``,
+    which returns its outputs in the order of ``outs``."""
+
+    def make() -> None:
+        ins = [("clk", seq.ClockType.get()), ("en", ity(1))]
+        ins += [(n, ity(w)) for n, w in widths.items()]
+
+        def body(mod: hw.HWModuleOp) -> dict[str, Value]:
+            return dict(zip(outs, build(*mod.entry_block.arguments), strict=True))
+
+        hw.HWModuleOp(name, ins, [(n, ity(w)) for n, w in outs.items()], body_builder=body)
+
+    _declare_once("hw.module", name, make)
+
+
+def _instance(module: str, tag: str, args: dict[str, Value], outs: dict[str, int]) -> list[Value]:
+    inst = hw.InstanceOp(
+        [ity(w) for w in outs.values()],
+        tag,
+        FlatSymbolRefAttr.get(module),
+        list(args.values()),
+        list(args),
+        list(outs),
+        ArrayAttr.get([]),
+    )
+    return list(inst.results)
+
+
+def pe_mul(clk: Value, en: Value, a: Value, b: Value, tag: str) -> Value:
+    """`dsp_mul` as an instance (``mul_<tag>``) of a module holding it, one module per operand
+    widths: a PE array then emits one multiplier and an instance per PE, not the DSP48E2 and
+    its simulation model inlined thousands of times."""
+    wa, wb = width(a), width(b)
+    name, outs = f"intar_mul_{wa}x{wb}", {"p": wa + wb}
+    _mul_module(name, {"a": wa, "b": wb}, outs, lambda c, e, x, y: [dsp_mul(c, e, x, y, "")])
+    return _instance(name, f"mul_{tag}", {"clk": clk, "en": en, "a": a, "b": b}, outs)[0]
+
+
+def pe_mul2(clk: Value, en: Value, a: Value, b0: Value, b1: Value, tag: str) -> tuple[Value, Value]:
+    """`dsp_mul2` as an instance (``mul2_<tag>``) of a module holding it (see `pe_mul`)."""
+    wa, w0, w1 = width(a), width(b0), width(b1)
+    name, outs = f"intar_mul2_{wa}x{w0}x{w1}", {"lo": PACK_SHIFT - 1, "hi": PACK_SHIFT - 1}
+    _mul_module(
+        name, {"a": wa, "b0": w0, "b1": w1}, outs, lambda c, e, x, y, z: dsp_mul2(c, e, x, y, z, "")
+    )
+    args = {"clk": clk, "en": en, "a": a, "b0": b0, "b1": b1}
+    lo, hi = _instance(name, f"mul2_{tag}", args, outs)
+    return lo, hi
+
+
 def _dsp48e2_extern() -> str:
     """Declare ``hw.module.extern @DSP48E2`` at the top level (once); returns its name."""
     name = "DSP48E2"

@@ -66,13 +66,13 @@ from intar.hw.builders import (
     and_,
     cmp,
     const,
-    dsp_mul,
-    dsp_mul2,
     extract,
     ity,
     mux,
     not_,
     or_,
+    pe_mul,
+    pe_mul2,
     sext,
     width,
     zext,
@@ -232,12 +232,12 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
                     bv = extract(p["b"], (k * d2 + j) * ib, ib)
                     if cfg.packed and j + 1 < d2:
                         bv1 = extract(p["b"], (k * d2 + j + 1) * ib, ib)
-                        lo, hi = dsp_mul2(clk, en, av, bv, bv1, f"{i}_{j}_{k}")
+                        lo, hi = pe_mul2(clk, en, av, bv, bv1, f"{i}_{j}_{k}")
                         products.setdefault((i, j), []).append(lo)
                         products.setdefault((i, j + 1), []).append(hi)
                         j += 2
                     else:
-                        prod = dsp_mul(clk, en, av, bv, f"{i}_{j}_{k}")
+                        prod = pe_mul(clk, en, av, bv, f"{i}_{j}_{k}")
                         products.setdefault((i, j), []).append(prod)
                         j += 1
         sums: list[Value] = []
