@@ -32,8 +32,12 @@ With operands of at most 8 bits, the products of neighbouring columns j, j + 1 s
 them at once), so a d1 x d2 x d3 array takes d1 * ceil(d2 / 2) * d3 DSPs, as the scheduler
 counts them (two int8 MACs per DSP48E2).
 
-Backpressure is a global stall: ``in_ready = en = !out_valid | out_ready``, and every pipeline
-register is clock-enabled by ``en``. ``k_bound`` is read as each beat is accepted and ``shift``
+Backpressure: the output register has a spare behind it. A result that finds the output
+register held (``out_valid & !out_ready``) waits in the spare, and the pipeline stalls while the
+spare is full: ``in_ready = en = !spare_valid``, and every pipeline register is clock-enabled by
+``en``. So the sink's ready reaches only the two output registers' enables, never the pipeline's
+(the sink's ready comes from the buffers' write arbitration, a long path). Unstalled, the spare
+is never used and adds no latency. ``k_bound`` is read as each beat is accepted and ``shift``
 travels with the beat (the value on the tile's last-k beat is used), so both may change from
 one tile to the next while earlier tiles are in flight. Per output tile, the beats with
 k = 0 .. k_bound-1 must arrive consecutively.
@@ -61,6 +65,7 @@ from circt.ir import IntegerAttr, Value
 
 from intar.hw.builders import (
     Feedback,
+    Reg,
     Regs,
     add,
     and_,
@@ -187,9 +192,10 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
     def body(mod: hw.HWModuleOp) -> dict[str, Value]:
         p = dict(zip([n for n, _ in inputs], mod.entry_block.arguments, strict=True))
         clk, rst = p["clk"], p["rst"]
-        # out_valid feeds the stall before its register exists: use a feedback placeholder.
-        out_valid_fb = Feedback(i1)
-        en = or_(not_(out_valid_fb.value), p["out_ready"])
+        # The pipeline stalls only while the spare output register is full, so its enable is
+        # a register and not the sink's ready (see the output stage at the end).
+        spare_valid = Reg(clk, rst, 1, "spare_valid_r")
+        en = not_(spare_valid.q)
         regs = Regs(clk, en, rst)
         fire = and_(p["in_valid"], en)
 
@@ -305,11 +311,20 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
         rq_valid = regs.ctrl(done, "rq_valid")
         outs = [_saturate(y, ob) for y in shifted]
         bus = comb.ConcatOp(list(reversed(outs))).result if len(outs) > 1 else outs[0]
-        out_fb = Feedback(bus.type)
-        out_r = regs.data(mux(rq_valid, bus, out_fb.value), "out_r")
-        out_fb.set(out_r)
-        out_valid = regs.ctrl(rq_valid, "out_valid_r")
-        out_valid_fb.set(out_valid)
-        return {"in_ready": en, "out_valid": out_valid, "out": out_r}
+
+        # Output stage: the output register and a spare. A result leaving the pipeline goes to
+        # the output register when it frees this cycle, else to the spare; the spare drains
+        # first. The sink's ready only reaches these two registers' enables.
+        leaving = and_(rq_valid, en)
+        out_valid, out_r = Reg(clk, rst, 1, "out_valid_r"), Reg(clk, None, width(bus), "out_r")
+        spare = Reg(clk, None, width(bus), "spare_r")
+        free = or_(not_(out_valid.q), p["out_ready"])
+        fill = and_(free, or_(spare_valid.q, leaving))
+        out_valid.next(or_(spare_valid.q, leaving), free)
+        out_r.next(mux(spare_valid.q, spare.q, bus), fill)
+        park = and_(not_(free), leaving)
+        spare_valid.next(park, or_(free, leaving))
+        spare.next(bus, park)
+        return {"in_ready": en, "out_valid": out_valid.q, "out": out_r.q}
 
     return hw.HWModuleOp(name, inputs, outputs, body_builder=body)
