@@ -1575,6 +1575,12 @@ class _Evaluator:
             bi, bj, bk = pe_bounds(g, pe)
             if op == weight and t.kind == "matmul" and t.attr("transpose_rhs", False):
                 rest = bi * bk if plan.order == "jik" else (bi - 1) * bj * bk + bk
+            elif op == weight and t.kind == "conv2d" and plan.order != "kij":
+                # the pixel tiles walk output rows in order: once the input's last row is
+                # in, a channel block has left only the tiles of the output rows that read it
+                x_h, kh = self.s.g.shape(t.operands[0])[1], self.s.g.shape(t.operands[1])[2]
+                last = bj - _tiles_before_last_rows(t, x_h, kh, g, pe)
+                rest = (bi - 1) * bj * bk + last * bk if plan.order == "ijk" else last * bi * bk
             elif op == weight:
                 rest = bi * bj if plan.order == "kij" else bi * bj * bk - bk
             elif plan.order == "kij":
@@ -2340,3 +2346,14 @@ def _view_assign(v: Task, unit: str, stage: dict[str, int], buffers, read, write
 
 def graph_summary(items: Iterable[Task]) -> str:
     return ", ".join(f"{t.name}:{t.kind}" for t in items)
+
+
+def _tiles_before_last_rows(t: Task, x_h: int, kh: int, g: Gemm, pe: PE) -> int:
+    """Pixel tiles (d2 output pixels of a row each, in row order) of conv2d slice `g` that finish before
+    any output row reads the input's last row (of `x_h`): output row r reads input rows
+    r*stride - pad .. r*stride - pad + kh - 1. A slice of fewer rows is taken as the last."""
+    stride, pad = int(t.attr("stride", 1)), int(t.attr("padding", 0))
+    rows, width_ = g.n_rows, g.n // max(g.n_rows, 1)
+    reads_last = min(max(-(-(x_h - kh + pad) // stride), 0), t.shape[1])
+    first = min(max(reads_last - (t.shape[1] - rows), 0), rows)
+    return first * -(-width_ // pe[1])  # a pixel tile never crosses an output row

@@ -566,3 +566,36 @@ def test_fit_retries_give_up_early_on_configurations_that_do_not_fit() -> None:
     assert quick.onchip_bytes <= budget
     assert calls["n"] < full_dps
     assert quick.predicted_cycles > full.predicted_cycles
+
+
+def test_a_conv_reading_a_loaded_input_runs_as_its_rows_arrive() -> None:
+    """Once a conv's input has fully arrived, it has only the pixel tiles of the output rows
+    that read the input's last row left (CNN-4L's conv1: simulated 57,535 cycles)."""
+    leaves = [Tensor("x", (1, 224, 224), 16, "input"), Tensor("w", (1, 1, 3, 3), 16, "weight")]
+    g = make_graph(
+        "conv", leaves, [task("y", "conv2d", ("x", "w"), (1, 224, 224), padding=1)], ["y"]
+    )
+    s = schedule(g, U280, dsp_budget=8, port_budget=2, mode="sequential")
+    (core,) = s.cores
+    tiles = 224 * (224 // core.pe[1]) * 9
+    load = 224 * 224 * 2 // U280.offchip.bytes_per_cycle
+    # the last two output rows read the input's last row; their tiles follow the load
+    assert s.predicted_cycles < tiles + load // 2
+
+
+def test_tiles_before_the_rows_that_read_the_last_input_row() -> None:
+    from intar.scheduling.problem import Gemm
+    from intar.scheduling.search import _tiles_before_last_rows
+
+    def conv(h: int, w: int, stride: int, pad: int):
+        oh = (h + 2 * pad - 3) // stride + 1
+        ow = (w + 2 * pad - 3) // stride + 1
+        t = task("y", "conv2d", ("x", "w"), (1, oh, ow), stride=stride, padding=pad)
+        return t, Gemm(1, 1, oh * ow, 9, oh, 9)
+
+    t, gm = conv(9, 10, 2, 1)  # 5 output rows; row 4 reads input rows 7..9, row 3 rows 5..7
+    assert _tiles_before_last_rows(t, 9, 3, gm, (1, 4, 1)) == 4 * 2  # 5 pixels: 2 tiles a row
+    t, gm = conv(8, 8, 1, 0)  # valid conv: only the last of 6 output rows reads row 7
+    assert _tiles_before_last_rows(t, 8, 3, gm, (1, 6, 1)) == 5
+    # a slice taken as the last 2 rows: its first row (4) does not read row 7
+    assert _tiles_before_last_rows(t, 8, 3, Gemm(1, 1, 12, 9, 2, 9), (1, 6, 1)) == 1
