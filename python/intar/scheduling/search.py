@@ -2349,9 +2349,10 @@ def graph_summary(items: Iterable[Task]) -> str:
 
 
 def _tiles_before_last_rows(t: Task, x_h: int, kh: int, g: Gemm, pe: PE) -> int:
-    """Pixel tiles (d2 output pixels of a row each, in row order) of conv2d slice `g` that finish before
-    any output row reads the input's last row (of `x_h`): output row r reads input rows
-    r*stride - pad .. r*stride - pad + kh - 1. A slice of fewer rows is taken as the last."""
+    """Pixel tiles (d2 output pixels of a row each, in row order) of conv2d slice `g` that
+    finish before any output row reads the input's last row (of `x_h`): output row r reads
+    input rows r*stride - pad .. r*stride - pad + kh - 1. A slice of fewer rows is taken as
+    the last."""
     stride, pad = int(t.attr("stride", 1)), int(t.attr("padding", 0))
     rows, width_ = g.n_rows, g.n // max(g.n_rows, 1)
     reads_last = min(max(-(-(x_h - kh + pad) // stride), 0), t.shape[1])
