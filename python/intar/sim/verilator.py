@@ -178,10 +178,12 @@ def build(
     workdir.mkdir(parents=True, exist_ok=True)
     objdir = workdir / "obj_dir"
     exe = objdir / f"V{top}"
+    # make would reuse objects built at another level, and its dependency files name the
+    # directory the objects were built in: a build moved here starts over
     level = "default" if optimize else "O0"
-    stamp = objdir / "intar-cxx-opt"
-    if objdir.exists() and (not stamp.exists() or stamp.read_text() != level):
-        shutil.rmtree(objdir)  # objects built at another level would be reused by make
+    stamp, stamped = objdir / "intar-cxx-opt", f"{level} {objdir}"
+    if objdir.exists() and (not stamp.exists() or stamp.read_text() != stamped):
+        shutil.rmtree(objdir)
     cxx_opt = [] if optimize else ["OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"]
     jobs = str(os.cpu_count() or 1)
     cmd = [
@@ -233,7 +235,7 @@ def build(
             if rc == 0:
                 # the level of the objects make leaves here, even if it is stopped: a rerun
                 # continues the build instead of starting over
-                stamp.write_text(level)
+                stamp.write_text(stamped)
                 cache = _runtime_cache(level)
                 _seed_runtime(cache, objdir)
                 # every compiler gets its share of the memory free now
@@ -264,7 +266,7 @@ def build(
         raise VerilatorError(
             f"verilator build of {top} failed (rc={rc}), log {log}:\n{_tail(log.read_text())}"
         )
-    stamp.write_text(level)
+    stamp.write_text(stamped)
     if progress:
         print(
             f"[verilator] built {exe.name} in {time.monotonic() - start:.1f} s",

@@ -1,0 +1,48 @@
+"""Verilator builds: a build directory that moved is rebuilt, not half-reused."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from intar.sim import build
+
+COUNTER_SV = """module counter(input logic clk, input logic rst, output logic [7:0] q);
+  always_ff @(posedge clk) q <= rst ? 8'd0 : q + 8'd1;
+endmodule
+"""
+
+HARNESS_CPP = """#include "Vcounter.h"
+#include <cstdio>
+int main() {
+  Vcounter top;
+  top.rst = 1; top.clk = 0; top.eval(); top.clk = 1; top.eval();
+  top.rst = 0;
+  for (int i = 0; i < 5; ++i) { top.clk = 0; top.eval(); top.clk = 1; top.eval(); }
+  std::printf("%d\\n", int(top.q));
+  return 0;
+}
+"""
+
+
+def _sources(work: Path) -> tuple[Path, Path]:
+    work.mkdir(parents=True, exist_ok=True)
+    sv, cpp = work / "counter.sv", work / "tb.cpp"
+    sv.write_text(COUNTER_SV)
+    cpp.write_text(HARNESS_CPP)
+    return sv, cpp
+
+
+def test_a_moved_build_directory_builds_again(tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    sv, cpp = _sources(first)
+    exe = build(sv, "counter", cpp, first / "build", progress=False, optimize=False)
+    assert subprocess.run([exe], capture_output=True, text=True).stdout.strip() == "5"
+    # make's dependency files name the old directory: moved, the objects are not reused
+    moved = tmp_path / "moved"
+    shutil.move(first, moved)
+    sv, cpp = _sources(moved)
+    exe = build(sv, "counter", cpp, moved / "build", progress=False, optimize=False)
+    assert exe.parent.parent == (moved / "build").resolve()
+    assert subprocess.run([exe], capture_output=True, text=True).stdout.strip() == "5"
