@@ -405,19 +405,11 @@ def dsp_mul(clk: Value, en: Value, a: Value, b: Value, tag: str) -> Value:
         vals |= {n: const(w, 0) for n, w in _DSP_DATA_INPUTS.items()}
         vals |= {n: en for n in _DSP_CE_ON}
         vals |= {n: const(1, 0) for n in (*_DSP_CE_OFF, *_DSP_RST)}
-        inst = hw.InstanceOp(
-            [ity(48)],
-            f"dsp_{tag}",
-            FlatSymbolRefAttr.get(ext),
-            [vals[n] for n, _ in ins],
-            [n for n, _ in ins],
-            ["P"],
-            ArrayAttr.get(_dsp48e2_params()),
-        )
+        (p,) = _instance(ext, f"dsp_{tag}", {n: vals[n] for n, _ in ins}, {"P": 48}, False)
         # the instance's 48-bit output gets its wire inside the branch (ExportVerilog would
         # declare one at module level, undriven and unused in simulation)
         p48 = sv.WireOp(hw.InOutType.get(ity(48)), f"dsp_p_{tag}").result
-        sv.AssignOp(p48, inst.results[0])
+        sv.AssignOp(p48, p)
         sv.AssignOp(wire, extract(sv.ReadInOutOp(p48).result, 0, pw))
     with sim:
 
@@ -461,17 +453,9 @@ def dsp_mul2(
         vals |= {n: const(w, 0) for n, w in _DSP_DATA_INPUTS.items() if n not in vals}
         vals |= {n: en for n in (*_DSP_CE_ON, "CED")}
         vals |= {n: const(1, 0) for n in (*_DSP_CE_OFF, *_DSP_RST) if n not in vals}
-        inst = hw.InstanceOp(
-            [ity(48)],
-            f"dsp2_{tag}",
-            FlatSymbolRefAttr.get(ext),
-            [vals[n] for n, _ in ins],
-            [n for n, _ in ins],
-            ["P"],
-            ArrayAttr.get(_dsp48e2_params(packed=True)),
-        )
+        (p,) = _instance(ext, f"dsp2_{tag}", {n: vals[n] for n, _ in ins}, {"P": 48}, True)
         p48 = sv.WireOp(hw.InOutType.get(ity(48)), f"dsp_p_{tag}").result
-        sv.AssignOp(p48, inst.results[0])
+        sv.AssignOp(p48, p)
         pv = sv.ReadInOutOp(p48).result
         sv.AssignOp(lo_w, extract(pv, 0, ow))
         sv.AssignOp(hi_w, extract(pv, PACK_SHIFT, ow))
@@ -508,7 +492,16 @@ def _mul_module(name: str, widths: dict[str, int], outs: dict[str, int], build: 
     _declare_once("hw.module", name, make)
 
 
-def _instance(module: str, tag: str, args: dict[str, Value], outs: dict[str, int]) -> list[Value]:
+def _instance(
+    module: str,
+    tag: str,
+    args: dict[str, Value],
+    outs: dict[str, int],
+    dsp48e2_packed: bool | None = None,
+) -> list[Value]:
+    """An instance `tag` of the module named `module`: its outputs, in the order of `outs`. A
+    DSP48E2 takes its parameters (`dsp48e2_packed`: those of `dsp_mul2`, else `dsp_mul`)."""
+    params = [] if dsp48e2_packed is None else _dsp48e2_params(packed=dsp48e2_packed)
     inst = hw.InstanceOp(
         [ity(w) for w in outs.values()],
         tag,
@@ -516,7 +509,7 @@ def _instance(module: str, tag: str, args: dict[str, Value], outs: dict[str, int
         list(args.values()),
         list(args),
         list(outs),
-        ArrayAttr.get([]),
+        ArrayAttr.get(params),
     )
     return list(inst.results)
 
