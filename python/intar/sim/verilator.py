@@ -116,6 +116,18 @@ def _out_of_memory(log: Path) -> bool:
     return any(s in text for s in signs)
 
 
+def _disk_full(log: Path) -> bool:
+    """The build log shows a write that found no space left on the disk."""
+    return "No space left on device" in log.read_text(errors="replace")
+
+
+def _drop_precompiled_headers(objdir: Path) -> None:
+    """Remove a linked build's precompiled headers, about 150 MB for a small design. Every
+    change to the design changes the header they precompile, so no later build reuses them."""
+    for gch in objdir.glob("*.gch"):
+        gch.unlink()
+
+
 def _available_memory() -> int | None:
     """Four fifths of MemAvailable in bytes (Linux), else None."""
     try:
@@ -262,11 +274,16 @@ def build(
             f"the C++ compile of {top}'s Verilator model needs more than the "
             f"{(free or 0) / 2**30:.1f} GiB this machine had free, log {log}"
         )
+    if rc != 0 and _disk_full(log):
+        raise BuildLimitError(
+            f"the Verilator build of {top} ran out of disk space in {workdir}, log {log}"
+        )
     if rc != 0 or not exe.exists():
         raise VerilatorError(
             f"verilator build of {top} failed (rc={rc}), log {log}:\n{_tail(log.read_text())}"
         )
     stamp.write_text(stamped)
+    _drop_precompiled_headers(objdir)
     if progress:
         print(
             f"[verilator] built {exe.name} in {time.monotonic() - start:.1f} s",

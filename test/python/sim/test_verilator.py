@@ -1,4 +1,4 @@
-"""Verilator builds: a build directory that moved is rebuilt, not half-reused."""
+"""Verilator builds: a moved build directory is rebuilt, and a linked one keeps no precompiled headers."""
 
 from __future__ import annotations
 
@@ -46,3 +46,18 @@ def test_a_moved_build_directory_builds_again(tmp_path: Path) -> None:
     exe = build(sv, "counter", cpp, moved / "build", progress=False, optimize=False)
     assert exe.parent.parent == (moved / "build").resolve()
     assert subprocess.run([exe], capture_output=True, text=True).stdout.strip() == "5"
+
+
+def test_a_linked_build_keeps_no_precompiled_headers_and_builds_again(tmp_path: Path) -> None:
+    sv, cpp = _sources(tmp_path)
+    # split into one C++ file per function, as a large design is: make precompiles the header
+    split = ("--output-split", "1")
+    kw = {"progress": False, "optimize": False, "extra_args": split}
+    exe = build(sv, "counter", cpp, tmp_path / "build", **kw)
+    assert (exe.parent / "Vcounter__pch.h").exists()
+    assert not list(exe.parent.glob("*.gch"))
+    # the same directory again, with a changed design: make precompiles the header again
+    sv.write_text(COUNTER_SV.replace("q + 8'd1", "q + 8'd2"))
+    exe = build(sv, "counter", cpp, tmp_path / "build", **kw)
+    assert subprocess.run([exe], capture_output=True, text=True).stdout.strip() == "10"
+    assert not list(exe.parent.glob("*.gch"))
