@@ -334,7 +334,7 @@ def _limbs(v: Value, limb: int) -> list[tuple[Value, int]]:
 
 def partial_products(regs: Regs, a: Value, b: Value, name: str) -> list[Value]:
     """The signed product ``a * b`` as ``dsp_products`` registered partial products (each one
-    DSP48E2 and its M register), sign-extended and shifted into place at wa + wb bits: their
+    `dsp_product`), sign-extended and shifted into place at wa + wb bits: their
     sum is the exact product."""
     wa, wb = width(a), width(b)
     if not _a_on_short_side(wa, wb):
@@ -343,10 +343,7 @@ def partial_products(regs: Regs, a: Value, b: Value, name: str) -> list[Value]:
     terms = []
     for la, oa in _limbs(a, LIMB_A):
         for lb, ob in _limbs(b, LIMB_B):
-            pw = width(la) + width(lb)
-            pp = regs.data(
-                comb.MulOp([sext(la, pw), sext(lb, pw)]).result, f"{name}_pp{len(terms)}"
-            )
+            pp = dsp_product(regs, la, lb, f"{name}_pp{len(terms)}")
             placed = comb.ConcatOp([pp, const(oa + ob, 0)]).result if oa + ob else pp
             terms.append(sext(placed, w))  # oa + ob + pw <= w
     return terms
@@ -364,9 +361,18 @@ PACK_SHIFT = 18
 """The second packed operand sits this many bits up in the pre-adder's input."""
 
 
-def _dsp48e2_params(packed: bool = False) -> list[Attribute]:
-    ints = _DSP2_INT_PARAMS if packed else _DSP_INT_PARAMS
-    strs = _DSP2_STR_PARAMS if packed else _DSP_STR_PARAMS
+# The single-stage variant (``dsp_product``): the M register only. A and B come straight from
+# fabric registers and P = M through the ALU, so the DSP is a product register in one cycle.
+_DSPM_INT_PARAMS = _DSP_INT_PARAMS | {
+    "AREG": 0,
+    "ACASCREG": 0,
+    "BREG": 0,
+    "BCASCREG": 0,
+    "PREG": 0,
+}
+
+
+def _dsp48e2_params(ints: dict[str, int], strs: dict[str, str]) -> list[Attribute]:
     i32 = ity(32)
     out = [hw.ParamDeclAttr.get(n, i32, IntegerAttr.get(i32, v)) for n, v in ints.items()]
     none = NoneType.get()
@@ -405,7 +411,8 @@ def dsp_mul(clk: Value, en: Value, a: Value, b: Value, tag: str) -> Value:
         vals |= {n: const(w, 0) for n, w in _DSP_DATA_INPUTS.items()}
         vals |= {n: en for n in _DSP_CE_ON}
         vals |= {n: const(1, 0) for n in (*_DSP_CE_OFF, *_DSP_RST)}
-        (p,) = _instance(ext, f"dsp_{tag}", {n: vals[n] for n, _ in ins}, {"P": 48}, False)
+        params = _dsp48e2_params(_DSP_INT_PARAMS, _DSP_STR_PARAMS)
+        (p,) = _instance(ext, f"dsp_{tag}", {n: vals[n] for n, _ in ins}, {"P": 48}, params)
         # the instance's 48-bit output gets its wire inside the branch (ExportVerilog would
         # declare one at module level, undriven and unused in simulation)
         p48 = sv.WireOp(hw.InOutType.get(ity(48)), f"dsp_p_{tag}").result
@@ -453,7 +460,8 @@ def dsp_mul2(
         vals |= {n: const(w, 0) for n, w in _DSP_DATA_INPUTS.items() if n not in vals}
         vals |= {n: en for n in (*_DSP_CE_ON, "CED")}
         vals |= {n: const(1, 0) for n in (*_DSP_CE_OFF, *_DSP_RST) if n not in vals}
-        (p,) = _instance(ext, f"dsp2_{tag}", {n: vals[n] for n, _ in ins}, {"P": 48}, True)
+        params = _dsp48e2_params(_DSP2_INT_PARAMS, _DSP2_STR_PARAMS)
+        (p,) = _instance(ext, f"dsp2_{tag}", {n: vals[n] for n, _ in ins}, {"P": 48}, params)
         p48 = sv.WireOp(hw.InOutType.get(ity(48)), f"dsp_p_{tag}").result
         sv.AssignOp(p48, p)
         pv = sv.ReadInOutOp(p48).result
@@ -474,6 +482,41 @@ def dsp_mul2(
         sv.AssignOp(lo_w, reg(extract(m, 0, ow), f"p_lo_r{tag}"))
         sv.AssignOp(hi_w, reg(add(extract(m, PACK_SHIFT, ow), carry), f"p_hi_r{tag}"))
     return sv.ReadInOutOp(lo_w).result, sv.ReadInOutOp(hi_w).result
+
+
+def dsp_product(regs: Regs, a: Value, b: Value, name: str) -> Value:
+    """Signed ``a * b`` (``width(a) + width(b)`` bits, one operand up to 18 bits and the other
+    up to 27) registered once: the product of operands that are fabric registers, one
+    clock-enabled stage later, as a register after a multiply would give it. No reset.
+
+    For synthesis this is one DSP48E2 with only its M register on (``_DSPM_INT_PARAMS``,
+    CEM = the stage enable): yosys would infer a DSP48E2 with no register in it and leave the
+    product register in the fabric, a multiply with no register between the operand and
+    product flip-flops. For simulation it is the register ``name``.
+    """
+    wa, wb = width(a), width(b)
+    if wa > DSP_B_BITS:
+        a, b, wa, wb = b, a, wb, wa
+    if wa > DSP_B_BITS or wb > DSP_A_BITS:
+        raise ValueError(f"dsp_product: {wa} x {wb} bits does not fit one DSP48E2 (27 x 18)")
+    pw = wa + wb
+    ext = _dsp48e2_extern()
+    wire = sv.WireOp(hw.InOutType.get(ity(pw)), f"{name}_p").result
+    syn, sim = ifdef("SYNTHESIS")
+    with syn:
+        ins = _dsp48e2_inputs()
+        vals = {"CLK": regs.clk, "A": sext(b, 30), "B": sext(a, 18)}
+        vals |= {"OPMODE": const(9, _DSP_OPMODE), "CEM": regs.en}
+        vals |= {n: const(w, 0) for n, w in _DSP_DATA_INPUTS.items()}
+        vals |= {n: const(1, 0) for n, _ in ins if n not in vals}
+        params = _dsp48e2_params(_DSPM_INT_PARAMS, _DSP_STR_PARAMS)
+        (p,) = _instance(ext, f"dspm_{name}", {n: vals[n] for n, _ in ins}, {"P": 48}, params)
+        p48 = sv.WireOp(hw.InOutType.get(ity(48)), f"{name}_p48").result
+        sv.AssignOp(p48, p)
+        sv.AssignOp(wire, extract(sv.ReadInOutOp(p48).result, 0, pw))
+    with sim:
+        sv.AssignOp(wire, regs.data(comb.MulOp([sext(a, pw), sext(b, pw)]).result, name))
+    return sv.ReadInOutOp(wire).result
 
 
 def _mul_module(name: str, widths: dict[str, int], outs: dict[str, int], build: Callable) -> None:
@@ -497,11 +540,10 @@ def _instance(
     tag: str,
     args: dict[str, Value],
     outs: dict[str, int],
-    dsp48e2_packed: bool | None = None,
+    params: list[Attribute] | None = None,
 ) -> list[Value]:
-    """An instance `tag` of the module named `module`: its outputs, in the order of `outs`. A
-    DSP48E2 takes its parameters (`dsp48e2_packed`: those of `dsp_mul2`, else `dsp_mul`)."""
-    params = [] if dsp48e2_packed is None else _dsp48e2_params(packed=dsp48e2_packed)
+    """An instance `tag` of the module named `module` with parameters `params`: its outputs,
+    in the order of `outs`."""
     inst = hw.InstanceOp(
         [ity(w) for w in outs.values()],
         tag,
@@ -509,7 +551,7 @@ def _instance(
         list(args.values()),
         list(args),
         list(outs),
-        ArrayAttr.get(params),
+        ArrayAttr.get(params or []),
     )
     return list(inst.results)
 

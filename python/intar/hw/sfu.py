@@ -58,6 +58,7 @@ from intar.hw.builders import (
     mux,
     not_,
     or_,
+    partial_products,
     sext,
     width,
 )
@@ -191,8 +192,11 @@ def build_sfu(
                     w = max(in_bits, rb) + 1
                     x = regs.data(comb.AddOp([sext(x, w), sext(y, w)]).result, f"sum_r{i}")
                 else:
-                    w = in_bits + rb
-                    x = regs.data(comb.MulOp([sext(x, w), sext(y, w)]).result, f"prod_r{i}")
+                    # registered partial products (one DSP48E2 each), summed in the next stage
+                    pps = partial_products(regs, x, y, f"prod_r{i}")
+                    x = pps[0]
+                    for pp in pps[1:]:
+                        x = comb.AddOp([x, pp]).result
             if shift > 0:
                 x = regs.data(_round_shift(x, shift), f"rnd_r{i}")
             outs.append(regs.data(_saturate(x, out_bits), f"out_r{i}"))

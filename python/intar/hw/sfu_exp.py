@@ -105,6 +105,7 @@ from intar.hw.builders import (
     cmp,
     const,
     csd,
+    dsp_product,
     dsp_products,
     extract,
     ity,
@@ -284,8 +285,11 @@ def _core(regs: Regs, t: Value, s_off: int, left: int, name: str) -> tuple[Value
     # 3..10: Horner, one multiply stage and one add stage per step; r is delayed alongside
     q: Value | None = None  # q4 = c4, a constant: its product is shifts and adds
     for k, c in enumerate((c3, c2, c1, None)):
-        prod = mul_const(r, c4, mw) if q is None else comb.MulOp([zext(r, mw), zext(q, mw)]).result
-        m = regs.data(prod, f"{name}_m{k}")
+        if q is None:
+            m = regs.data(mul_const(r, c4, mw), f"{name}_m{k}")
+        else:  # unsigned operands as signed ones a bit wider; the product is below 2**mw
+            ru, qu = zext(r, width(r) + 1), zext(q, width(q) + 1)
+            m = extract(dsp_product(regs, ru, qu, f"{name}_m{k}"), 0, mw)
         if c is None:  # p = 2**16 + round_shift(r * q1, 20)
             acc = _add(zext(m, aw), const(aw, (1 << 36) + (1 << 19)))
             q = regs.data(extract(acc, 20, 17), f"{name}_p")

@@ -63,6 +63,7 @@ from intar.hw.builders import (
     and_,
     cmp,
     const,
+    dsp_product,
     dsp_products,
     extract,
     mux,
@@ -194,8 +195,7 @@ def build_pwl_sfu(
             d = regs.data(mux(inside, _rom(k, d_vals, dw), const(dw, 0)), f"d_r{i}")
             pos = regs.data(pos, f"pos_k{i}")
             # 5: the interpolation product (DSP M register).
-            prod = comb.MulOp([sext(d, pw), zext(u, pw)]).result
-            prod = regs.data(prod, f"prod_r{i}")
+            prod = dsp_product(regs, d, zext(u, SEG_BITS + 1), f"prod_r{i}")
             lo = regs.data(lo, f"lo_m{i}")
             pos = regs.data(pos, f"pos_m{i}")
             # 6: corr = (T[k]+rnd, 0x800) + prod, shifted: one adder.

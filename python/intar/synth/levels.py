@@ -13,8 +13,9 @@ to an end point of the flattened top module.
   form one wider LUT inside a slice, no routing between), carry chains (CARRY4/CARRY8, any input
   to any output, so LUT -> carry chain -> LUT counts two levels), clock/global buffers (BUF*)
   and a DSP48 whose registers are off on that path (e.g. A/B -> P with AREG/BREG = MREG = PREG
-  = 0). Such DSPs are counted in `unregistered_dsp` so that the reader sees them: a
-  combinational multiply costs far more time than a LUT level.
+  = 0; an input tied to constants, such as an unused C, carries no path). Such DSPs are
+  counted in `unregistered_dsp` so that the reader sees them: a combinational multiply costs
+  far more time than a LUT level.
 - Any other cell type (none is expected after synth_xilinx) is treated as combinational with
   zero levels, any input to any output, and listed in `unmodelled`.
 
@@ -120,10 +121,13 @@ def _dsp_arcs(cell: dict, ports: Iterable[str]) -> tuple[list[Arc], bool]:
         return [], False
     through_mult = _param(cell, "USE_MULT", "MULTIPLY") != "NONE"
     mreg = bool(_param(cell, "MREG")) and through_mult
+    conns = cell.get("connections", {})
     comb = []
     for p in ports:
         if p not in _DSP_INPUT_REGS:
             continue
+        if p in conns and all(isinstance(b, str) for b in conns[p]):
+            continue  # tied to constants: no path starts here
         reg, mult = _DSP_INPUT_REGS[p]
         if (reg is None or not _param(cell, reg)) and not (mult and mreg):
             comb.append(p)

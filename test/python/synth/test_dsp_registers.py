@@ -1,13 +1,16 @@
-"""The compute core's multipliers come out of yosys `synth_xilinx -family xcup` as DSP48E2s with
-their pipeline registers inside (AREG/BREG, MREG, PREG), not as combinational DSPs between
-fabric flip-flops (yosys's `xilinx_dsp` packs registers into DSP48E1 only, so the core
-instantiates the DSP48E2 itself for synthesis; see `intar.hw.builders.dsp_mul`)."""
+"""Multipliers come out of yosys `synth_xilinx -family xcup` as DSP48E2s with their pipeline
+registers inside, not as combinational DSPs between fabric flip-flops: yosys's `xilinx_dsp` packs
+registers into DSP48E1 only, so the generator instantiates the DSP48E2 itself for synthesis. The
+compute core's have AREG/BREG, MREG and PREG (`intar.hw.builders.dsp_mul`); the special-function
+units' have MREG (`intar.hw.builders.dsp_product`)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from intar.hw import CoreConfig, core_sv
 from intar.synth.levels import logic_levels
@@ -47,3 +50,39 @@ def test_core_dsps_keep_their_registers(tmp_path: Path) -> None:
     # 980 before the requantize took a second stage)
     ffs = sum(1 for c in cells.values() if c["type"].startswith("FD"))
     assert ffs < 600, ffs
+
+
+SFU_KEYS = {
+    "exp": ("exp", 1, (16,), 16, 8),
+    "softmax": ("softmax", 1, (16,), 16, 64, 8, 14, False, 64),
+    "gelu": ("gelu", 1, (16,), 16, 8),
+    "mul": ("mul", 1, (24, 20), 24, 8),  # two partial products
+    "layernorm": ("layernorm", 1, (16, 16, 16), 16, 16, 8),
+}
+
+
+@pytest.mark.parametrize("kind", list(SFU_KEYS))
+def test_sfu_products_are_registered_inside_their_dsps(kind: str, tmp_path: Path) -> None:
+    """Each variable product of a special-function unit is one DSP48E2 holding the product
+    register (MREG), not an inferred DSP48E2 with no register between the operand and product
+    flip-flops in the fabric (`intar.hw.builders.dsp_product`)."""
+    from intar.hw import sfu_modules
+    from intar.hw.tensor_buffer import emit_sv_with_memories
+
+    key, name = SFU_KEYS[kind], f"sfu_{kind}_syn"
+    (tmp_path / f"{name}.sv").write_text(
+        emit_sv_with_memories(lambda: sfu_modules.build(key, name))
+    )
+    script = (
+        f"read_verilog -sv {name}.sv; synth_xilinx -family {FAMILY} -top {name} -flatten "
+        "-noiopad; delete t:$scopeinfo; write_json netlist.json"
+    )
+    proc = subprocess.run(
+        [yosys_executable(), "-q", "-p", script], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
+    netlist = json.loads((tmp_path / "netlist.json").read_text())
+    dsps = [c for c in netlist["modules"][name]["cells"].values() if c["type"] == "DSP48E2"]
+    assert len(dsps) == sfu_modules.dsps(key) > 0
+    assert all(_param(c, "MREG") == 1 for c in dsps)
+    assert logic_levels(netlist, name).unregistered_dsp == 0

@@ -101,6 +101,17 @@ def test_dsp_registers_decide_whether_a_path_passes() -> None:
         n = build(**({"AREG": "0", "BREG": "0", "MREG": "0", "PREG": "0"} | regs))
         got = logic_levels(n.netlist(), "top")
         assert got.max_logic_levels == 1 and got.unregistered_dsp == 0, regs
+    # the ALU's inputs past an off register (C with CREG = 0) start no path when tied off
+    for c, unregistered in (([0, "1"] * 24, 1), (["0", "1"] * 24, 0)):
+        n = Net()
+        a = n.lut("l1", n.ff("a", 2))
+        p = n.bit()
+        if c[0] == 0:
+            c[0::2] = [n.ff("c", 3)] * 24
+        regs = {"AREG": "0", "BREG": "0", "MREG": "1", "PREG": "0", "CREG": "0"}
+        n.cell("dsp", "DSP48E2", {"A": a, "B": a, "C": c, "CLK": 1}, {"P": p}, **regs)
+        n.ff("b", n.lut("l2", p))
+        assert logic_levels(n.netlist(), "top").unregistered_dsp == unregistered, c[:2]
 
 
 def test_lutram_read_is_a_level_and_its_write_an_end_point() -> None:
