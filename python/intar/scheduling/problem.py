@@ -81,6 +81,17 @@ class Task:
     def attr(self, key: str, default: Any = None) -> Any:
         return self.attrs.get(key, default)
 
+    def __reduce__(self) -> tuple:
+        # a read-only mapping does not pickle: rebuild it from a dict (search workers)
+        fields = (self.name, self.kind, self.operands, self.shape, self.bits, dict(self.attrs))
+        return (_unpickle_task, fields)
+
+
+def _unpickle_task(
+    name: str, kind: str, operands: tuple[str, ...], shape: Shape, bits: int, attrs: dict
+) -> Task:
+    return Task(name, kind, operands, shape, bits, MappingProxyType(attrs))
+
 
 @dataclass(frozen=True)
 class Gemm:

@@ -1984,27 +1984,23 @@ def _schedule_as_stored(
         give_up_early,
     )
     _check_budgets(s, mode)
-    candidates: list[tuple[str, Config, bool, bool]] = []
-    if mode in ("sequential", "intar"):
-        for cfg in s.homogeneous_configs():
-            candidates.append(("sequential", cfg, True, False))
-    if mode in ("dataflow", "intar"):
-        cfg = s.dataflow_config()
-        if cfg is not None:
-            candidates.append(("dataflow", cfg, False, True))
-    if mode == "intar":
-        extra = [(c[1], False, False) for c in candidates]
-        candidates += [("intar", cfg, a, b) for cfg, a, b in extra]
-    best: tuple[int, int, _Plan, bool, bool] | None = None
-    for rank, (_, cfg, singletons, whole) in enumerate(candidates):
-        plan, _ = _solve(s, cfg, singletons, whole)
-        if plan is None:
-            continue
-        plan = _recost(s, _upgrade_lanes(s, plan))
-        # ties: baselines first, so intar equals dataflow when dataflow is best
-        key = (plan.cycles, rank)
-        if best is None or key < best[:2]:
-            best = (plan.cycles, rank, plan, singletons, whole)
+    candidates = _candidates(s, mode)
+    from .workers import solve_in_workers
+
+    job = (graph, transposed, device, dsp_budget, port_budget, mode, params, onchip_budget)
+    recipes = solve_in_workers(job, give_up_early, candidates, len(s.order))
+    best: tuple[int, int, _Plan] | None = None
+    if recipes is None:  # here, one configuration after another
+        for rank, (cfg, singletons, whole) in enumerate(candidates):
+            plan = _solve_candidate(s, cfg, singletons, whole)
+            # ties: baselines first, so intar equals dataflow when dataflow is best
+            if plan is not None and (best is None or (plan.cycles, rank) < best[:2]):
+                best = (plan.cycles, rank, plan)
+    else:  # the workers' best, rebuilt here
+        found = [(r[-1], rank, r) for rank, r in enumerate(recipes) if r is not None]
+        if found:
+            cycles, rank, recipe = min(found, key=lambda f: f[:2])
+            best = (cycles, rank, _rebuild(s, recipe))
     if best is None:
         if mode == "dataflow" and s.dataflow_config() is None:
             raise ScheduleError(
@@ -2026,6 +2022,82 @@ def _schedule_as_stored(
         for b in result.buffers
     )
     return dataclasses.replace(result, buffers=buffers)
+
+
+def _candidates(s: _Search, mode: str) -> list[tuple[Config, bool, bool]]:
+    """(configuration, singletons, whole) to solve, in tie-break order: the sequential
+    configurations, the dataflow one, then each of them again as free InTAR phases."""
+    out: list[tuple[Config, bool, bool]] = []
+    if mode in ("sequential", "intar"):
+        out += [(cfg, True, False) for cfg in s.homogeneous_configs()]
+    if mode in ("dataflow", "intar"):
+        cfg = s.dataflow_config()
+        if cfg is not None:
+            out.append((cfg, False, True))
+    if mode == "intar":
+        out += [(cfg, False, False) for cfg, _, _ in list(out)]
+    return out
+
+
+def _solve_candidate(s: _Search, cfg: Config, singletons: bool, whole: bool) -> _Plan | None:
+    """The best plan on one candidate: phases and spills, then lanes, then loads costed."""
+    plan, _ = _solve(s, cfg, singletons, whole)
+    return None if plan is None else _recost(s, _upgrade_lanes(s, plan))
+
+
+Recipe = tuple[Config, frozenset[str], tuple[tuple[int, int, bool], ...], int]
+"""A solved candidate as a worker returns it: configuration, spilled tensors, phases as
+(first task, last task, dedicated units only) and the costed cycles."""
+
+
+def _recipe(plan: _Plan, cfg: Config, whole: bool) -> Recipe:
+    """`plan`, solved on `cfg`, as a `Recipe`. Its phases were costed by `_dp` (dedicated units
+    only for `whole`) or, once `_upgrade_lanes` changed the lanes, by `_reevaluate`."""
+    one = len(plan.groups) == 1 and plan.cfg.dedicated_sfus
+    dedicated = whole if plan.cfg == cfg else one
+    spans = tuple((gp.first, gp.last, dedicated) for gp in plan.groups)
+    return (plan.cfg, plan.ev.off, spans, plan.cycles)
+
+
+def _rebuild(s: _Search, recipe: Recipe) -> _Plan:
+    """The plan a worker solved, costed again here: the same phases give the same cycles."""
+    cfg, off, spans, cycles = recipe
+    ev = _Evaluator(s, cfg, off)
+    groups = []
+    for first, last, dedicated in spans:
+        gp = ev.group(first, last, dedicated_only=dedicated)
+        assert gp is not None, "a worker's phase does not cost here"
+        groups.append(gp)
+    total = sum(gp.cycles for gp in groups) + s.p.switch_cycles * (len(groups) - 1)
+    plan = _recost(s, _Plan(cfg, ev, groups, total))
+    assert plan.cycles == cycles, f"rebuilt plan: {plan.cycles} cycles, the worker's {cycles}"
+    return plan
+
+
+def prepare_job(job: tuple, give_up_early: bool, shared_groups: dict) -> tuple[_Search, list]:
+    """In a worker: the search `job` (see `_schedule_as_stored`) and its candidates."""
+    graph, transposed, device, dsp_budget, port_budget, mode, params, onchip_budget = job
+    s = _Search(
+        with_transposed_weights(graph, transposed),
+        device,
+        device.dsp if dsp_budget is None else int(dsp_budget),
+        device.offchip.channels if port_budget is None else int(port_budget),
+        params,
+        device.onchip_bytes if onchip_budget is None else int(onchip_budget),
+        shared_groups,
+        give_up_early,
+    )
+    return s, _candidates(s, mode)
+
+
+def solve_ranks(s: _Search, candidates: list, ranks: list[int]) -> list[Recipe | None]:
+    """In a worker: the recipes of candidates `ranks`."""
+    out: list[Recipe | None] = []
+    for rank in ranks:
+        cfg, singletons, whole = candidates[rank]
+        plan = _solve_candidate(s, cfg, singletons, whole)
+        out.append(None if plan is None else _recipe(plan, cfg, whole))
+    return out
 
 
 # -------------------------------------------------------------------- building the result
