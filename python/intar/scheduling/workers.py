@@ -51,7 +51,10 @@ def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     caches: dict[str, dict] = {}  # search id -> its group plans
     prepared: tuple = ()  # the current job's search and candidates
     while True:
-        msg = pickle.load(requests)
+        try:
+            msg = pickle.load(requests)
+        except EOFError:  # the parent is gone
+            return
         if msg is None:
             return
         sid, payload, give_up_early, ranks = msg
