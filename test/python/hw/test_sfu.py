@@ -76,6 +76,7 @@ UNITS = [
     Unit("mul", 4, 8, 8, shift=4),
     Unit("mul", 1, 16, 16),  # saturation of i32 products to i16
     Unit("mul", 1, 16, 16, shift=7, rhs_bits=8),
+    Unit("mul", 2, 32, 16, shift=16, rhs_bits=16),  # two partial products, summed after
 ]
 
 
