@@ -1973,21 +1973,10 @@ def _schedule_as_stored(
     give_up_early: bool = False,
 ) -> Schedule:
     """The best schedule of `graph` with the weights in `transposed` stored [N, K]."""
-    s = _Search(
-        with_transposed_weights(graph, transposed),
-        device,
-        device.dsp if dsp_budget is None else int(dsp_budget),
-        device.offchip.channels if port_budget is None else int(port_budget),
-        params,
-        device.onchip_bytes if onchip_budget is None else int(onchip_budget),
-        shared_groups,
-        give_up_early,
-    )
-    _check_budgets(s, mode)
-    candidates = _candidates(s, mode)
     from .workers import solve_in_workers
 
     job = (graph, transposed, device, dsp_budget, port_budget, mode, params, onchip_budget)
+    s, candidates = prepare_job(job, give_up_early, shared_groups, check=True)
     recipes = solve_in_workers(job, give_up_early, candidates, len(s.order))
     best: tuple[int, int, _Plan] | None = None
     if recipes is None:  # here, one configuration after another
@@ -2074,8 +2063,11 @@ def _rebuild(s: _Search, recipe: Recipe) -> _Plan:
     return plan
 
 
-def prepare_job(job: tuple, give_up_early: bool, shared_groups: dict) -> tuple[_Search, list]:
-    """In a worker: the search `job` (see `_schedule_as_stored`) and its candidates."""
+def prepare_job(
+    job: tuple, give_up_early: bool, shared_groups: dict | None, check: bool = False
+) -> tuple[_Search, list[tuple[Config, bool, bool]]]:
+    """The search `job` (the arguments of `_schedule_as_stored`) and its candidates; `check`
+    raises ScheduleError for budgets the device cannot meet."""
     graph, transposed, device, dsp_budget, port_budget, mode, params, onchip_budget = job
     s = _Search(
         with_transposed_weights(graph, transposed),
@@ -2087,6 +2079,8 @@ def prepare_job(job: tuple, give_up_early: bool, shared_groups: dict) -> tuple[_
         shared_groups,
         give_up_early,
     )
+    if check:
+        _check_budgets(s, mode)
     return s, _candidates(s, mode)
 
 
