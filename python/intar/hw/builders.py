@@ -387,6 +387,34 @@ def _dsp48e2_inputs() -> list[tuple[str, Type]]:
     return ins
 
 
+def _dsp48e2(
+    clk: Value,
+    a: Value,
+    b: Value,
+    en: Value,
+    enables: tuple[str, ...],
+    ints: dict[str, int],
+    inst: str,
+    p_name: str,
+) -> Value:
+    """A DSP48E2 instance `inst` with P = A * B (A = `a`, up to 27 bits, B = `b`, up to 18,
+    both signed), parameters `ints` and `_DSP_STR_PARAMS`, the clock enables `enables` on `en`
+    and every other one off; returns P (48 bits). Its wire `p_name` is declared here, in the
+    `ifdef SYNTHESIS` branch (ExportVerilog would declare an instance's output at module
+    level, undriven and unused in simulation)."""
+    ext = _dsp48e2_extern()
+    ins = _dsp48e2_inputs()
+    vals = {"CLK": clk, "A": sext(a, 30), "B": sext(b, 18), "OPMODE": const(9, _DSP_OPMODE)}
+    vals |= {n: const(w, 0) for n, w in _DSP_DATA_INPUTS.items()}
+    vals |= {n: en for n in enables}
+    vals |= {n: const(1, 0) for n, _ in ins if n not in vals}
+    params = _dsp48e2_params(ints, _DSP_STR_PARAMS)
+    (p,) = _instance(ext, inst, {n: vals[n] for n, _ in ins}, {"P": 48}, params)
+    p48 = sv.WireOp(hw.InOutType.get(ity(48)), p_name).result
+    sv.AssignOp(p48, p)
+    return sv.ReadInOutOp(p48).result
+
+
 def dsp_mul(clk: Value, en: Value, a: Value, b: Value, tag: str) -> Value:
     """Signed ``a * b`` (``width(a) + width(b)`` bits, ``a`` up to 27 and ``b`` up to 18 bits)
     through three clock-enabled pipeline stages: input registers, product register, output
@@ -402,22 +430,11 @@ def dsp_mul(clk: Value, en: Value, a: Value, b: Value, tag: str) -> Value:
     if wa > DSP_A_BITS or wb > DSP_B_BITS:
         raise ValueError(f"dsp_mul: {wa} x {wb} bits does not fit one DSP48E2 (27 x 18)")
     pw = wa + wb
-    ext = _dsp48e2_extern()
     wire = sv.WireOp(hw.InOutType.get(ity(pw)), f"prod_{tag}").result
     syn, sim = ifdef("SYNTHESIS")
     with syn:
-        ins = _dsp48e2_inputs()
-        vals = {"CLK": clk, "A": sext(a, 30), "B": sext(b, 18), "OPMODE": const(9, _DSP_OPMODE)}
-        vals |= {n: const(w, 0) for n, w in _DSP_DATA_INPUTS.items()}
-        vals |= {n: en for n in _DSP_CE_ON}
-        vals |= {n: const(1, 0) for n in (*_DSP_CE_OFF, *_DSP_RST)}
-        params = _dsp48e2_params(_DSP_INT_PARAMS, _DSP_STR_PARAMS)
-        (p,) = _instance(ext, f"dsp_{tag}", {n: vals[n] for n, _ in ins}, {"P": 48}, params)
-        # the instance's 48-bit output gets its wire inside the branch (ExportVerilog would
-        # declare one at module level, undriven and unused in simulation)
-        p48 = sv.WireOp(hw.InOutType.get(ity(48)), f"dsp_p_{tag}").result
-        sv.AssignOp(p48, p)
-        sv.AssignOp(wire, extract(sv.ReadInOutOp(p48).result, 0, pw))
+        p = _dsp48e2(clk, a, b, en, _DSP_CE_ON, _DSP_INT_PARAMS, f"dsp_{tag}", f"dsp_p_{tag}")
+        sv.AssignOp(wire, extract(p, 0, pw))
     with sim:
 
         def reg(v: Value, name: str) -> Value:
@@ -500,20 +517,13 @@ def dsp_product(regs: Regs, a: Value, b: Value, name: str) -> Value:
     if wa > DSP_B_BITS or wb > DSP_A_BITS:
         raise ValueError(f"dsp_product: {wa} x {wb} bits does not fit one DSP48E2 (27 x 18)")
     pw = wa + wb
-    ext = _dsp48e2_extern()
     wire = sv.WireOp(hw.InOutType.get(ity(pw)), f"{name}_p").result
     syn, sim = ifdef("SYNTHESIS")
     with syn:
-        ins = _dsp48e2_inputs()
-        vals = {"CLK": regs.clk, "A": sext(b, 30), "B": sext(a, 18)}
-        vals |= {"OPMODE": const(9, _DSP_OPMODE), "CEM": regs.en}
-        vals |= {n: const(w, 0) for n, w in _DSP_DATA_INPUTS.items()}
-        vals |= {n: const(1, 0) for n, _ in ins if n not in vals}
-        params = _dsp48e2_params(_DSPM_INT_PARAMS, _DSP_STR_PARAMS)
-        (p,) = _instance(ext, f"dspm_{name}", {n: vals[n] for n, _ in ins}, {"P": 48}, params)
-        p48 = sv.WireOp(hw.InOutType.get(ity(48)), f"{name}_p48").result
-        sv.AssignOp(p48, p)
-        sv.AssignOp(wire, extract(sv.ReadInOutOp(p48).result, 0, pw))
+        p = _dsp48e2(
+            regs.clk, b, a, regs.en, ("CEM",), _DSPM_INT_PARAMS, f"dspm_{name}", f"{name}_p48"
+        )
+        sv.AssignOp(wire, extract(p, 0, pw))
     with sim:
         sv.AssignOp(wire, regs.data(comb.MulOp([sext(a, pw), sext(b, pw)]).result, name))
     return sv.ReadInOutOp(wire).result

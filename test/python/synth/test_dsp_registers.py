@@ -25,18 +25,23 @@ def _param(cell: dict, name: str) -> int:
     return v if isinstance(v, int) else int(v, 2)
 
 
-def test_core_dsps_keep_their_registers(tmp_path: Path) -> None:
-    cfg = CoreConfig(2, 2, 2, in_bits=16, out_bits=16)
-    (tmp_path / f"{TOP}.sv").write_text(core_sv(cfg, TOP))
+def _synthesise(sv_text: str, top: str, work: Path) -> dict:
+    """yosys `synth_xilinx` of `sv_text` (flattened at `top`): the JSON netlist."""
+    (work / f"{top}.sv").write_text(sv_text)
     script = (
-        f"read_verilog -sv {TOP}.sv; synth_xilinx -family {FAMILY} -top {TOP} -flatten "
+        f"read_verilog -sv {top}.sv; synth_xilinx -family {FAMILY} -top {top} -flatten "
         "-noiopad; delete t:$scopeinfo; write_json netlist.json"
     )
     proc = subprocess.run(
-        [yosys_executable(), "-q", "-p", script], cwd=tmp_path, capture_output=True, text=True
+        [yosys_executable(), "-q", "-p", script], cwd=work, capture_output=True, text=True
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
-    netlist = json.loads((tmp_path / "netlist.json").read_text())
+    return json.loads((work / "netlist.json").read_text())
+
+
+def test_core_dsps_keep_their_registers(tmp_path: Path) -> None:
+    cfg = CoreConfig(2, 2, 2, in_bits=16, out_bits=16)
+    netlist = _synthesise(core_sv(cfg, TOP), TOP, tmp_path)
     cells = netlist["modules"][TOP]["cells"]
     dsps = {n: c for n, c in cells.items() if c["type"].startswith("DSP")}
     assert {c["type"] for c in dsps.values()} == {"DSP48E2"}
@@ -70,18 +75,8 @@ def test_sfu_products_are_registered_inside_their_dsps(kind: str, tmp_path: Path
     from intar.hw.tensor_buffer import emit_sv_with_memories
 
     key, name = SFU_KEYS[kind], f"sfu_{kind}_syn"
-    (tmp_path / f"{name}.sv").write_text(
-        emit_sv_with_memories(lambda: sfu_modules.build(key, name))
-    )
-    script = (
-        f"read_verilog -sv {name}.sv; synth_xilinx -family {FAMILY} -top {name} -flatten "
-        "-noiopad; delete t:$scopeinfo; write_json netlist.json"
-    )
-    proc = subprocess.run(
-        [yosys_executable(), "-q", "-p", script], cwd=tmp_path, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
-    netlist = json.loads((tmp_path / "netlist.json").read_text())
+    sv_text = emit_sv_with_memories(lambda: sfu_modules.build(key, name))
+    netlist = _synthesise(sv_text, name, tmp_path)
     dsps = [c for c in netlist["modules"][name]["cells"].values() if c["type"] == "DSP48E2"]
     assert len(dsps) == sfu_modules.dsps(key) > 0
     assert all(_param(c, "MREG") == 1 for c in dsps)
