@@ -3,9 +3,10 @@
 A search solves each candidate configuration on its own (`search._candidates`), so the
 candidates can run side by side. Each worker is a fresh interpreter (``python -m
 intar.scheduling.workers``: the compiler holds MLIR's threads, which a forked child must not
-inherit) that takes the candidates of one configuration at a time as it comes free and keeps
-its group plans for the next search of the same graph (the weight-storage searches of
-`search._schedule`). The parent takes the best recipe, in the same tie-break order as a search
+inherit) that takes one candidate at a time as it comes free, longest first, and keeps its
+group plans for the next search of the same graph (the weight-storage searches of
+`search._schedule`), which sends it the same candidates again where that costs no time. The
+parent takes the best recipe, in the same tie-break order as a search
 in one process, and costs that plan again itself, so the schedule is the same whatever the
 number of workers.
 
@@ -22,6 +23,7 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 import traceback
 from multiprocessing.connection import wait
 from typing import IO, Any
@@ -106,7 +108,8 @@ class _Worker:
 
 _workers: list[_Worker] = []
 _next_job = [0]
-_owners: dict[str, dict[Any, int]] = {}  # search id -> configuration -> worker index
+# search id -> (candidate -> the worker that solved it last, candidate -> its seconds)
+_history: dict[str, tuple[dict[int, int], dict[int, float]]] = {}
 
 
 def _pool(n: int) -> list[_Worker]:
@@ -120,7 +123,7 @@ def _close_pool() -> None:
     for w in _workers:
         w.close()
     _workers.clear()
-    _owners.clear()
+    _history.clear()
 
 
 atexit.register(_close_pool)
@@ -131,62 +134,55 @@ def solve_in_workers(
 ) -> list[Any] | None:
     """Each candidate's recipe (None where nothing fits), solved in workers; None when this
     search runs in one process (one job, few tasks or a single configuration)."""
-    # one unit per configuration: its sequential and InTAR candidates share group plans
-    units: dict[Any, list[int]] = {}
-    for rank, (cfg, _, _) in enumerate(candidates):
-        units.setdefault(cfg, []).append(rank)
-    if jobs() < 2 or len(units) < 2 or n_tasks < MIN_TASKS:
+    if jobs() < 2 or len(candidates) < 2 or n_tasks < MIN_TASKS:
         return None
     pool = _pool(jobs())
     _next_job[0] += 1
     job, payload = _next_job[0], pickle.dumps(job_args)
     # group plans hold for every weight storage (job_args[1]) of one graph and budget
     sid = hashlib.sha256(pickle.dumps((job_args[0], *job_args[2:]))).hexdigest()
-    # a configuration goes back to the worker that holds its group plans from the last search
-    # of this graph; a worker with none of its own left takes a new one, or another's last
-    owner = _owners.setdefault(sid, {})
-    for other in [k for k in _owners if k != sid]:
-        del _owners[other]
-    queues: list[list[Any]] = [[] for _ in pool]
-    unowned: list[Any] = []
-    for cfg in units:
-        k = owner.get(cfg)
-        (queues[k] if k is not None else unowned).append(cfg)
+    for other in [k for k in _history if k != sid]:
+        del _history[other]
+    owner, seconds = _history.setdefault(sid, ({}, {}))
 
-    def next_unit(k: int) -> Any:
-        if queues[k]:
-            return queues[k].pop(0)
-        if unowned:
-            return unowned.pop(0)
-        longest = max(range(len(pool)), key=lambda i: (len(queues[i]), -i))
-        return queues[longest].pop() if queues[longest] else None
+    # the longest candidates go first (the longest seen in the searches of this graph so far,
+    # then InTAR phases on the most cores), each to the worker that holds its group plans
+    # when that worker is free, else to the first free one
+    def prior(rank: int) -> int:
+        cfg, singletons, whole = candidates[rank]
+        return 0 if singletons or whole else len(cfg.cores)
 
+    todo = sorted(range(len(candidates)), key=lambda r: (-seconds.get(r, 0.0), -prior(r), r))
     results: list[Any] = [None] * len(candidates)
-    busy: dict[Any, tuple[int, list[int]]] = {}
+    busy: dict[Any, tuple[int, int, float]] = {}
 
     def send(k: int) -> None:
-        cfg = next_unit(k)
-        if cfg is None:
+        if not todo:
             return
+        mine = [r for r in todo if owner.get(r) == k]
+        pick = todo[0]
+        if mine and seconds.get(mine[0], 0.0) >= seconds.get(pick, 0.0) / 2:
+            pick = mine[0]
+        todo.remove(pick)
         w = pool[k]
-        w.send((sid, payload if w.job != job else None, give_up_early, units[cfg]))
-        w.job, owner[cfg] = job, k
-        busy[w.replies] = (k, units[cfg])
+        w.send((sid, payload if w.job != job else None, give_up_early, [pick]))
+        w.job, owner[pick] = job, k
+        busy[w.replies] = (k, pick, time.monotonic())
 
     for k in range(len(pool)):
         send(k)
     try:
         while busy:
             for ready in wait(list(busy)):
-                k, ranks = busy.pop(ready)
+                k, rank, start = busy.pop(ready)
                 try:
                     status, value = pickle.load(pool[k].replies)
                 except EOFError:
                     raise WorkerError("a search worker exited") from None
                 if status != "ok":
                     raise WorkerError(f"a search worker failed:\n{value}")
-                for rank, recipe in zip(ranks, value, strict=True):
-                    results[rank] = recipe
+                results[rank] = value[0]
+                seconds[rank] = max(seconds.get(rank, 0.0), time.monotonic() - start)
                 send(k)
     except BaseException:
         _close_pool()  # workers may be mid-reply: start afresh next time
