@@ -39,7 +39,7 @@ def jobs() -> int:
     env = os.environ.get(JOBS_ENV, "").strip()
     if env:
         return max(1, int(env))
-    return max(1, min(MAX_JOBS, len(os.sched_getaffinity(0))))
+    return max(1, min(MAX_JOBS, os.process_cpu_count() or 1))
 
 
 class WorkerError(RuntimeError):
@@ -136,7 +136,14 @@ def solve_in_workers(
     search runs in one process (one job, few tasks or a single configuration)."""
     if jobs() < 2 or len(candidates) < 2 or n_tasks < MIN_TASKS:
         return None
-    pool = _pool(jobs())
+    try:
+        pool = _pool(jobs())
+    except OSError as e:  # no processes to be had: search here
+        print(
+            f"intar: search workers did not start ({e}); searching in one process", file=sys.stderr
+        )
+        _close_pool()
+        return None
     _next_job[0] += 1
     job, payload = _next_job[0], pickle.dumps(job_args)
     # group plans hold for every weight storage (job_args[1]) of one graph and budget

@@ -41,3 +41,18 @@ def test_a_failing_worker_raises_with_its_traceback(monkeypatch: pytest.MonkeyPa
         workers.solve_in_workers(("not a search",), False, candidates, 1)
     # the next search starts new workers
     assert not workers._workers
+
+
+def test_workers_that_cannot_start_leave_the_search_here(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def refuse(self: object) -> None:
+        raise OSError("no processes")
+
+    monkeypatch.setenv(workers.JOBS_ENV, "2")
+    monkeypatch.setattr(workers, "MIN_TASKS", 0)
+    monkeypatch.setattr(workers._Worker, "__init__", refuse)
+    monkeypatch.setattr(workers, "_workers", [])
+    candidates = [("a", True, False), ("b", True, False)]
+    assert workers.solve_in_workers(("unused",), False, candidates, 1) is None
+    assert "searching in one process" in capsys.readouterr().err
