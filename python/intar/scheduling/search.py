@@ -2064,10 +2064,14 @@ def _rebuild(s: _Search, recipe: Recipe) -> _Plan:
 
 
 def prepare_job(
-    job: tuple, give_up_early: bool, shared_groups: dict | None, check: bool = False
+    job: tuple,
+    give_up_early: bool,
+    shared_groups: dict | None,
+    check: bool = False,
+    candidates: list[tuple[Config, bool, bool]] | None = None,
 ) -> tuple[_Search, list[tuple[Config, bool, bool]]]:
-    """The search `job` (the arguments of `_schedule_as_stored`) and its candidates; `check`
-    raises ScheduleError for budgets the device cannot meet."""
+    """The search `job` (the arguments of `_schedule_as_stored`) and its candidates (found
+    here unless given); `check` raises ScheduleError for budgets the device cannot meet."""
     graph, transposed, device, dsp_budget, port_budget, mode, params, onchip_budget = job
     s = _Search(
         with_transposed_weights(graph, transposed),
@@ -2081,7 +2085,7 @@ def prepare_job(
     )
     if check:
         _check_budgets(s, mode)
-    return s, _candidates(s, mode)
+    return s, _candidates(s, mode) if candidates is None else candidates
 
 
 def solve_ranks(s: _Search, candidates: list, ranks: list[int]) -> list[Recipe | None]:

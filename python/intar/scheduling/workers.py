@@ -63,7 +63,8 @@ def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
         try:
             if payload is not None:
                 caches = {sid: caches.get(sid, {})}
-                prepared = prepare_job(pickle.loads(payload), give_up_early, caches[sid])
+                job_args, candidates = pickle.loads(payload)
+                prepared = prepare_job(job_args, give_up_early, caches[sid], False, candidates)
             reply = ("ok", solve_ranks(*prepared, ranks))
         except Exception:  # reported to the parent, which raises it
             reply = ("error", traceback.format_exc())
@@ -145,7 +146,8 @@ def solve_in_workers(
         _close_pool()
         return None
     _next_job[0] += 1
-    job, payload = _next_job[0], pickle.dumps(job_args)
+    # the candidates go along: finding them again would cost each worker about half a second
+    job, payload = _next_job[0], pickle.dumps((job_args, candidates))
     # group plans hold for every weight storage (job_args[1]) of one graph and budget
     sid = hashlib.sha256(pickle.dumps((job_args[0], *job_args[2:]))).hexdigest()
     for other in [k for k in _history if k != sid]:
