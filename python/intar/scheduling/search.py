@@ -2088,14 +2088,11 @@ def prepare_job(
     return s, _candidates(s, mode) if candidates is None else candidates
 
 
-def solve_ranks(s: _Search, candidates: list, ranks: list[int]) -> list[Recipe | None]:
-    """In a worker: the recipes of candidates `ranks`."""
-    out: list[Recipe | None] = []
-    for rank in ranks:
-        cfg, singletons, whole = candidates[rank]
-        plan = _solve_candidate(s, cfg, singletons, whole)
-        out.append(None if plan is None else _recipe(plan, cfg, whole))
-    return out
+def solve_rank(s: _Search, candidates: list, rank: int) -> Recipe | None:
+    """In a worker: the recipe of candidate `rank` (None if nothing fits)."""
+    cfg, singletons, whole = candidates[rank]
+    plan = _solve_candidate(s, cfg, singletons, whole)
+    return None if plan is None else _recipe(plan, cfg, whole)
 
 
 # -------------------------------------------------------------------- building the result

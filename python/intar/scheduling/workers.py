@@ -47,8 +47,8 @@ class WorkerError(RuntimeError):
 
 
 def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
-    """A worker: solve the candidate ranks it is sent, until it is sent None."""
-    from .search import prepare_job, solve_ranks
+    """A worker: solve the candidate it is sent, until it is sent None."""
+    from .search import prepare_job, solve_rank
 
     caches: dict[str, dict] = {}  # search id -> its group plans
     prepared: tuple = ()  # the current job's search and candidates
@@ -59,13 +59,13 @@ def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
             return
         if msg is None:
             return
-        sid, payload, give_up_early, ranks = msg
+        sid, payload, give_up_early, rank = msg
         try:
             if payload is not None:
                 caches = {sid: caches.get(sid, {})}
                 job_args, candidates = pickle.loads(payload)
                 prepared = prepare_job(job_args, give_up_early, caches[sid], False, candidates)
-            reply = ("ok", solve_ranks(*prepared, ranks))
+            reply = ("ok", solve_rank(*prepared, rank))
         except Exception:  # reported to the parent, which raises it
             reply = ("error", traceback.format_exc())
         pickle.dump(reply, replies)
@@ -134,7 +134,7 @@ def solve_in_workers(
     job_args: tuple, give_up_early: bool, candidates: list[tuple[Any, bool, bool]], n_tasks: int
 ) -> list[Any] | None:
     """Each candidate's recipe (None where nothing fits), solved in workers; None when this
-    search runs in one process (one job, few tasks or a single configuration)."""
+    search runs in one process (one job, few tasks or a single candidate)."""
     if jobs() < 2 or len(candidates) < 2 or n_tasks < MIN_TASKS:
         return None
     try:
@@ -174,7 +174,7 @@ def solve_in_workers(
             pick = mine[0]
         todo.remove(pick)
         w = pool[k]
-        w.send((sid, payload if w.job != job else None, give_up_early, [pick]))
+        w.send((sid, payload if w.job != job else None, give_up_early, pick))
         w.job, owner[pick] = job, k
         busy[w.replies] = (k, pick, time.monotonic())
 
@@ -190,7 +190,7 @@ def solve_in_workers(
                     raise WorkerError("a search worker exited") from None
                 if status != "ok":
                     raise WorkerError(f"a search worker failed:\n{value}")
-                results[rank] = value[0]
+                results[rank] = value
                 seconds[rank] = max(seconds.get(rank, 0.0), time.monotonic() - start)
                 send(k)
     except BaseException:
