@@ -2,8 +2,8 @@
 
 Values are signless integers; the helpers name the few idioms the generators use (constants
 from Python ints, sign and zero extension, comparisons, clock-enabled registers, feedback),
-plus ``ifdef`` blocks and pipelined DSP48E2 multipliers (``dsp_mul``, and ``dsp_mul2`` for two
-8-bit products per DSP).
+plus ``ifdef`` blocks, pipelined DSP48E2 multipliers (``dsp_mul``, and ``dsp_mul2`` for two
+8-bit products per DSP) and a pipelined multiplier in LUTs (``fabric_product``).
 """
 
 from __future__ import annotations
@@ -347,6 +347,57 @@ def partial_products(regs: Regs, a: Value, b: Value, name: str) -> list[Value]:
             placed = comb.ConcatOp([pp, const(oa + ob, 0)]).result if oa + ob else pp
             terms.append(sext(placed, w))  # oa + ob + pw <= w
     return terms
+
+
+def fabric_product_stages(wa: int, wb: int, addend: bool = False) -> int:
+    """Register stages of ``fabric_product``: one per level of its adder tree."""
+    rows = min(wa, wb) + (1 if addend else 0)
+    return max(1, (rows - 1).bit_length())
+
+
+def fabric_product(regs: Regs, a: Value, b: Value, name: str, addend: int = 0) -> Value:
+    """Unsigned ``a * b + addend`` (``width(a) + width(b) + 1`` bits) in LUTs and carry
+    chains, no DSP: one row ``a[i] ? b << i : 0`` per bit of the narrower operand and the
+    addend, summed pairwise with a register after every level (``fabric_product_stages``), so
+    no stage holds more than one carry chain. Rows are kept at their own offset and width, so
+    no adder spans known zero bits."""
+    if width(a) > width(b):
+        a, b = b, a
+    wa, wb = width(a), width(b)
+    w = wa + wb + 1
+    terms: list[tuple[Value, int]] = [
+        (mux(extract(a, i, 1), b, const(wb, 0)), i) for i in range(wa)
+    ]
+    if addend:
+        if addend >= 1 << w - 1:
+            raise ValueError(f"fabric_product: addend {addend} needs more than {w - 1} bits")
+        terms.append((const(addend.bit_length(), addend), 0))
+
+    def add_terms(x: tuple[Value, int], y: tuple[Value, int]) -> tuple[Value, int]:
+        (xv, xo), (yv, yo) = sorted((x, y), key=lambda t: t[1])
+        top = min(max(width(xv) + xo, width(yv) + yo) + 1, w)  # bits above the offset xo
+        low = yo - xo  # x's bits below y's offset pass through
+        if low >= width(xv):
+            hi: Value = yv
+            lo = zext(xv, low) if width(xv) < low else xv
+        else:
+            hx = extract(xv, low, width(xv) - low)
+            hw_ = top - yo
+            hi = add(zext(hx, hw_), zext(yv, hw_))
+            lo = extract(xv, 0, low) if low else None
+        v = comb.ConcatOp([hi, lo]).result if lo is not None else hi
+        return (extract(v, 0, top - xo) if width(v) > top - xo else v), xo
+
+    level = 0
+    while len(terms) > 1 or level == 0:
+        nxt = []
+        for i in range(0, len(terms), 2):
+            t = add_terms(terms[i], terms[i + 1]) if i + 1 < len(terms) else terms[i]
+            nxt.append((regs.data(t[0], f"{name}_l{level}_{i // 2}"), t[1]))
+        terms, level = nxt, level + 1
+    v, off = terms[0]
+    v = comb.ConcatOp([v, const(off, 0)]).result if off else v
+    return zext(v, w) if width(v) < w else extract(v, 0, w)
 
 
 # The packed variant (``dsp_mul2``) differs in: D register on (DREG, CED = the stall enable),

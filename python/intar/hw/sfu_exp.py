@@ -58,9 +58,9 @@ of a partial last beat are ignored on input and 0 on output). Bit-exact with
    (W_S + 2)-bit subtract and a mux, W_S = bit_length(row_len * 2**20); cost about
    33 * (2 W_S + 17) flip-flops, independent of the row rate, so it never limits throughput).
    e leaves the delay line (B + ceil(log2 lanes) + 34 beats of lanes * 21 bits) as R arrives;
-   out = saturate(round_shift(e * R, 52 - F), out_bits) in three stages (the 21 x 33-bit
-   product as two registered partial products of one DSP48E2 each, ``partial_products``;
-   their sum with the rounding constant; saturation).
+   out = saturate(round_shift(e * R, 52 - F), out_bits) in six stages: e * R plus the
+   rounding constant in the fabric (``fabric_product``: 21 AND rows and the constant summed
+   by a binary tree, a register after each of its 5 levels; no DSP), then saturation.
 
 *Row buffers.* Short rows (B <= ``REG_ROW_BEATS`` = 64) keep the row in a ring of K row slots
 of registers (K*B beats, K = 1 + max(1, ceil((D1 - 1) / B)), so a slot is never overwritten
@@ -85,11 +85,11 @@ A design holding a long-row unit must be lowered with the memory passes (``lower
 Rows longer than ``MAX_ROW_LEN`` = 65536 elements raise ValueError (``check_softmax``; the
 plan reports it as a located LoweringError).
 
-``softmax_latency(row_len, lanes)`` = 2B + 2 ceil(log2 lanes) + 55 cycles from the first input
+``softmax_latency(row_len, lanes)`` = 2B + 2 ceil(log2 lanes) + 58 cycles from the first input
 beat of a row to its first output beat (unstalled, input at full rate), for both kinds of row
 buffer. A stream of R rows fed without gaps and drained without stalls takes exactly
 R * B + softmax_latency cycles from the first accepted beat to the last output beat
-(inclusive). DSP48E2s per lane (``softmax_dsps``): 5, the exp pipeline's 3 and e * R's 2.
+(inclusive). DSP48E2s per lane (``softmax_dsps``): 3, the exp pipeline's.
 """
 
 from __future__ import annotations
@@ -108,12 +108,13 @@ from intar.hw.builders import (
     dsp_product,
     dsp_products,
     extract,
+    fabric_product,
+    fabric_product_stages,
     ity,
     mul_const,
     mux,
     not_,
     or_,
-    partial_products,
     sext,
     width,
     zext,
@@ -136,6 +137,7 @@ CORE_STAGES = 12  # t -> e (before saturation)
 DIV_STAGES = 33  # quotient bits: floor(2**52 / S) < 2**33 for S >= 2**20
 E_BITS = 21  # softmax numerators, Q.20 in [0, 2**20]
 R_BITS = 33
+P3_STAGES = fabric_product_stages(E_BITS, R_BITS, addend=True) + 1  # e * R + rnd; saturation
 
 
 HORNER_PRODUCTS = 3  # r * q3, r * q2, r * q1: unsigned WORK_FRAC x 20 bits
@@ -148,8 +150,8 @@ def exp_dsps(lanes: int) -> int:
 
 
 def softmax_dsps(lanes: int) -> int:
-    """DSP48E2s of the softmax unit: its exp pipeline and the e * R partial products."""
-    return exp_dsps(lanes) + lanes * dsp_products(E_BITS + 1, R_BITS + 1)
+    """DSP48E2s of the softmax unit: its exp pipeline's (e * R is in the fabric)."""
+    return exp_dsps(lanes)
 
 
 def exp_latency() -> int:
@@ -196,7 +198,7 @@ def ram_depths(row_len: int, lanes: int) -> tuple[int, int]:
 
 def softmax_latency(row_len: int, lanes: int) -> int:
     """Cycles from the first input beat of a row to its first output beat (unstalled)."""
-    return 2 * _beats(row_len, lanes) + 2 * _levels(lanes) + 55
+    return 2 * _beats(row_len, lanes) + 2 * _levels(lanes) + 52 + P3_STAGES
 
 
 def softmax_stream_cycles(rows: int, row_len: int, lanes: int) -> int:
@@ -639,14 +641,9 @@ def build_softmax_sfu(
         outs = []
         for i in range(lanes):
             ei = extract(ed, i * E_BITS, E_BITS)
-            # e * R < 2**mw as signed partial products (E_BITS + 1 by R_BITS + 1 bits, wider
-            # than one DSP48E2), summed with the rounding constant in the next stage
-            pps = partial_products(regs, zext(ei, E_BITS + 1), zext(r_hold, R_BITS + 1), f"p3_{i}")
-            pw3 = width(pps[0])
-            rnd = const(pw3, 1 << (shift - 1))
-            for pp in pps:
-                rnd = _add(rnd, pp)
-            y = regs.data(extract(rnd, shift, mw + 1 - shift), f"p3_rnd{i}")
+            # e * R + the rounding constant in the fabric (no DSP), registered per tree level
+            prod = fabric_product(regs, ei, r_hold, f"p3_{i}", addend=1 << (shift - 1))
+            y = extract(prod, shift, mw + 1 - shift)
             yw = width(y)
             if yw >= out_bits:
                 big = cmp("ugt", y, const(yw, hi))
@@ -654,7 +651,7 @@ def build_softmax_sfu(
             else:
                 o = zext(y, out_bits)
             outs.append(regs.data(o, f"out_r{i}"))
-        v3 = _delay(regs, vd, 3, "p3_v", ctrl=True)
+        v3 = _delay(regs, vd, P3_STAGES, "p3_v", ctrl=True)
         out_valid_fb.set(v3)
         return {"in_ready": en, "out_valid": v3, "out": _concat_lanes(outs)}
 

@@ -123,7 +123,7 @@ def sfu_latency(kind: str, row: int, lanes: int) -> int:
     beats per row and L = ceil(log2 lanes):
 
     relu 2; requantize 3, add and mul 4 (with a rounding shift); upsample and maxpool 2;
-    exp 16; gelu and silu (piecewise linear) 7; softmax 2B + 2L + 55 (a row's max and sum
+    exp 16; gelu and silu (piecewise linear) 7; softmax 2B + 2L + 58 (a row's max and sum
     pass, then its divide); layernorm B + L + 43 (one pass, then the per-row inverse square
     root; 16-bit data, 8-bit data is 2 cycles shorter).
     """
@@ -132,7 +132,7 @@ def sfu_latency(kind: str, row: int, lanes: int) -> int:
     fixed = {"relu": 2, "requantize": 3, "add": 4, "mul": 4, "upsample": 2, "maxpool": 2}
     fixed |= {"exp": 16, "gelu": 7, "silu": 7}
     if kind == "softmax":
-        return 2 * beats + 2 * levels + 55
+        return 2 * beats + 2 * levels + 58
     if kind == "layernorm":
         return beats + levels + 43
     return fixed[kind]

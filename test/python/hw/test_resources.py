@@ -90,10 +90,10 @@ def test_whole_buffers_move_to_ultra_ram_when_block_ram_would_not_fit(tmp_path: 
 
 
 def test_weights_stream_through_rings_when_whole_ones_would_not_fit(tmp_path: Path) -> None:
-    """The paper-scale self-attention design would hold its three 1024 x 1024 weights whole,
-    304 banks of 3456 words each (2 RAMB36 a bank, 608 a weight), 2,817 BRAM36 in all, over
-    the U280's 2,016. So its k-outer projections stream their weights through rings, the
-    largest buffers first, until the design fits."""
+    """The paper-scale self-attention design (a 1 x 8 x 5 core) would hold its three
+    1024 x 1024 weights whole, 80 banks of 13,120 words each (6.5 RAMB36 a bank, 520 a
+    weight), 2,553 BRAM36 in all, over the U280's 2,016. So its k-outer projections stream
+    their weights through rings, the largest buffers first, until the design fits."""
     man = compile_file(
         str(ROOT / "examples/self_attention.mlir"), tmp_path, CompileOptions("u280", 43, 7)
     )
@@ -120,8 +120,8 @@ def test_weights_stream_through_rings_when_whole_ones_would_not_fit(tmp_path: Pa
     }
     mems = plan_memories(whole, plan.instrs, {c.name: c.pe for c in plan.cores})
     weights = [m for m in mems if m.name.startswith("buf_cc0_b_w_")]
-    assert len(weights) == 3 and all(m.bram36 == 608 for m in weights)
-    assert all((m.count, m.depth, m.width) == (304, 3456, 16) for m in weights)
+    assert len(weights) == 3 and all(m.bram36 == 520 for m in weights)
+    assert all((m.count, m.depth, m.width) == (80, 13120, 16) for m in weights)
     assert sum(m.bram36 for m in mems) > 2016
 
 

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from circt.dialects import hw
+from circt.dialects import comb, hw
+from circt.ir import Value
 from sfu_harness import Stream, StreamBench, lo_hi
 
 from intar.golden import kernels
+from intar.hw.builders import and_, extract, fabric_product, fabric_product_stages
 from intar.hw.emit import emit_sv
-from intar.hw.sfu import build_sfu, sfu_latency
+from intar.hw.sfu import build_sfu, global_stall, sfu_latency, stream_ports
 from intar.sim import lint
 
 TOP = "sfu_top"
@@ -44,7 +46,7 @@ class Unit:
 
     @property
     def binary(self) -> bool:
-        return self.kind in ("add", "mul")
+        return self.kind in ("add", "mul", "fabric")
 
     @property
     def exact_bits(self) -> int:
@@ -59,9 +61,45 @@ class Unit:
         return f"{self.kind}_l{self.lanes}_i{self.in_bits}{r}o{self.out_bits}_s{self.shift}"
 
     def build(self, name: str) -> hw.HWModuleOp:
+        if self.kind == "fabric":
+            return _fabric_unit(self, name)
         return build_sfu(
             self.kind, self.lanes, self.in_bits, self.out_bits, self.shift, name, self.rhs_bits
         )
+
+    @property
+    def latency(self) -> int:
+        if self.kind == "fabric":
+            return fabric_product_stages(self.in_bits, self.rb, addend=bool(self.shift))
+        return sfu_latency(self.kind, self.shift)
+
+
+def _fabric_unit(u: Unit, name: str) -> hw.HWModuleOp:
+    """`builders.fabric_product` as a stream unit: per lane, the operands' bits as unsigned
+    numbers, times each other, plus ``shift`` as the addend (0: none)."""
+    inputs, outputs = stream_ports(u.lanes, u.in_bits, u.out_bits, u.rb)
+
+    def body(mod: hw.HWModuleOp) -> dict[str, Value]:
+        p = {n: mod.entry_block.arguments[i] for i, (n, _) in enumerate(inputs)}
+        regs, en, out_valid_fb = global_stall(p)
+        outs = [
+            fabric_product(
+                regs,
+                extract(p["a"], i * u.in_bits, u.in_bits),
+                extract(p["b"], i * u.rb, u.rb),
+                f"fp{i}",
+                addend=u.shift,
+            )
+            for i in range(u.lanes)
+        ]
+        v = and_(p["in_valid"], en)
+        for k in range(u.latency):
+            v = regs.ctrl(v, f"v{k}")
+        out_valid_fb.set(v)
+        out = comb.ConcatOp(list(reversed(outs))).result if u.lanes > 1 else outs[0]
+        return {"in_ready": en, "out_valid": v, "out": out}
+
+    return hw.HWModuleOp(name, inputs, outputs, body_builder=body)
 
 
 UNITS = [
@@ -77,6 +115,10 @@ UNITS = [
     Unit("mul", 1, 16, 16),  # saturation of i32 products to i16
     Unit("mul", 1, 16, 16, shift=7, rhs_bits=8),
     Unit("mul", 2, 32, 16, shift=16, rhs_bits=16),  # two partial products, summed after
+    # builders.fabric_product (softmax's e * R): unsigned, "shift" is the addend
+    Unit("fabric", 2, 7, 7 + 12 + 1, shift=37, rhs_bits=12),
+    Unit("fabric", 1, 13, 13 + 5 + 1, rhs_bits=5),  # the rows come from b, no addend
+    Unit("fabric", 1, 21, 21 + 33 + 1, shift=1 << 30, rhs_bits=33),  # softmax's widths
 ]
 
 
@@ -91,7 +133,7 @@ def _stimulus(u: Unit, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
         rlo, rhi = lo_hi(u.rb)
         b = rng.integers(rlo, rhi + 1, size=(N_BEATS, u.lanes), dtype=np.int64)
         b.ravel()[: len(special)] = [rlo, rhi, 0, 1, -1, rlo, rhi, rlo]
-    if u.shift:
+    if u.shift and u.kind != "fabric":
         # Every 4th beat is an exact tie: operand (or sum/product) = k * 2^s + 2^(s-1).
         s = u.shift
         k = rng.integers(lo >> s, (hi >> s) - 1, size=a[::4].shape, dtype=np.int64)
@@ -102,6 +144,12 @@ def _stimulus(u: Unit, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
 
 
 def _golden(u: Unit, a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    if u.kind == "fabric":
+        assert b is not None
+        ua, ub = a & ((1 << u.in_bits) - 1), b & ((1 << u.rb) - 1)
+        full = [int(x) * int(y) + u.shift for x, y in zip(ua.ravel(), ub.ravel(), strict=True)]
+        signed = [v - (1 << u.out_bits) if v >> (u.out_bits - 1) else v for v in full]
+        return np.array(signed, dtype=np.int64).reshape(a.shape)
     if u.kind == "relu":
         return kernels.relu(a, out_bits=u.out_bits)
     if u.kind == "requantize":
@@ -163,11 +211,11 @@ def test_bit_exact_unstalled_throughput(sim: tuple[Path, Path], stimulus: list) 
     for u, (a, b), (got, cycles) in zip(UNITS, stimulus, _run(exe, work, stimulus, 0), strict=True):
         want = _golden(u, a, b)
         np.testing.assert_array_equal(got, want, err_msg=u.id)
-        lat = sfu_latency(u.kind, u.shift)
+        lat = u.latency
         print(f"{u.id}: {N_BEATS} beats, latency {lat}, measured {cycles} cycles")
         assert cycles == N_BEATS + lat, u.id
         _, hi = lo_hi(u.out_bits)
-        if u.exact_bits - u.shift > u.out_bits:
+        if u.kind != "fabric" and u.exact_bits - u.shift > u.out_bits:
             assert np.any(np.abs(want) >= hi), f"{u.id}: stimulus should saturate"
 
 

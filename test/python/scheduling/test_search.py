@@ -445,18 +445,19 @@ def test_validate_rejects_a_transposed_buffer_of_an_input() -> None:
 
 @pytest.mark.parametrize("mode", ["intar", "dataflow", "sequential"])
 def test_sfu_multipliers_count_against_the_dsp_budget(mode: str) -> None:
-    """Self-attention's softmax unit takes the DSPs its hardware takes (5 a lane: its exp's
-    three Horner products and e * (1/S) as two), and cores plus SFUs stay within the budget."""
+    """Self-attention's softmax unit takes the DSPs its hardware takes (3 a lane: its exp's
+    three Horner products; e * (1/S) is in the fabric), and cores plus SFUs stay within the
+    budget."""
     from intar.hw.sfu_exp import softmax_dsps
 
     g = PAPER_KERNELS["self_attention"]()
     s = schedule(g, U280, dsp_budget=43, port_budget=7, mode=mode)
     (sm,) = [u for u in s.sfus if u.kind == "softmax"]
-    assert sm.dsps == softmax_dsps(sm.lanes) == 5 * sm.lanes
+    assert sm.dsps == softmax_dsps(sm.lanes) == 3 * sm.lanes
     cores = sum(s.core_dsps(c) for c in s.cores)
     assert s.dsps_used == cores + sum(u.dsps for u in s.sfus) <= 43
-    with pytest.raises(ScheduleError, match="dsp"):  # a core and the softmax lane: 1 + 5
-        schedule(g, U280, dsp_budget=5, port_budget=7, mode=mode)
+    with pytest.raises(ScheduleError, match="dsp"):  # a core and the softmax lane: 1 + 3
+        schedule(g, U280, dsp_budget=3, port_budget=7, mode=mode)
 
 
 def test_a_j_outer_reader_of_a_full_buffer_waits_for_all_of_it() -> None:
