@@ -51,8 +51,9 @@ any column (``rd_row`` stays a multiple of h) and an extra input ``rd_mask`` (w 
 tile column y when bit y is set (masked elements read as 0; rows outside the tensor still read
 as 0). The read tile then spans two column blocks: bank column j reads word ``base + qc + 1``
 when ``j < col % C`` and ``base + qc`` otherwise (one per-bank-column address, two values), and
-output column y takes bank column ``(col % C + y) % C`` through a C-way rotation mux whose
-one-hot select is registered beside the firmem read. The caller keeps the read inside the
+output column y takes bank column ``(col % C + y) % C``: an array of the C bank columns in
+that rotation, indexed by ``col % C`` (a one-hot register beside the firmem read, encoded to
+binary into the next one). The caller keeps the read inside the
 buffer (an unmasked element at col + y < cols, and col + w + C <= C * col_blocks so the next
 word exists). Writes stay aligned; a buffer without the flag is built exactly as before.
 
@@ -81,7 +82,8 @@ Logic per bank: the write address is a priority mux of the writers' word address
 all banks), the write data a priority mux over the writers of one fixed tile element each, the
 write enable an AND of the winner's grant and two block-position compares. Per output element
 the read side is an AND-OR mux of ``(R/h)*(C/w)`` bank outputs (selects and the out-of-range
-mask registered along the address pipeline), then one output register per element. Row /
+mask registered along the address pipeline), or for an unaligned read, R/h indexed arrays of C
+bank outputs, then one output register per element. Row /
 column to block / offset uses bit slices for power-of-two ``R`` / ``C`` and otherwise a
 constant reciprocal multiply built from shifts and adds (``mul_const``, so that synthesis
 spends no DSP on it), between two registers of the address pipeline.
@@ -414,6 +416,16 @@ def _concat(vals: list[Value]) -> Value:
     return comb.ConcatOp(list(reversed(vals))).result if len(vals) > 1 else vals[0]
 
 
+def _encode(one_hot: list[Value]) -> Value:
+    """The index of the set bit of a one-hot vector, ``bit_length(len - 1)`` bits."""
+    n = len(one_hot)
+    bits = []
+    for k in range(max(1, (n - 1).bit_length())):
+        ones = [v for q, v in enumerate(one_hot) if q >> k & 1]
+        bits.append(or_(*ones) if len(ones) > 1 else ones[0] if ones else const(1, 0))
+    return _concat(bits)
+
+
 def _prio_mux(sels: list[Value], vals: list[Value]) -> Value:
     """vals[first i with sels[i]], else vals[-1] (sels[-1] is not looked at)."""
     acc = vals[-1]
@@ -538,9 +550,11 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
         ]
         word_b = rb_.data(ro.word, "rd_word_b")
         if spec.unaligned_read:
-            # rot1[q]: the tile starts at column q of its block (one-hot); mask1[y]: keep y.
+            # rot1: the column of its block the tile starts at, binary (a one-hot register at
+            # B, encoded into C); mask1[y]: keep output column y.
             rd_mask = ra.data(pt["rd_mask"], "rd_mask_q")
-            rot1 = [late(v, f"rot_{q}") for q, v in enumerate(ro.split_c.starts(1))]
+            starts = [rb_.data(v, f"rot_{q}_b") for q, v in enumerate(ro.split_c.starts(1))]
+            rot1 = rc_.data(_encode(starts), "rot_c") if C > 1 else None
             mask1 = [late(extract(rd_mask, y, 1), f"mask_{y}") for y in range(rw)]
             word1_b = comb.AddOp([word_b, const(width(word_b), 1)]).result
             # bank column j < col % C reads the next word
@@ -550,6 +564,7 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
             ]
             raddr = [*later, word_b]
         else:
+            rot1 = None
             c_sel = ro.col_sel(rw)
             cs1 = [
                 [
@@ -584,15 +599,20 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
             rep = comb.ReplicateOp(ity(bits), sel).result if bits > 1 else sel
             return and_(rep, v)
 
+        def rotated(a: int, x: int, y: int) -> Value:
+            """Bank row a*rh + x at the start column rot1: the column (q + y) % C at q."""
+            row = [banks[(a * rh + x, (q + y) % C)] for q in range(C)]
+            if rot1 is None:
+                return row[0]
+            return hw.ArrayGetOp(hw.ArrayCreateOp.create(row[::-1]), rot1).result
+
         elems = []
         for x in range(rh):
             for y in range(rw):
                 terms = []
                 for a in range(R // rh):
                     if spec.unaligned_read:
-                        for q in range(C):
-                            sel = and_(rs1[a][x], rot1[q])
-                            terms.append(gate(sel, banks[(a * rh + x, (q + y) % C)]))
+                        terms.append(gate(rs1[a][x], rotated(a, x, y)))
                     else:
                         for b in range(C // rw):
                             sel = and_(rs1[a][x], cs1[b][y])
