@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from intar.tools.bench_qor import (
     QorOptions,
     _summary,
@@ -158,3 +160,25 @@ def test_no_synth_still_reports_a_synthesis_of_the_same_design(tmp_path: Path) -
     }
     sv.write_text("module m2; endmodule\n")  # another design: its counts are not these
     assert _cached_synthesis(tmp_path) is None
+
+
+def test_the_code_digest_is_read_once_per_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source edited while a bench runs does not change the digest that stamps its
+    compiles: the code already imported made them, so the next run must redo them."""
+    from intar.tools import bench_qor
+
+    src = tmp_path / "intar"
+    src.mkdir()
+    (src / "a.py").write_text("x = 1\n")
+    monkeypatch.setattr(bench_qor, "_PACKAGE", src)
+    bench_qor._code_digest.cache_clear()
+    try:
+        before = bench_qor._code_digest()
+        (src / "a.py").write_text("x = 2\n")
+        assert bench_qor._code_digest() == before
+        bench_qor._code_digest.cache_clear()
+        assert bench_qor._code_digest() != before  # a new run sees the edit
+    finally:
+        bench_qor._code_digest.cache_clear()
