@@ -182,3 +182,27 @@ def test_the_code_digest_is_read_once_per_run(
         assert bench_qor._code_digest() != before  # a new run sees the edit
     finally:
         bench_qor._code_digest.cache_clear()
+
+
+def test_efficiency_is_over_the_budget_when_yosys_did_not_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A simulated row without a synthesis is charged its whole DSP budget, and says so."""
+    from intar.tools import bench_qor
+
+    def simulated(run: Path, predicted: int, opts: QorOptions) -> dict:
+        run_facts = {"wall_seconds": 1.0, "cached": True}
+        return {
+            "status": "pass",
+            "cycles": 100_000,
+            "bit_exact": True,
+            "model_error": 0.0,
+        } | run_facts
+
+    monkeypatch.setattr(bench_qor, "_simulate", simulated)
+    opts = QorOptions(examples=ROOT / "examples", work=tmp_path, synthesize=False, log=print)
+    row = run_one("mlp", "intar", opts)
+    assert row["status"] == "pass" and row["efficiency_dsps"] == "budget"
+    assert row["efficiency"] == round(row["macs"] / (100_000 * 32), 3)
+    text = qor_markdown({"rows": [row], "summary": _summary([row])})
+    assert f"| {row['efficiency']:.2f} b |" in text

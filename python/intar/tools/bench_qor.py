@@ -287,8 +287,9 @@ def run_one(kernel: str, mode: str, opts: QorOptions) -> dict:
     if cycles:
         rec["paper_over_ours"] = round(rec["paper_cycles"] / cycles, 3)
         rec["roofline_fraction"] = round(rec["roofline_cycles"] / cycles, 3)
-        if dsps:
-            rec["efficiency"] = round(rec["macs"] / (cycles * dsps), 3)
+        # over yosys's DSPs; a design not synthesised is charged its whole budget
+        rec["efficiency"] = round(rec["macs"] / (cycles * (dsps or rec["dsp_budget"])), 3)
+        rec["efficiency_dsps"] = "yosys" if dsps else "budget"
     return rec
 
 
@@ -340,7 +341,8 @@ def qor_markdown(result: dict) -> str:
         "# QoR: the paper's kernels at full scale (U280 model)",
         "",
         "Simulated cycles are bit-exact Verilator runs through the off-chip memory model; "
-        "resources are yosys `synth_xilinx`. Efficiency = MACs / (cycles × DSPs). "
+        "resources are yosys `synth_xilinx`. Efficiency = MACs / (cycles × DSPs), over "
+        "yosys's DSPs, or over the DSP budget (marked b) where the design was not synthesised. "
         "paper/ours > 1 means fewer cycles than the paper's design.",
         "",
         "| kernel | mode | DSP budget | sim cycles | predicted | model error | paper cycles | "
@@ -366,7 +368,8 @@ def qor_markdown(result: dict) -> str:
             f"| {r['kernel']} | {r['mode']} | {r['dsp_budget']} | {_fmt(sim.get('cycles'))} | "
             f"{_fmt(r.get('predicted_cycles'))} | {err_text} | "
             f"{r['paper_cycles']:,} | {_fmt(r.get('paper_over_ours'), '.2f')} | "
-            f"{_fmt(r.get('roofline_cycles'))} | {_fmt(r.get('efficiency'), '.2f')} | "
+            f"{_fmt(r.get('roofline_cycles'))} | {_fmt(r.get('efficiency'), '.2f')}"
+            f"{' b' if r.get('efficiency_dsps') == 'budget' else ''} | "
             f"{_fmt(syn.get('dsp'))} | {_fmt(syn.get('lut'))} | {_fmt(syn.get('ff'))} | "
             f"{'~' if syn.get('estimated') else ''}{_fmt(syn.get('bram36'))} | "
             f"{_fmt(syn.get('uram'))} | "
