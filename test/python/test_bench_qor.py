@@ -191,13 +191,14 @@ def test_efficiency_is_over_the_budget_when_yosys_did_not_count(
     from intar.tools import bench_qor
 
     def simulated(run: Path, predicted: int, opts: QorOptions) -> dict:
-        run_facts = {"wall_seconds": 1.0, "cached": True}
         return {
             "status": "pass",
             "cycles": 100_000,
             "bit_exact": True,
             "model_error": 0.0,
-        } | run_facts
+            "wall_seconds": 1.0,
+            "cached": True,
+        }
 
     monkeypatch.setattr(bench_qor, "_simulate", simulated)
     opts = QorOptions(examples=ROOT / "examples", work=tmp_path, synthesize=False, log=print)
