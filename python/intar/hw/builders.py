@@ -375,7 +375,7 @@ def fabric_product(regs: Regs, a: Value, b: Value, name: str, addend: int = 0) -
 
     def add_terms(x: tuple[Value, int], y: tuple[Value, int]) -> tuple[Value, int]:
         (xv, xo), (yv, yo) = sorted((x, y), key=lambda t: t[1])
-        top = min(max(width(xv) + xo, width(yv) + yo) + 1, w)  # bits above the offset xo
+        top = min(max(width(xv) + xo, width(yv) + yo) + 1, w)  # the sum's end, at most w
         low = yo - xo  # x's bits below y's offset pass through
         if low >= width(xv):
             hi: Value = yv

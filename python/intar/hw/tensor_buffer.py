@@ -417,10 +417,9 @@ def _concat(vals: list[Value]) -> Value:
 
 
 def _encode(one_hot: list[Value]) -> Value:
-    """The index of the set bit of a one-hot vector, ``bit_length(len - 1)`` bits."""
-    n = len(one_hot)
+    """The index of the set bit of a one-hot vector of n >= 2 bits, ``bit_length(n - 1)`` bits."""
     bits = []
-    for k in range(max(1, (n - 1).bit_length())):
+    for k in range((len(one_hot) - 1).bit_length()):
         ones = [v for q, v in enumerate(one_hot) if q >> k & 1]
         bits.append(or_(*ones) if len(ones) > 1 else ones[0] if ones else const(1, 0))
     return _concat(bits)
@@ -553,8 +552,11 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
             # rot1: the column of its block the tile starts at, binary (a one-hot register at
             # B, encoded into C); mask1[y]: keep output column y.
             rd_mask = ra.data(pt["rd_mask"], "rd_mask_q")
-            starts = [rb_.data(v, f"rot_{q}_b") for q, v in enumerate(ro.split_c.starts(1))]
-            rot1 = rc_.data(_encode(starts), "rot_c") if C > 1 else None
+            rot1 = None
+            if C > 1:
+                starts = ro.split_c.starts(1)
+                rot1 = _encode([rb_.data(v, f"rot_{q}_b") for q, v in enumerate(starts)])
+                rot1 = rc_.data(rot1, "rot_c")
             mask1 = [late(extract(rd_mask, y, 1), f"mask_{y}") for y in range(rw)]
             word1_b = comb.AddOp([word_b, const(width(word_b), 1)]).result
             # bank column j < col % C reads the next word
