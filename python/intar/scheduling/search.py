@@ -786,6 +786,25 @@ class _Evaluator:
         block = rows if pp.order == "jik" and bj > 1 else min(pe[0], rows)
         return (block - 1) / rows if block > 1 else None
 
+    def _conv_tail(self, e: Edge, tp: dict[str, TaskPlan]) -> float | None:
+        """The share of its work a convolution streaming its input still has after the input's
+        last row, or None for any other consumer. It runs i-outer ("ijk"): one sweep over the
+        output rows per block of output channels, and only the first follows the stream. The
+        last input row is read by the output rows from ``first`` on, so the first sweep has
+        those left, and every later sweep is still to come."""
+        cons = self.s.g.task(e.cons)
+        if cons.kind not in ("conv2d", "conv_transpose2d") or len(tp[e.cons].cores) != 1:
+            return None
+        h = self.s.g.shape(cons.operands[0])[1]
+        kh = self.s.g.shape(cons.operands[1])[2]
+        s, p = int(cons.attr("stride", 1)), int(cons.attr("padding", 0))
+        oh = cons.shape[1]
+        # a transposed one runs at stride 1 over the zero-inserted input, padded by kh - 1 - p
+        conv = cons.kind == "conv2d"
+        first = max(0, -(-(h + p - kh) // s) if conv else (h - 1) * s - p)
+        sweeps = pe_bounds(tp[e.cons].gemms[0], self.cfg.cores[tp[e.cons].cores[0]])[0]
+        return (sweeps - 1 + (oh - min(first, oh)) / oh) / sweeps
+
     def _granule(self, e: Edge, tp: dict[str, TaskPlan], pointwise: bool = True) -> int:
         """Elements of edge e's tensor that its producer completes at once: a core's row block
         (a d1 x d2 tile for a `pointwise` reader of a matmul; one output row of a one-channel
@@ -937,6 +956,8 @@ class _Evaluator:
             lead = win if g.task(e.cons).kind in PE_KINDS else self._granule(e, tp)
             streamed[(e.prod, e.cons)] = min(1.0, lead / size)
             rest = self._rows_behind(e, tp)
+            if rest is None:
+                rest = self._conv_tail(e, tp)
             if rest is not None:
                 finish_frac[(e.prod, e.cons)] = rest
             streamed_ops.setdefault(e.cons, e.operands[0])
