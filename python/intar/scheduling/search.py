@@ -1546,12 +1546,20 @@ class _Evaluator:
             grain = pp.beat
             if self._emits_at_end(prod, tp):
                 drain = sfu_beats(prod.kind, prod.shape, pp.beat)
+        elif len(pp.cores) == 1 and cons.kind not in PE_KINDS:
+            # a convolution on one core sweeps its output rows once per block of d1 channels
+            # (i-outer): each sweep completes a block, the rows of its channels side by side
+            gm = s.gemm[p]
+            grain = min(self.cfg.cores[pp.cores[0]][0], gm.m) * gm.n
         else:
             return full
         work_p = max(1, pp.cycles - pp.lag)
         work_c = max(1, cp.cycles - cp.lag)
         if cons.kind not in PE_KINDS:
             need, rest = grain, 1
+            if prod.kind in PE_KINDS and prod.kind != "matmul":
+                # row-major, it follows the block's first channel; the others are left
+                rest = max(1, math.ceil((grain - s.gemm[p].n) / size * work_c))
         elif cons.kind == "matmul" and len(cp.cores) == 1:
             d1, d2, d3 = self.cfg.cores[cp.cores[0]]
             gm = s.gemm[c]

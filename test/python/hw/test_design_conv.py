@@ -188,3 +188,16 @@ def test_conv_graph_other_modes(tmp_path: Path, mode: str) -> None:
 @pytest.mark.parametrize("kernel", ["cnn_4l", "vae"])
 def test_small_conv_kernels_simulate_bit_exact(tmp_path: Path, kernel: str, mode: str) -> None:
     simulate_graph(getattr(K, kernel)(small=True), tmp_path, mode, seed=5)
+
+
+def test_an_sfu_follows_a_conv_block_by_block_through_a_full_buffer(tmp_path: Path) -> None:
+    """A conv_transpose2d of 48 output channels runs one sweep per block of d1 channels; an
+    SFU reading its result row-major follows block by block, so it ends about one block
+    after the conv (the model charged all of it after the conv's last tile: +53%)."""
+    g = Graph("convt_blocks")
+    x = g.input((1, 12, 12), "i16", name="x")
+    w = g.weight((1, 48, 5, 5), name="w")
+    y = g.conv_transpose2d(g.relu(x, name="r"), w, shift=10, out="i16", name="t")
+    g.output(g.requantize(y, shift=1, out="i16", name="q"))
+    rep = simulate_graph(g, tmp_path, "dataflow")
+    assert abs(rep["predicted_cycles"] / rep["cycles"] - 1) < 0.03
