@@ -1528,6 +1528,7 @@ class _Evaluator:
         size = max(1, elements(prod.shape))
         drain = 0  # work units at the producer's end in which all of its output appears
         step = 1  # work units per grain while it drains
+        left = 0  # elements an SFU reader still has after the producer's last tile
         if prod.kind == "matmul":
             if len(pp.cores) != 1:
                 return full
@@ -1551,15 +1552,13 @@ class _Evaluator:
             # (i-outer): each sweep completes a block, the rows of its channels side by side
             gm = s.gemm[p]
             grain = min(self.cfg.cores[pp.cores[0]][0], gm.m) * gm.n
+            left = grain - gm.n  # row-major, the reader follows the block's first channel
         else:
             return full
         work_p = max(1, pp.cycles - pp.lag)
         work_c = max(1, cp.cycles - cp.lag)
         if cons.kind not in PE_KINDS:
-            need, rest = grain, 1
-            if prod.kind in PE_KINDS and prod.kind != "matmul":
-                # row-major, it follows the block's first channel; the others are left
-                rest = max(1, math.ceil((grain - s.gemm[p].n) / size * work_c))
+            need, rest = grain, max(1, math.ceil(left / size * work_c))
         elif cons.kind == "matmul" and len(cp.cores) == 1:
             d1, d2, d3 = self.cfg.cores[cp.cores[0]]
             gm = s.gemm[c]
