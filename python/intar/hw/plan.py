@@ -158,6 +158,7 @@ class BufferPlan:
     writers: list[Writer] = field(default_factory=list)
     flat: Flat | None = None  # held flat (see `Flat`); None: the [rows, cols] matrix
     conv_read: bool = False  # read by a conv's im2col slot: unaligned reads with a mask
+    rotations: tuple[int, ...] = ()  # conv_read: the start columns (mod the block) it reaches
     ring_blocks: int = 0  # > 0: a window (ring) buffer of this many R-row blocks
     window_rows: int = 0  # a window buffer's rows (ring_blocks * R); 0: every row
     link_rows: int = 0  # a window buffer: the rows its IR link's depth holds
@@ -1215,6 +1216,13 @@ def _flat_layouts(
         cols = ceil_div(end, cq) * cq + (cq if convs_in else 0)
         buf.flat = Flat(h, w, pitch, lead, c, cols)
         buf.conv_read = bool(convs_in)
+        if convs_in:  # lead and pitch are multiples of cq: col % cq = (jw*d2 + kw - pw) % cq
+            d2 = buf.read_shape[1]
+            starts = {0}  # a padding row's tile reads at `lead`
+            for i in convs_in:
+                g = i.conv
+                starts |= {(j * d2 + k - g.pw) % cq for j in range(g.jw) for k in range(g.kw)}
+            buf.rotations = tuple(sorted(starts))
         for i in producers.get(tname, []):
             for wr in i.writes:
                 if wr.buffer == name and i.conv is not None:

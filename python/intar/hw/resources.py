@@ -117,6 +117,7 @@ def buffer_spec(bp: BufferPlan) -> tb.TensorBufferSpec:
         bp.conv_read,
         bp.ring_blocks,
         bp.ultra_ram,
+        bp.rotations,
     )
 
 

@@ -53,7 +53,9 @@ as 0). The read tile then spans two column blocks: bank column j reads word ``ba
 when ``j < col % C`` and ``base + qc`` otherwise (one per-bank-column address, two values), and
 output column y takes bank column ``(col % C + y) % C``: an array of the C bank columns in
 that rotation, indexed by ``col % C`` (a one-hot register beside the firmem read, encoded to
-binary into the next one). The caller keeps the read inside the
+binary into the next one). ``rotations``, when given, lists the only values ``col % C`` can
+take (a conv reaches few: its pitch and lead are multiples of C); the array then holds just
+those, so a wide read's rotation is a small mux, not a C-input one. The caller keeps the read inside the
 buffer (an unmasked element at col + y < cols, and col + w + C <= C * col_blocks so the next
 word exists). Writes stay aligned; a buffer without the flag is built exactly as before.
 
@@ -144,6 +146,8 @@ class TensorBufferSpec:
     unaligned_read: bool = False
     ring_blocks: int = 0  # > 0: a window of this many row blocks (a power of two), see above
     ultra_ram: bool = False  # banks in UltraRAM: memory modules named <name>_uram_bank_...
+    # an unaligned read's possible start columns (col % C), ascending; (): any of the C
+    rotations: tuple[int, ...] = ()
 
     @property
     def R(self) -> int:
@@ -223,6 +227,12 @@ def validate(spec: TensorBufferSpec) -> None:
     for h, w in (*spec.write_shapes, spec.read_shape):
         if h < 1 or w < 1:
             raise ValueError(f"tile shape ({h}, {w}) must be positive")
+    if spec.rotations:
+        if not spec.unaligned_read:
+            raise ValueError("rotations are for an unaligned read")
+        r = spec.rotations
+        if list(r) != sorted(set(r)) or r[0] < 0 or r[-1] >= spec.C:
+            raise ValueError(f"rotations {r} must be ascending, distinct and in [0, {spec.C})")
     if spec.ring_blocks:
         if spec.ring_blocks < 0 or spec.ring_blocks & (spec.ring_blocks - 1):
             raise ValueError(f"ring_blocks = {spec.ring_blocks} must be a power of two")
@@ -538,6 +548,7 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
             return rc_.data(rb_.data(v, f"{name}_b"), f"{name}_c")
 
         ro = _Origin(spec, rd_row, rd_col, (rh, 1 if spec.unaligned_read else rw))
+        rots = spec.rotations or tuple(range(C))
         r_sel = ro.row_sel(rh)
         # rs1[a][x]: the tile's rows start at a*rh in the block and row x is inside the tensor.
         rs1 = [
@@ -553,9 +564,9 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
             # B, encoded into C); mask1[y]: keep output column y.
             rd_mask = ra.data(pt["rd_mask"], "rd_mask_q")
             rot1 = None
-            if C > 1:
+            if len(rots) > 1:
                 starts = ro.split_c.starts(1)
-                rot1 = _encode([rb_.data(v, f"rot_{q}_b") for q, v in enumerate(starts)])
+                rot1 = _encode([rb_.data(starts[q], f"rot_{q}_b") for q in rots])
                 rot1 = rc_.data(rot1, "rot_c")
             mask1 = [late(extract(rd_mask, y, 1), f"mask_{y}") for y in range(rw)]
             word1_b = comb.AddOp([word_b, const(width(word_b), 1)]).result
@@ -603,7 +614,7 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
 
         def rotated(a: int, x: int, y: int) -> Value:
             """Bank row a*rh + x at the start column rot1: the column (q + y) % C at q."""
-            row = [banks[(a * rh + x, (q + y) % C)] for q in range(C)]
+            row = [banks[(a * rh + x, (q + y) % C)] for q in rots]
             if rot1 is None:
                 return row[0]
             return hw.ArrayGetOp(hw.ArrayCreateOp.create(row[::-1]), rot1).result

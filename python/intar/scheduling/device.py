@@ -61,7 +61,8 @@ class Device:
     max_logic_levels: int
     max_fifo_depth: int
     sfu_max_lanes: int
-    max_pe_dim: int
+    max_pe_lanes: int  # caps d1 and d2: independent lanes, each fed by a broadcast operand
+    max_pe_reduction: int  # caps d3: the adder tree's inputs
     sources: tuple[str, ...]
 
     @property
@@ -118,7 +119,8 @@ def device_from_dict(d: dict) -> Device:
         max_logic_levels=int(d["max_logic_levels"]),
         max_fifo_depth=int(d["max_fifo_depth"]),
         sfu_max_lanes=int(d["sfu_max_lanes"]),
-        max_pe_dim=int(d["max_pe_dim"]),
+        max_pe_lanes=int(d["max_pe_lanes"]),
+        max_pe_reduction=int(d["max_pe_reduction"]),
         sources=tuple(str(s) for s in d["sources"]),
     )
     if min(dev.dsp, dev.offchip.channels, dev.offchip.bytes_per_cycle, dev.sfu_max_lanes) < 1:

@@ -289,14 +289,13 @@ class _Search:
         return total
 
     def best_pe(self, cap: int, n: int) -> PE | None:
-        limit = min(cap, self.dev.max_pe_dim)
-        vals = self.pe_values(limit)
+        vals = self.pe_values(min(cap, self.dev.max_pe_lanes))
         best: tuple[int, int, PE] | None = None
         for d1 in vals:
             for d2 in vals:
                 if d1 * d2 > cap:
                     break
-                d3 = min(self.dev.max_pe_dim, cap // (d1 * d2))
+                d3 = min(self.dev.max_pe_reduction, cap // (d1 * d2))
                 pe = (d1, d2, d3)
                 key = (self._score(pe, n), d1 * d2 * d3, pe)
                 if best is None or key < best:
@@ -332,7 +331,7 @@ class _Search:
         if not self.pe_tasks:
             return Config((), True, lanes, "dataflow")
         cap = (budget - (q - 1)) * self.pack
-        vals = self.pe_values(min(cap, self.dev.max_pe_dim))
+        vals = self.pe_values(min(cap, self.dev.max_pe_lanes))
         fronts = []
         for t in self.pe_tasks:
             g = self.gemm[t.name]
@@ -349,7 +348,7 @@ class _Search:
                 for d2 in vals:
                     if d1 * d2 > cap:
                         break
-                    top = min(self.dev.max_pe_dim, cap // (d1 * d2))
+                    top = min(self.dev.max_pe_reduction, cap // (d1 * d2))
                     for d3 in {*(v for v in vals if v <= top), top}:
                         pe = (d1, d2, d3)
                         if not self.fits(t, pe):

@@ -84,6 +84,7 @@ def test_conv_tiles_and_flat_buffers(kernel: str, mode: str) -> None:
     plan = build_plan(graph, schedule(graph, dev, mode=mode), dev)
     pes = {c.name: c.pe for c in plan.cores}
     covered: dict[str, int] = {}
+    reached: dict[str, set[int]] = {}
     for unit, lst in plan.instrs.items():
         for ins in lst:
             if ins.conv is None:
@@ -99,8 +100,28 @@ def test_conv_tiles_and_flat_buffers(kernel: str, mode: str) -> None:
             widths = [w.shape[1] for w in b.writers] + [b.read_shape[1]]
             assert all(b.flat.pitch % w == 0 and b.flat.lead % w == 0 for w in widths)
             assert b.flat.pitch >= b.flat.w and b.flat.lead >= g.pw
+            reached.setdefault(b.name, set()).update(_im2col_starts(b, g))
+    for name, starts in reached.items():  # the rotations built are exactly those reached
+        assert plan.buffers[name].rotations == tuple(sorted(starts)), name
     convs = [t for t in graph.tasks if t.kind in CONVS]
     assert covered == {t.name: t.shape[0] * t.shape[1] for t in convs}
+
+
+def _im2col_starts(b, g) -> set[int]:
+    """col % C of every im2col read of conv geometry `g` from flat buffer `b`, walked step by
+    step as `top.conv_read` issues them (a padding row reads at `lead`)."""
+    f, d2 = b.flat, b.read_shape[1]
+    cq = math.lcm(*(w.shape[1] for w in b.writers), d2)
+    out = set()
+    for oh in range(g.oh_lo, g.oh_hi):
+        for kh in range(g.kh):
+            hh = oh + kh - g.ph
+            for jw in range(g.jw):
+                for kw in range(g.kw):
+                    inside = 0 <= hh < f.h
+                    col = f.lead + hh * f.pitch + jw * d2 + kw - g.pw if inside else f.lead
+                    out.add(col % cq)
+    return out
 
 
 def _conv_leaves(c=2, h=6, w=6, o=2) -> list[Tensor]:

@@ -390,6 +390,9 @@ def test_bad_specs() -> None:
         TensorBufferSpec(4, 4, 8, (), (1, 1)),
         TensorBufferSpec(4, 4, 8, ((0, 1),), (1, 1)),
         TensorBufferSpec(4, 4, 8, ((1, 1),), (1, 0)),
+        TensorBufferSpec(4, 8, 8, ((1, 4),), (1, 4), rotations=(0, 1)),  # aligned read
+        TensorBufferSpec(4, 8, 8, ((1, 4),), (1, 4), True, rotations=(2, 1)),  # not ascending
+        TensorBufferSpec(4, 8, 8, ((1, 4),), (1, 4), True, rotations=(0, 4)),  # 4 >= C
     ]
     for s in bad:
         with pytest.raises(ValueError):
