@@ -55,9 +55,10 @@ output column y takes bank column ``(col % C + y) % C``: an array of the C bank 
 that rotation, indexed by ``col % C`` (a one-hot register beside the firmem read, encoded to
 binary into the next one). ``rotations``, when given, lists the only values ``col % C`` can
 take (a conv reaches few: its pitch and lead are multiples of C); the array then holds just
-those, so a wide read's rotation is a small mux, not a C-input one. The caller keeps the read inside the
-buffer (an unmasked element at col + y < cols, and col + w + C <= C * col_blocks so the next
-word exists). Writes stay aligned; a buffer without the flag is built exactly as before.
+those, so a wide read's rotation is a small mux, not a C-input one. The caller keeps the
+read inside the buffer (an unmasked element at col + y < cols, and col + w + C <= C *
+col_blocks so the next word exists) and col % C among ``rotations``. Writes stay aligned; a
+buffer without the flag is built exactly as before.
 
 **Window (ring) buffers** (``ring_blocks`` = W > 0, a power of two, for a stream whose one
 writer writes rows in order and whose one reader reads them in order): the buffer holds only
