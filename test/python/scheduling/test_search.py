@@ -359,6 +359,23 @@ def test_pe_candidates_include_conv_output_widths() -> None:
     assert sched.predicted_cycles < 14_000  # 7 x (1, 28, 1) without them: 14,836
 
 
+def test_pe_lanes_and_reduction_have_separate_caps() -> None:
+    """d1 and d2 (independent lanes) go up to `max_pe_lanes`, d3 (the adder tree) up to
+    `max_pe_reduction`. CNN-4L's 896-wide conv3 takes 224 lanes on the U280; with lanes
+    capped at 128 its pipeline balances on 128 and is about 1.7x slower."""
+    g = PAPER_KERNELS["cnn_4l"]()
+    wide = schedule(g, U280, dsp_budget=439, port_budget=6)
+    narrow_dev = dataclasses.replace(U280, max_pe_lanes=128)
+    narrow = schedule(g, narrow_dev, dsp_budget=439, port_budget=6)
+    for s, dev in ((wide, U280), (narrow, narrow_dev)):
+        for c in s.cores:
+            d1, d2, d3 = c.pe
+            assert max(d1, d2) <= dev.max_pe_lanes and d3 <= dev.max_pe_reduction
+    assert max(c.pe[1] for c in wide.cores) == 224
+    assert max(c.pe[1] for c in narrow.cores) == 128
+    assert narrow.predicted_cycles > 1.6 * wide.predicted_cycles
+
+
 def _wide_ffn():
     """h = x . w1 (a 32 KB weight, most of the work), r = relu(h), y = r . w2 (narrow)."""
     leaves = [
