@@ -239,27 +239,6 @@ class _TopBuilder:
             head = mux(cmp("eq", rp.q, const(pw, e)), entries[e], head)
         return cmp("ne", cnt.q, const(cw, 0)), head, cnt.q
 
-    def skid(self, name: str, valid: Value, data: Value, pop: Value) -> tuple[Value, Value, Value]:
-        """Two-entry queue whose head is a register: returns (head valid, head, room).
-        ``room`` comes from the entry count alone, so the producer never waits on the
-        consumer's logic; a push and a pop in every cycle keep one entry in it."""
-        w = width(data)
-        n = self.reg(2, f"{name}_n")
-        has0 = cmp("ne", n.q, const(2, 0))
-        has1 = cmp("eq", n.q, const(2, 2))
-        room = not_(has1)
-        push = and_(valid, room)
-        e0 = Reg(self.clk, None, w, f"{name}_e0")
-        e1 = Reg(self.clk, None, w, f"{name}_e1")
-        # The enables wait on the pop as little as they can: an entry past the count may
-        # load anything. The head loads at every pop (the second entry, or the pushed one)
-        # and while empty; the second loads at every push behind a head.
-        e0.next(mux(has1, e1.q, data), or_(pop, not_(has0)))
-        e1.next(data, and_(push, has0))
-        up, down = and_(push, not_(pop)), and_(pop, not_(push))
-        n.next(mux(up, add(n.q, const(2, 1)), comb.SubOp(n.q, const(2, 1)).result), or_(up, down))
-        return has0, e0.q, room
-
     def step_queue(
         self, name: str, valid: Value, data: Value, pop: Value
     ) -> tuple[Value, Value, Value, Value, Value]:
@@ -594,16 +573,16 @@ class _TopBuilder:
             carry = and_(carry, last)
         return [x.q for x in digits]
 
-    def conv_read(
-        self, bname: str, instrs: list[Instr], stages: set[int], stage: Value, kc, jc, en: Value
-    ) -> tuple[tuple[Value, ...], Value]:
+    def conv_origin(
+        self, bname: str, instrs: list[Instr], stages: set[int], stage: Value, kc, jc
+    ) -> tuple[Value, Value, Value, Value, int]:
         """The im2col read of a conv's input buffer (flat) at step (kh, kw, cb) of pixel tile
-        (oh, jw): physical (row, col, mask) and readiness.
+        (oh, jw): physical (row, col, mask), and the rows it waits for, (r0, n).
 
         Row cb*d3; column lead + (oh + kh - ph)*pitch + jw*d2 + kw - pw; element x kept when
         the image row is inside and 0 <= jw*d2 + x + kw - pw < W (zero padding); a tile in a
-        padding row reads at column `lead`, all masked. Ready when the rows of the [C*H, W]
-        matrix from (cb*d3, hh) to (cb*d3 + d3 - 1, hh) are complete (hh clamped into the
+        padding row reads at column `lead`, all masked. Ready when the n rows of the [C*H, W]
+        matrix from r0 = (cb*d3, hh) to (cb*d3 + d3 - 1, hh) are complete (hh clamped into the
         image; conservative: the rows between are waited for too).
         """
         b = self.buffers[bname]
@@ -648,8 +627,7 @@ class _TopBuilder:
         )
         hc = mux(cmp("ult", hh, ph), const(aw, 0), inside)
         r0 = add(mul_const(resize(cb, rw), d3 * f.h, rw), resize(hc, rw))
-        ready = self.rows_ready(bname, r0, (d3 - 1) * f.h + 1)
-        return (en, row, col, concat(mask)), ready
+        return row, col, concat(mask), r0, (d3 - 1) * f.h + 1
 
     def controller(self, name: str, program: list[Instruction]) -> hw.HWModuleOp:
         key = ("ctrl", tuple(program))
@@ -754,21 +732,51 @@ class _TopBuilder:
                 lo_base = field(lambda r, d=h - big_h: r.row_base + d, aw + 1)
                 lo = add(lo_base, resize(x_off, aw + 1))
                 step_fields.append((f"{bname}_pre_blk{big_h}", lo))
+        # A conv's im2col digits (kh, kw, cb) and (oh, jw) count the steps the controller
+        # hands to the queue; its read (row, col, mask) and the first row it waits for enter
+        # the queue with the step, like a plain read's origin.
+        conv = [b for b in users if plan.buffers[b].conv_read]
+        geo = [x.conv for x in instrs]
+        if conv:
+            assert core is not None
+            k_rad = [
+                (g.kh, g.kw, g.cb) if g else (1, 1, x.bounds[2])
+                for x, g in zip(instrs, geo, strict=True)
+            ]
+            j_rad = [
+                (g.oh_hi - g.oh_lo, g.jw) if g else (1, x.bounds[1])
+                for x, g in zip(instrs, geo, strict=True)
+            ]
+            taken = and_(ic.step_valid, step_ready_fb.value)
+            kc = self.mixed_counter(f"{unit}_kc", c_stage, k_rad, taken)
+            jc = self.mixed_counter(f"{unit}_jc", c_stage, j_rad, and_(taken, ic.last_k))
+            for bname in conv:
+                row, col, mask, r0, n_rows = self.conv_origin(
+                    bname, instrs, set(users[bname]), c_stage, kc, jc
+                )
+                end = add(r0, const(width(r0), n_rows))
+                step_fields += [(f"{bname}_row", row), (f"{bname}_col", col)]
+                step_fields += [(f"{bname}_mask", mask), (f"{bname}_r0", r0)]
+                step_fields.append((f"{bname}_pre_row_end", end))
+
+        def step_ready(qd: dict[str, Value], bname: str) -> Value:
+            """The rows and columns the read of `bname` at queue entry `qd` needs are written."""
+            h, w = plan.buffers[bname].read_shape
+            tag = f"{bname}_pre_"
+            pre = {k[len(tag) :]: v for k, v in qd.items() if k.startswith(tag)}
+            if bname in conv:  # rows of the [C*H, W] matrix, not the physical read row
+                n_rows = plan.buffers[bname].flat.h * (h - 1) + 1
+                return self.rows_ready(bname, qd[f"{bname}_r0"], n_rows, pre=pre)
+            return self.rows_ready(bname, qd[f"{bname}_row"], h, qd[f"{bname}_col"], w, pre)
+
         fire_fb = Feedback(ity(1))
-        # Without conv reads (whose im2col counters advance with each read) a step's
-        # readiness is a register: judged a cycle ahead, on the head, or on the second entry
-        # when the head issues. Progress only grows, so a ready judged a cycle ago still
-        # holds; the compares never sit in front of the read.
-        judged = not any(plan.buffers[b].conv_read for b in users)
+        # A step's readiness is a register: judged a cycle ahead, on the head, or on the
+        # second entry when the head issues. Progress only grows, so a ready judged a cycle
+        # ago still holds; the compares never sit in front of the read.
         step_data = concat([v for _, v in step_fields])
-        if judged:
-            q_valid, has1, head, second, room = self.step_queue(
-                f"{unit}_steps", ic.step_valid, step_data, fire_fb.value
-            )
-        else:
-            q_valid, head, room = self.skid(
-                f"{unit}_steps", ic.step_valid, step_data, fire_fb.value
-            )
+        q_valid, has1, head, second, room = self.step_queue(
+            f"{unit}_steps", ic.step_valid, step_data, fire_fb.value
+        )
         step_ready_fb.set(room)
 
         def decode(entry: Value) -> dict[str, Value]:
@@ -786,13 +794,7 @@ class _TopBuilder:
             """The step `qd` may issue: its phase is on and its plain reads are written."""
             st = qd["stage"]
             ok = cmp("eq", rom(st, phases, self.phase_bits), self.phase)
-            rdy: dict[str, Value] = {}
-            for bname in plain:
-                h, w = plan.buffers[bname].read_shape
-                tag = f"{bname}_pre_"
-                pre = {k[len(tag) :]: v for k, v in qd.items() if k.startswith(tag)}
-                row, col = qd[f"{bname}_row"], qd[f"{bname}_col"]
-                rdy[bname] = self.rows_ready(bname, row, h, col, w, pre)
+            rdy = {bname: step_ready(qd, bname) for bname in users}
             terms = [
                 or_(
                     not_(cmp("eq", st, const(stage_bits, s))),
@@ -811,18 +813,6 @@ class _TopBuilder:
         reads: dict[str, tuple[Value, ...]] = {}
         buf_ready: dict[str, Value] = {}
         geo = [x.conv for x in instrs]
-        if any(g is not None for g in geo):
-            assert core is not None
-            k_rad = [
-                (g.kh, g.kw, g.cb) if g else (1, 1, x.bounds[2])
-                for x, g in zip(instrs, geo, strict=True)
-            ]
-            j_rad = [
-                (g.oh_hi - g.oh_lo, g.jw) if g else (1, x.bounds[1])
-                for x, g in zip(instrs, geo, strict=True)
-            ]
-            kc = self.mixed_counter(f"{unit}_kc", stage, k_rad, fire_fb.value)
-            jc = self.mixed_counter(f"{unit}_jc", stage, j_rad, and_(fire_fb.value, q["last_k"]))
         # a window's release follows the next step to issue: the queue's head, else the
         # controller's current step
         rel_stage = mux(q_valid, stage, c_stage)
@@ -834,18 +824,10 @@ class _TopBuilder:
         for bname, by_stage in users.items():
             if plan.buffers[bname].ring_blocks:
                 self.drive_release(bname, instrs, by_stage, core, rel_stage, *rel_tile, rel_done)
-            if plan.buffers[bname].conv_read:
-                en = and_(fire_fb.value, _or_all([on[s] for s in by_stage]))
-                reads[bname], buf_ready[bname] = self.conv_read(
-                    bname, instrs, set(by_stage), stage, kc, jc, en
-                )
-                continue
             row, col = q[f"{bname}_row"], q[f"{bname}_col"]
-            reads[bname] = (and_(fire_fb.value, _or_all([on[s] for s in by_stage])), row, col)
-            h, w = plan.buffers[bname].read_shape
-            tag = f"{bname}_pre_"
-            pre = {k[len(tag) :]: v for k, v in q.items() if k.startswith(tag)}
-            buf_ready[bname] = self.rows_ready(bname, row, h, col, w, pre)
+            en = and_(fire_fb.value, _or_all([on[s] for s in by_stage]))
+            reads[bname] = (en, row, col, q[f"{bname}_mask"]) if bname in conv else (en, row, col)
+            buf_ready[bname] = step_ready(q, bname)
         operands_ok = _and_all(
             [
                 or_(not_(on[s]), _and_all([buf_ready[r.buffer] for r in x.reads]))
@@ -857,13 +839,10 @@ class _TopBuilder:
         # A link of depth 0 into the unit builds no operand FIFO: it never takes an operand.
         depth = 0 if unit in plan.starved else FIFO_DEPTH
         valid_d, credit = self.read_credit(f"{unit}_rd_v", fire_fb.value, pop_fb.value, depth)
-        if judged:
-            ready = self.reg(1, f"{unit}_ready")
-            now = and_(q_valid, phase_ok, operands_ok)  # the head, as plain_ready judges it
-            ready.next(mux(fire_fb.value, and_(has1, plain_ready(decode(second))), now))
-            fire = and_(q_valid, ready.q, credit)
-        else:
-            fire = and_(q_valid, phase_ok, operands_ok, credit)
+        ready = self.reg(1, f"{unit}_ready")
+        now = and_(q_valid, phase_ok, operands_ok)  # the head, as plain_ready judges it
+        ready.next(mux(fire_fb.value, and_(has1, plain_ready(decode(second))), now))
+        fire = and_(q_valid, ready.q, credit)
         fire_fb.set(fire)
         self.drive_reads(reads)
         stage_d = self.delay_data(stage, tb.READ_LATENCY, f"{unit}_stage")
