@@ -252,15 +252,23 @@ class _Search:
         return self.dsp_budget - self.sfu_reserve(dedicated)
 
     def pe_values(self, limit: int) -> list[int]:
-        vals = {(2**a) * (3**b) for a in range(12) for b in range(7) if (2**a) * (3**b) <= limit}
+        """PE dimensions to try, up to `limit`. Above `max_pe_reduction` only a conv's output
+        row split into equal tiles: a matmul gets as many multipliers from d3, while a conv
+        with one channel in and out can use only d2 (and wider values would multiply the
+        search's work for nothing)."""
+        base = min(limit, self.dev.max_pe_reduction)
+        vals = {(2**a) * (3**b) for a in range(12) for b in range(7) if (2**a) * (3**b) <= base}
         for g in self.gemm.values():
             for d in (g.m, g.n, g.k):
-                if d <= limit:
+                if d <= base:
                     vals.add(d)
         for t in self.pe_tasks:  # a conv's pixel tiles never cross an output row
             ow = t.shape[-1]
-            if t.kind in ("conv2d", "conv_transpose2d") and CONV_WIDTH_MIN <= ow <= limit:
+            if t.kind not in ("conv2d", "conv_transpose2d"):
+                continue
+            if CONV_WIDTH_MIN <= ow <= base:
                 vals.add(ow)
+            vals.update(w for w in {ceil_div(ow, n) for n in range(1, ow + 1)} if base < w <= limit)
         return sorted(vals)
 
     def homogeneous_configs(self) -> list[Config]:
