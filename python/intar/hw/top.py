@@ -791,7 +791,7 @@ class _TopBuilder:
         phases = [x.phase for x in instrs]
 
         def plain_ready(qd: dict[str, Value]) -> Value:
-            """The step `qd` may issue: its phase is on and its plain reads are written."""
+            """The step `qd` may issue: its phase is on and its reads are written."""
             st = qd["stage"]
             ok = cmp("eq", rom(st, phases, self.phase_bits), self.phase)
             rdy = {bname: step_ready(qd, bname) for bname in users}
@@ -812,7 +812,6 @@ class _TopBuilder:
         on = [cmp("eq", stage, const(stage_bits, s)) for s in range(n)]
         reads: dict[str, tuple[Value, ...]] = {}
         buf_ready: dict[str, Value] = {}
-        geo = [x.conv for x in instrs]
         # a window's release follows the next step to issue: the queue's head, else the
         # controller's current step
         rel_stage = mux(q_valid, stage, c_stage)
