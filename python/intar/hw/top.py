@@ -735,9 +735,9 @@ class _TopBuilder:
         # A conv's im2col digits (kh, kw, cb) and (oh, jw) count the steps the controller
         # hands to the queue; its read (row, col, mask) and the first row it waits for enter
         # the queue with the step, like a plain read's origin.
-        conv = [b for b in users if plan.buffers[b].conv_read]
+        conv: dict[str, int] = {}  # conv-read buffer: the rows of the [C*H, W] matrix it waits on
         geo = [x.conv for x in instrs]
-        if conv:
+        if any(plan.buffers[b].conv_read for b in users):
             assert core is not None
             k_rad = [
                 (g.kh, g.kw, g.cb) if g else (1, 1, x.bounds[2])
@@ -750,11 +750,11 @@ class _TopBuilder:
             taken = and_(ic.step_valid, step_ready_fb.value)
             kc = self.mixed_counter(f"{unit}_kc", c_stage, k_rad, taken)
             jc = self.mixed_counter(f"{unit}_jc", c_stage, j_rad, and_(taken, ic.last_k))
-            for bname in conv:
-                row, col, mask, r0, n_rows = self.conv_origin(
+            for bname in (b for b in users if plan.buffers[b].conv_read):
+                row, col, mask, r0, conv[bname] = self.conv_origin(
                     bname, instrs, set(users[bname]), c_stage, kc, jc
                 )
-                end = add(r0, const(width(r0), n_rows))
+                end = add(r0, const(width(r0), conv[bname]))
                 step_fields += [(f"{bname}_row", row), (f"{bname}_col", col)]
                 step_fields += [(f"{bname}_mask", mask), (f"{bname}_r0", r0)]
                 step_fields.append((f"{bname}_pre_row_end", end))
@@ -765,8 +765,7 @@ class _TopBuilder:
             tag = f"{bname}_pre_"
             pre = {k[len(tag) :]: v for k, v in qd.items() if k.startswith(tag)}
             if bname in conv:  # rows of the [C*H, W] matrix, not the physical read row
-                n_rows = plan.buffers[bname].flat.h * (h - 1) + 1
-                return self.rows_ready(bname, qd[f"{bname}_r0"], n_rows, pre=pre)
+                return self.rows_ready(bname, qd[f"{bname}_r0"], conv[bname], pre=pre)
             return self.rows_ready(bname, qd[f"{bname}_row"], h, qd[f"{bname}_col"], w, pre)
 
         fire_fb = Feedback(ity(1))
