@@ -70,31 +70,43 @@ def Intar_MatmulOp : Intar_TaskOp<"matmul"> {
     `lhs` is [M, K] or [B, M, K]; `rhs` is [K, N] (or [N, K] with
     `transpose_rhs`), optionally with the same leading batch dimension. Products
     accumulate in int32 (wrapping); the sum is then rounded-shifted right by
-    `shift` and saturated to the result element type.
+    `shift` and saturated to the result element type, with 0 as the lower
+    bound when `relu` is set (a fused relu).
   }];
   let arguments = (ins StrAttr:$sym_name, Intar_Tensor:$lhs, Intar_Tensor:$rhs,
                        UnitAttr:$transpose_rhs,
-                       DefaultValuedAttr<I64Attr, "0">:$shift);
+                       DefaultValuedAttr<I64Attr, "0">:$shift,
+                       UnitAttr:$relu);
   let results = (outs Intar_Tensor:$result);
 }
 
 def Intar_Conv2dOp : Intar_TaskOp<"conv2d"> {
   let summary = "2-D cross-correlation, CHW input, OCHW filter";
+  let description = [{
+    Accumulates in int32 like `matmul`, then rounds-shifts by `shift` and
+    saturates, with 0 as the lower bound when `relu` is set.
+  }];
   let arguments = (ins StrAttr:$sym_name, Intar_Tensor:$input,
                        Intar_Tensor:$filter,
                        DefaultValuedAttr<I64Attr, "1">:$stride,
                        DefaultValuedAttr<I64Attr, "0">:$padding,
-                       DefaultValuedAttr<I64Attr, "0">:$shift);
+                       DefaultValuedAttr<I64Attr, "0">:$shift,
+                       UnitAttr:$relu);
   let results = (outs Intar_Tensor:$result);
 }
 
 def Intar_ConvTranspose2dOp : Intar_TaskOp<"conv_transpose2d"> {
   let summary = "2-D transposed convolution, CHW input, IOHW filter";
+  let description = [{
+    Accumulates in int32 like `matmul`, then rounds-shifts by `shift` and
+    saturates, with 0 as the lower bound when `relu` is set.
+  }];
   let arguments = (ins StrAttr:$sym_name, Intar_Tensor:$input,
                        Intar_Tensor:$filter,
                        DefaultValuedAttr<I64Attr, "1">:$stride,
                        DefaultValuedAttr<I64Attr, "0">:$padding,
-                       DefaultValuedAttr<I64Attr, "0">:$shift);
+                       DefaultValuedAttr<I64Attr, "0">:$shift,
+                       UnitAttr:$relu);
   let results = (outs Intar_Tensor:$result);
 }
 

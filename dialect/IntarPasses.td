@@ -21,6 +21,18 @@ def FuseRequantize : Pass<"intar-fuse-requantize", "mlir::ModuleOp"> {
   }];
 }
 
+def FuseRelu : Pass<"intar-fuse-relu", "mlir::ModuleOp"> {
+  let summary = "Fold relu tasks into the matmul or convolution that feeds them";
+  let description = [{
+    A compute core saturates its requantized result on the way out, so a relu
+    is one more bound: the lower one becomes 0. A relu whose input is the only
+    use of a matmul, conv2d or conv_transpose2d result, and whose element type
+    is no wider than that result's, becomes the producer's `relu` flag; the
+    producer takes the relu's result type and keeps its own name. Run it after
+    intar-fuse-requantize, so that a requantize between the two is gone.
+  }];
+}
+
 def SimplifyLayout : Pass<"intar-simplify-layout", "mlir::ModuleOp"> {
   let summary = "Fold reshape and transpose chains and remove identity views";
   let description = [{

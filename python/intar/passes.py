@@ -24,6 +24,7 @@ from intar.verifier import verify
 _PASS_MODULES = {
     "intar-simplify-layout": "intar.transforms.simplify_layout",
     "intar-fuse-requantize": "intar.transforms.fuse_requantize",
+    "intar-fuse-relu": "intar.transforms.fuse_relu",
     "intar-schedule": "intar.transforms.schedule",
     "intar-lower-to-hw": "intar.conversion.lower_to_hw",
     "intar-ultra-ram": "intar.transforms.ultra_ram",
@@ -31,7 +32,7 @@ _PASS_MODULES = {
 
 
 PIPELINES: dict[str, tuple[str, ...]] = {
-    "intar-task-cleanup": ("intar-fuse-requantize", "intar-simplify-layout"),
+    "intar-task-cleanup": ("intar-fuse-requantize", "intar-fuse-relu", "intar-simplify-layout"),
     "intar-lower-to-sv": (
         "intar-lower-to-hw",
         "lower-seq-firmem",

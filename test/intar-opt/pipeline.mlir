@@ -39,4 +39,4 @@
 // RUN: intar-opt %s --pass-pipeline='builtin.module(intar-task-cleanup,cse)' | FileCheck %s
 // RUN: intar-opt --help | FileCheck %s --check-prefix=GROUPS
 // GROUPS: pass groups (usable in --pass-pipeline):
-// GROUPS-NEXT: --intar-task-cleanup{{ +}}intar-fuse-requantize then intar-simplify-layout
+// GROUPS-NEXT: --intar-task-cleanup{{ +}}intar-fuse-requantize then intar-fuse-relu then intar-

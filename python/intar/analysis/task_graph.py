@@ -13,9 +13,9 @@ from intar.dialects import intar
 from intar.scheduling.problem import Task, TaskGraph, Tensor
 
 _ATTRS = {
-    "matmul": ("transpose_rhs", "shift"),
-    "conv2d": ("stride", "padding", "shift"),
-    "conv_transpose2d": ("stride", "padding", "shift"),
+    "matmul": ("transpose_rhs", "shift", "relu"),
+    "conv2d": ("stride", "padding", "shift", "relu"),
+    "conv_transpose2d": ("stride", "padding", "shift", "relu"),
     "add": ("shift",),
     "mul": ("shift",),
     "gelu": ("frac_bits",),
@@ -30,7 +30,7 @@ _DEFAULTS = {"shift": 0, "stride": 1, "padding": 0}
 
 
 def _attribute(op: ir.OpView, name: str) -> object:
-    if name in ("transpose_rhs", "causal"):
+    if name in ("transpose_rhs", "causal", "relu"):
         return intar.has_attr(op, name)
     if name == "perm":
         return tuple(intar.array_attr(op, name))

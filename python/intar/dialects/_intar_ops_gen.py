@@ -373,11 +373,16 @@ def buffer(sym_name, tensor, placement, home, bytes, *, slice=None, transposed=N
 
 @_ods_cext.register_operation(_Dialect)
 class Conv2dOp(_ods_ir.OpView):
+  r"""
+  Accumulates in int32 like `matmul`, then rounds-shifts by `shift` and
+  saturates, with 0 as the lower bound when `relu` is set.
+  """
+
   OPERATION_NAME = "intar.conv2d"
 
   _ODS_REGIONS = (0, True)
 
-  def __init__(self, result, sym_name, input, filter, *, stride=None, padding=None, shift=None, loc=None, ip=None):
+  def __init__(self, result, sym_name, input, filter, *, stride=None, padding=None, shift=None, relu=None, loc=None, ip=None):
     operands = []
     attributes = {}
     regions = None
@@ -400,6 +405,8 @@ class Conv2dOp(_ods_ir.OpView):
         isinstance(shift, _ods_ir.Attribute) or
         not _ods_ir.AttrBuilder.contains('I64Attr')) else
           _ods_ir.AttrBuilder.get('I64Attr')(shift, context=_ods_context))
+    if bool(relu): attributes["relu"] = _ods_ir.UnitAttr.get(
+      _ods_get_default_loc_context(loc))
     results = []
     results.append(result)
     _ods_successors = None
@@ -454,19 +461,39 @@ class Conv2dOp(_ods_ir.OpView):
     self.operation.attributes["shift"] = value
 
   @builtins.property
+  def relu(self) -> bool:
+    return "relu" in self.operation.attributes
+
+  @relu.setter
+  def relu(self, value):
+    if bool(value):
+      self.operation.attributes["relu"] = _ods_ir.UnitAttr.get()
+    elif "relu" in self.operation.attributes:
+      del self.operation.attributes["relu"]
+
+  @relu.deleter
+  def relu(self):
+    del self.operation.attributes["relu"]
+
+  @builtins.property
   def result(self) -> _ods_ir.OpResult[_ods_ir.RankedTensorType]:
     return self.operation.results[0]
 
-def conv2d(result, sym_name, input, filter, *, stride=None, padding=None, shift=None, loc=None, ip=None) -> _ods_ir.OpResult:
-  return Conv2dOp(result=result, sym_name=sym_name, input=input, filter=filter, stride=stride, padding=padding, shift=shift, loc=loc, ip=ip).result
+def conv2d(result, sym_name, input, filter, *, stride=None, padding=None, shift=None, relu=None, loc=None, ip=None) -> _ods_ir.OpResult:
+  return Conv2dOp(result=result, sym_name=sym_name, input=input, filter=filter, stride=stride, padding=padding, shift=shift, relu=relu, loc=loc, ip=ip).result
 
 @_ods_cext.register_operation(_Dialect)
 class ConvTranspose2dOp(_ods_ir.OpView):
+  r"""
+  Accumulates in int32 like `matmul`, then rounds-shifts by `shift` and
+  saturates, with 0 as the lower bound when `relu` is set.
+  """
+
   OPERATION_NAME = "intar.conv_transpose2d"
 
   _ODS_REGIONS = (0, True)
 
-  def __init__(self, result, sym_name, input, filter, *, stride=None, padding=None, shift=None, loc=None, ip=None):
+  def __init__(self, result, sym_name, input, filter, *, stride=None, padding=None, shift=None, relu=None, loc=None, ip=None):
     operands = []
     attributes = {}
     regions = None
@@ -489,6 +516,8 @@ class ConvTranspose2dOp(_ods_ir.OpView):
         isinstance(shift, _ods_ir.Attribute) or
         not _ods_ir.AttrBuilder.contains('I64Attr')) else
           _ods_ir.AttrBuilder.get('I64Attr')(shift, context=_ods_context))
+    if bool(relu): attributes["relu"] = _ods_ir.UnitAttr.get(
+      _ods_get_default_loc_context(loc))
     results = []
     results.append(result)
     _ods_successors = None
@@ -543,11 +572,26 @@ class ConvTranspose2dOp(_ods_ir.OpView):
     self.operation.attributes["shift"] = value
 
   @builtins.property
+  def relu(self) -> bool:
+    return "relu" in self.operation.attributes
+
+  @relu.setter
+  def relu(self, value):
+    if bool(value):
+      self.operation.attributes["relu"] = _ods_ir.UnitAttr.get()
+    elif "relu" in self.operation.attributes:
+      del self.operation.attributes["relu"]
+
+  @relu.deleter
+  def relu(self):
+    del self.operation.attributes["relu"]
+
+  @builtins.property
   def result(self) -> _ods_ir.OpResult[_ods_ir.RankedTensorType]:
     return self.operation.results[0]
 
-def conv_transpose2d(result, sym_name, input, filter, *, stride=None, padding=None, shift=None, loc=None, ip=None) -> _ods_ir.OpResult:
-  return ConvTranspose2dOp(result=result, sym_name=sym_name, input=input, filter=filter, stride=stride, padding=padding, shift=shift, loc=loc, ip=ip).result
+def conv_transpose2d(result, sym_name, input, filter, *, stride=None, padding=None, shift=None, relu=None, loc=None, ip=None) -> _ods_ir.OpResult:
+  return ConvTranspose2dOp(result=result, sym_name=sym_name, input=input, filter=filter, stride=stride, padding=padding, shift=shift, relu=relu, loc=loc, ip=ip).result
 
 @_ods_cext.register_operation(_Dialect)
 class CoreOp(_ods_ir.OpView):
@@ -1161,14 +1205,15 @@ class MatmulOp(_ods_ir.OpView):
   `lhs` is [M, K] or [B, M, K]; `rhs` is [K, N] (or [N, K] with
   `transpose_rhs`), optionally with the same leading batch dimension. Products
   accumulate in int32 (wrapping); the sum is then rounded-shifted right by
-  `shift` and saturated to the result element type.
+  `shift` and saturated to the result element type, with 0 as the lower
+  bound when `relu` is set (a fused relu).
   """
 
   OPERATION_NAME = "intar.matmul"
 
   _ODS_REGIONS = (0, True)
 
-  def __init__(self, result, sym_name, lhs, rhs, *, transpose_rhs=None, shift=None, loc=None, ip=None):
+  def __init__(self, result, sym_name, lhs, rhs, *, transpose_rhs=None, shift=None, relu=None, loc=None, ip=None):
     operands = []
     attributes = {}
     regions = None
@@ -1185,6 +1230,8 @@ class MatmulOp(_ods_ir.OpView):
         isinstance(shift, _ods_ir.Attribute) or
         not _ods_ir.AttrBuilder.contains('I64Attr')) else
           _ods_ir.AttrBuilder.get('I64Attr')(shift, context=_ods_context))
+    if bool(relu): attributes["relu"] = _ods_ir.UnitAttr.get(
+      _ods_get_default_loc_context(loc))
     results = []
     results.append(result)
     _ods_successors = None
@@ -1234,11 +1281,26 @@ class MatmulOp(_ods_ir.OpView):
     self.operation.attributes["shift"] = value
 
   @builtins.property
+  def relu(self) -> bool:
+    return "relu" in self.operation.attributes
+
+  @relu.setter
+  def relu(self, value):
+    if bool(value):
+      self.operation.attributes["relu"] = _ods_ir.UnitAttr.get()
+    elif "relu" in self.operation.attributes:
+      del self.operation.attributes["relu"]
+
+  @relu.deleter
+  def relu(self):
+    del self.operation.attributes["relu"]
+
+  @builtins.property
   def result(self) -> _ods_ir.OpResult[_ods_ir.RankedTensorType]:
     return self.operation.results[0]
 
-def matmul(result, sym_name, lhs, rhs, *, transpose_rhs=None, shift=None, loc=None, ip=None) -> _ods_ir.OpResult:
-  return MatmulOp(result=result, sym_name=sym_name, lhs=lhs, rhs=rhs, transpose_rhs=transpose_rhs, shift=shift, loc=loc, ip=ip).result
+def matmul(result, sym_name, lhs, rhs, *, transpose_rhs=None, shift=None, relu=None, loc=None, ip=None) -> _ods_ir.OpResult:
+  return MatmulOp(result=result, sym_name=sym_name, lhs=lhs, rhs=rhs, transpose_rhs=transpose_rhs, shift=shift, relu=relu, loc=loc, ip=ip).result
 
 @_ods_cext.register_operation(_Dialect)
 class MaxpoolOp(_ods_ir.OpView):

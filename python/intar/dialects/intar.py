@@ -406,7 +406,7 @@ class ShiftedOp(TaskLevelOp):
 class MatmulOp(ShiftedOp):
     SIGNATURE = Signature(
         operands=("lhs", "rhs"),
-        attrs={"sym_name": STR, "transpose_rhs": UNIT, "shift": OPT_INT},
+        attrs={"sym_name": STR, "transpose_rhs": UNIT, "shift": OPT_INT, "relu": UNIT},
         **TASK,
     )
 
@@ -448,7 +448,13 @@ class ConvLikeOp(ShiftedOp):
 class Conv2dOp(ConvLikeOp):
     SIGNATURE = Signature(
         operands=("input", "filter"),
-        attrs={"sym_name": STR, "stride": OPT_INT, "padding": OPT_INT, "shift": OPT_INT},
+        attrs={
+            "sym_name": STR,
+            "stride": OPT_INT,
+            "padding": OPT_INT,
+            "shift": OPT_INT,
+            "relu": UNIT,
+        },
         **TASK,
     )
 

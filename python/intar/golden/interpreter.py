@@ -53,6 +53,7 @@ _KERNELS: dict[str, Callable[[intar.TaskLevelOp, list[Array]], Array]] = {
         *a,
         transpose_rhs=intar.has_attr(op, "transpose_rhs"),
         shift=_shift(op),
+        relu=intar.has_attr(op, "relu"),
         out_bits=op.result_bits,
     ),
     "conv2d": lambda op, a: kernels.conv2d(
@@ -60,6 +61,7 @@ _KERNELS: dict[str, Callable[[intar.TaskLevelOp, list[Array]], Array]] = {
         stride=intar.int_attr(op, "stride", 1),
         padding=intar.int_attr(op, "padding", 0),
         shift=_shift(op),
+        relu=intar.has_attr(op, "relu"),
         out_bits=op.result_bits,
     ),
     "conv_transpose2d": lambda op, a: kernels.conv_transpose2d(
@@ -67,6 +69,7 @@ _KERNELS: dict[str, Callable[[intar.TaskLevelOp, list[Array]], Array]] = {
         stride=intar.int_attr(op, "stride", 1),
         padding=intar.int_attr(op, "padding", 0),
         shift=_shift(op),
+        relu=intar.has_attr(op, "relu"),
         out_bits=op.result_bits,
     ),
     "add": lambda op, a: kernels.add(*a, shift=_shift(op), out_bits=op.result_bits),

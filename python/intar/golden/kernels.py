@@ -78,17 +78,27 @@ def requantize(x: ArrayLike, *, shift: int, out_bits: int) -> IntArray:
 # --------------------------------------------------------------------------------------
 
 
+def _requantize_acc(acc: IntArray, shift: int, relu: bool, out_bits: int) -> IntArray:
+    """The result of an accumulating task: saturate(round_shift(wrap32(acc), shift)), with 0
+    as the lower bound when ``relu`` (equal to relu after the requantize, as both bounds and
+    the shift are monotonic)."""
+    y = round_shift(wrap32(acc), shift)
+    return saturate(np.maximum(y, 0) if relu else y, out_bits)
+
+
 def matmul(
     lhs: ArrayLike,
     rhs: ArrayLike,
     *,
     transpose_rhs: bool = False,
     shift: int = 0,
+    relu: bool = False,
     out_bits: int,
 ) -> IntArray:
     """lhs [M,K] or [B,M,K] times rhs [K,N] ([N,K] if transpose_rhs), rhs optionally [B,..].
 
-    acc = wrap32(sum_k lhs[.., m, k] * rhs[.., k, n]); result requantize(acc, shift, out_bits).
+    acc = wrap32(sum_k lhs[.., m, k] * rhs[.., k, n]); result requantize(acc, shift, out_bits),
+    with negative values set to 0 first when ``relu`` (a fused relu).
     """
     a = as_int_array(lhs, "lhs")
     b = as_int_array(rhs, "rhs")
@@ -110,7 +120,7 @@ def matmul(
     # int64 arithmetic wraps modulo 2**64, so the low 32 bits (all wrap32 keeps) are exact.
     spec = "bmk,bkn->bmn" if b.ndim == 3 else "...mk,kn->...mn"
     acc = np.einsum(spec, a, b)
-    return saturate(round_shift(wrap32(acc), shift), out_bits)
+    return _requantize_acc(acc, shift, relu, out_bits)
 
 
 def _check_conv_args(x: IntArray, w: IntArray, stride: int, padding: int, shift: int) -> None:
@@ -128,6 +138,7 @@ def conv2d(
     stride: int = 1,
     padding: int = 0,
     shift: int = 0,
+    relu: bool = False,
     out_bits: int,
 ) -> IntArray:
     """Cross-correlation of x [C,H,W] with w [O,C,KH,KW], zero padding, wrap32, requantize.
@@ -151,7 +162,7 @@ def conv2d(
     xp = np.pad(xa, ((0, 0), (padding, padding), (padding, padding)))
     windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
     acc = np.einsum("ocuv,cijuv->oij", wa, windows, optimize=True)
-    return saturate(round_shift(wrap32(acc), shift), out_bits)
+    return _requantize_acc(acc, shift, relu, out_bits)
 
 
 def conv_transpose2d(
@@ -161,6 +172,7 @@ def conv_transpose2d(
     stride: int = 1,
     padding: int = 0,
     shift: int = 0,
+    relu: bool = False,
     out_bits: int,
 ) -> IntArray:
     """Transposed convolution of x [C,H,W] with w [C,O,KH,KW] (PyTorch layout), wrap32, requantize.
@@ -192,7 +204,7 @@ def conv_transpose2d(
                 :, u : u + (h - 1) * stride + 1 : stride, v : v + (wd - 1) * stride + 1 : stride
             ] += contrib
     acc = full[:, padding : padding + oh, padding : padding + ow]
-    return saturate(round_shift(wrap32(acc), shift), out_bits)
+    return _requantize_acc(acc, shift, relu, out_bits)
 
 
 # --------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ a          in   d1*d3*in_bits                A tile, element (i, k) at bits ((i*
 b          in   d3*d2*in_bits                B tile, element (k, j) at bits ((k*d2 + j) * in_bits)
 k_bound    in   K_BOUND_BITS                 beats (k tiles) summed into one output tile, >= 1
 shift      in   SHIFT_BITS                   requantize shift (values > 32 act as 32: result 0)
+relu       in   1                            saturate to [0, max] (a fused relu; only with
+                                             ``CoreConfig.relu``)
 out_valid  out  1                            ``out`` holds a finished output tile
 out_ready  in   1                            the sink takes ``out`` this cycle
 out        out  d1*d2*out_bits               C tile, element (i, j) at bits ((i*d2 + j) * out_bits)
@@ -38,8 +40,8 @@ spare is full: ``in_ready = en = !spare_valid``, and every pipeline register is 
 ``en``. So the sink's ready reaches only the two output registers' enables, never the pipeline's
 (the sink's ready comes from the buffers' write arbitration, a long path). Unstalled, the spare
 is never used and adds no latency. ``k_bound`` is read as each beat is accepted and ``shift``
-travels with the beat (the value on the tile's last-k beat is used), so both may change from
-one tile to the next while earlier tiles are in flight. Per output tile, the beats with
+(and ``relu``) travel with the beat (the value on the tile's last-k beat is used), so they may
+change from one tile to the next while earlier tiles are in flight. Per output tile, the beats with
 k = 0 .. k_bound-1 must arrive consecutively.
 
 **k-outer cores** (``acc_depth > 1``, for the ``kij`` loop order): the beats of one output tile
@@ -99,6 +101,8 @@ class CoreConfig:
     acc_bits: int = 32
     acc_depth: int = 1
     """Partial tiles held for k-outer (``kij``) instructions; 1 = accumulator register only."""
+    relu: bool = False
+    """Some instruction fuses a relu: a ``relu`` input (per beat, like ``shift``) exists."""
 
     @property
     def acc_idx_bits(self) -> int:
@@ -157,11 +161,16 @@ def _round_shift(acc: Value, sh: Value, rnd: Value) -> Value:
     return comb.ShrSOp(add(sext(acc, REQ_BITS), rnd), sh).result
 
 
-def _saturate(y: Value, out_bits: int) -> Value:
+def _saturate(y: Value, out_bits: int, relu: Value | None = None) -> Value:
+    """y clamped to the signed range of out_bits; a negative y is 0 while ``relu`` is set (a
+    sign-bit test beside the constant compares)."""
     hi, lo = (1 << (out_bits - 1)) - 1, -(1 << (out_bits - 1))
     hi_c, lo_c = const(REQ_BITS, hi), const(REQ_BITS, lo)
-    y = mux(cmp("sgt", y, hi_c), hi_c, mux(cmp("slt", y, lo_c), lo_c, y))
-    return extract(y, 0, out_bits)
+    sat = mux(cmp("sgt", y, hi_c), hi_c, mux(cmp("slt", y, lo_c), lo_c, y))
+    if relu is not None:
+        negative = and_(relu, extract(y, REQ_BITS - 1, 1))
+        sat = mux(negative, const(REQ_BITS, 0), sat)
+    return extract(sat, 0, out_bits)
 
 
 def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
@@ -179,6 +188,8 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
         ("shift", ity(SHIFT_BITS)),
         ("out_ready", i1),
     ]
+    if cfg.relu:
+        inputs.insert(-1, ("relu", i1))
     k_outer = cfg.acc_depth > 1
     if k_outer:
         inputs[5:6] = [
@@ -213,6 +224,7 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
         # Control pipeline: (valid, first, last) travel alongside the data.
         n_stages = 3 + cfg.tree_levels
         v, f, la, sh = fire, first_in, last_in, p["shift"]
+        relu = p["relu"] if cfg.relu else None
         for s in range(n_stages):
             if k_outer and s == n_stages - 1:
                 idx_rd = idx  # the partial-tile read is issued one stage before the sums
@@ -220,12 +232,16 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
             f = regs.data(f, f"first_s{s + 1}")
             la = regs.data(la, f"last_s{s + 1}")
             sh = regs.data(sh, f"shift_s{s + 1}")
+            if relu is not None:
+                relu = regs.data(relu, f"relu_s{s + 1}")
             if k_outer:
                 idx = regs.data(idx, f"acc_idx_s{s + 1}")
                 from_mem = regs.data(from_mem, f"acc_mem_s{s + 1}")
         # the shift's clamped value and rounding constant, aligned with acc_done
         sh_c, rnd_c = _shift_terms(sh)
         sh, rnd = regs.data(sh_c, "shift_acc"), regs.data(rnd_c, "round_acc")
+        if relu is not None:  # aligned with the rounding shift's result
+            relu = regs.data(regs.data(relu, "relu_acc"), "relu_rq")
 
         # PE array: one DSP48E2 per (i, j, k) with its A/B, M and P registers (see dsp_mul),
         # or with 8-bit operands one per (i, j pair, k) computing both products (dsp_mul2).
@@ -309,7 +325,7 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
         # register (writeback).
         shifted = [regs.data(_round_shift(acc, sh, rnd), f"rq_r{e}") for e, acc in enumerate(accs)]
         rq_valid = regs.ctrl(done, "rq_valid")
-        outs = [_saturate(y, ob) for y in shifted]
+        outs = [_saturate(y, ob, relu) for y in shifted]
         bus = comb.ConcatOp(list(reversed(outs))).result if len(outs) > 1 else outs[0]
 
         # Output stage: the output register and a spare. A result leaving the pipeline goes to

@@ -235,6 +235,7 @@ class Instr:
     in_rows: tuple[int, int] = (1, 1)
     order: str = "ijk"  # ijk, jik (swap) or kij (bounds programmed as (k, i, j))
     conv: ConvGeom | None = None  # a conv2d / conv_transpose2d (see `_conv_instrs`)
+    relu: bool = False  # a core's fused relu: the result saturates to [0, max]
 
     @property
     def out_bounds(self) -> tuple[int, int]:
@@ -633,6 +634,7 @@ def _matmul_instrs(
                 [],
                 int(t.attr("shift", 0)),
                 order=run,
+                relu=bool(t.attr("relu", False)),
             )
         )
     return out
@@ -715,6 +717,7 @@ def _conv_instrs(
             [],
             int(t.attr("shift", 0)),
             conv=geom,
+            relu=bool(t.attr("relu", False)),
         )
     ]
 

@@ -372,15 +372,18 @@ class _TopBuilder:
     def phys(self, buf: str, row: Value, col: Value) -> tuple[Value, Value]:
         """Element (row, col) of a buffer's [rows, cols] matrix as its physical address: the
         same for a plain buffer; (row // H, lead + (row % H)*pitch + col) for a flat one (a
-        constant reciprocal multiply, see `tensor_buffer.Split`)."""
+        constant reciprocal multiply, see `tensor_buffer.Split`, unless it holds one channel)."""
         b = self.buffers[buf]
         f = b.plan.flat
         if f is None:
             return row, col
         n = b.plan.tensor.rows
         x = resize(row, bits_for(max(n - 1, 1)))
-        split = tb.Split(x, f.h, n)
-        q, r = split.q, split.rem
+        if n <= f.h:  # one channel: the quotient is 0, no reciprocal multiply
+            q, r = const(1, 0), x
+        else:
+            split = tb.Split(x, f.h, n)
+            q, r = split.q, split.rem
         w = max(b.cb, width(col)) + 1
         c = add(add(const(w, f.lead), mul_const(r, f.pitch, w)), resize(col, w))
         return q, c
@@ -900,7 +903,10 @@ class _TopBuilder:
         tile_h, tile_w = instrs[0].out_shape
         if core is not None:
             d1, d2, d3 = core.pe
-            cfg = CoreConfig(d1, d2, d3, core.in_bits, core.out_bits, acc_depth=acc_depth)
+            relu = any(x.relu for x in instrs)
+            cfg = CoreConfig(
+                d1, d2, d3, core.in_bits, core.out_bits, acc_depth=acc_depth, relu=relu
+            )
             mod = self.module(("core", cfg), lambda nm, c=cfg: build_core(c, nm))
             if acc_depth > 1:
                 ib, m = cfg.acc_idx_bits, parts[2]
@@ -913,6 +919,8 @@ class _TopBuilder:
             else:
                 k_bounds = [x.bounds[2] for x in instrs]
                 acc_ports = {"k_bound": rom(h_stage, k_bounds, K_BOUND_BITS)}
+            if relu:
+                acc_ports["relu"] = rom(h_stage, [int(x.relu) for x in instrs], 1)
             inst = instance(
                 mod,
                 f"{unit}_pe",

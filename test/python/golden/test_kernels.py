@@ -377,6 +377,36 @@ def test_relu_saturates() -> None:
     assert relu(x, out_bits=32).tolist() == [0, 0, 3, 200, 1 << 20]
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    shift=st.integers(0, 20),
+    bits=st.sampled_from([8, 16, 32]),
+    relu_bits=st.sampled_from([4, 8, 16, 32]),
+)
+def test_fused_relu_equals_relu_after_the_task(
+    seed: int, shift: int, bits: int, relu_bits: int
+) -> None:
+    """relu=True (intar-fuse-relu) is relu applied to the task's result, for a relu as wide
+    as the result or narrower; the operands reach int32 wrap-around and both saturations."""
+    if relu_bits > bits:
+        relu_bits = bits
+    rng = np.random.default_rng(seed)
+    big = 1 << 15
+    x = rng.integers(-big, big, (3, 6, 5))
+    a, b = rng.integers(-big, big, (4, 40)), rng.integers(-big, big, (40, 5))
+    cases = [
+        (matmul, (a, b), {}),
+        (conv2d, (x, rng.integers(-big, big, (2, 3, 3, 2))), {"padding": 1}),
+        (conv_transpose2d, (x, rng.integers(-big, big, (3, 2, 2, 3))), {"padding": 0}),
+    ]
+    for op, args, kw in cases:
+        plain = op(*args, shift=shift, out_bits=bits, **kw)
+        fused = op(*args, shift=shift, relu=True, out_bits=relu_bits, **kw)
+        np.testing.assert_array_equal(fused, relu(plain, out_bits=relu_bits))
+        assert (plain < 0).any() and (fused >= 0).all()
+
+
 def test_upsample_and_maxpool() -> None:
     rng = np.random.default_rng(RNG_SEED)
     x = rand(rng, (2, 3, 5), 16)

@@ -30,6 +30,7 @@ LINT_WAIVERS: tuple[str, ...] = ("DECLFILENAME",)  # the PE multiplier modules s
 # then one line per beat with n_a A elements and n_b B elements. seed 0 drives every cycle with
 # out_ready high; otherwise in_valid gaps and out_ready stalls come from an LCG with that seed.
 # Result file: "first_in last_out" cycles, then one line of n_out elements per output tile.
+# A core with a relu input (CoreConfig.relu) gets relu = 1 on the beats of odd output tiles.
 HARNESS = r"""
 #include "Vintar_core.h"
 #include "verilated.h"
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
       pack(wb, row + na, nb, ib);
       put(top->a, wa);
       put(top->b, wb);
+      @SET_RELU@
     }
     top->out_ready = seed == 0 || rnd() % 3 != 0;
     top->clk = 0;
@@ -125,6 +127,8 @@ CASES = [
     Case(CoreConfig(1, 4, 2, in_bits=16, out_bits=16), m=3, n=8, k=8, shift=10),
     # odd d3 (adder tree with a pass-through leg), shift 0, narrow output.
     Case(CoreConfig(2, 3, 3, in_bits=8, out_bits=8), m=4, n=6, k=9, shift=0),
+    # a fused relu on every other output tile, switched per beat while tiles are in flight
+    Case(CoreConfig(2, 2, 2, in_bits=8, out_bits=16, relu=True), m=4, n=4, k=64, shift=4),
 ]
 
 
@@ -174,7 +178,25 @@ def _run(exe: Path, case: Case, beats: list[list[int]], seed: int, work: Path) -
 
 def _case_id(case: Case) -> str:
     c = case.cfg
-    return f"{c.d1}x{c.d2}x{c.d3}_i{c.in_bits}o{c.out_bits}_s{case.shift}"
+    return f"{c.d1}x{c.d2}x{c.d3}_i{c.in_bits}o{c.out_bits}_s{case.shift}" + (
+        "_relu" if c.relu else ""
+    )
+
+
+def _harness(cfg: CoreConfig) -> str:
+    relu = "top->relu = (beat / kb) % 2;" if cfg.relu else ""
+    return HARNESS.replace("@BUS_H@", str(BUS_HEADER)).replace("@SET_RELU@", relu)
+
+
+def _relu_odd_tiles(case: Case, c: np.ndarray) -> np.ndarray:
+    """c with max(x, 0) on the output tiles issued at odd positions (i-major, then j)."""
+    d1, d2 = case.cfg.d1, case.cfg.d2
+    out = c.copy()
+    for t in range(1, (case.m // d1) * (case.n // d2), 2):
+        ti, tj = divmod(t, case.n // d2)
+        tile = out[ti * d1 : (ti + 1) * d1, tj * d2 : (tj + 1) * d2]
+        np.maximum(tile, 0, out=tile)
+    return out
 
 
 def test_sv_is_deterministic() -> None:
@@ -194,11 +216,16 @@ def test_verilator_lint_clean(case: Case, tmp_path: Path) -> None:
 def test_bit_exact_and_cycles(case: Case, tmp_path: Path) -> None:
     sv, tb = tmp_path / f"{TOP}.sv", tmp_path / "tb.cpp"
     sv.write_text(core_sv(case.cfg, TOP))
-    tb.write_text(HARNESS.replace("@BUS_H@", str(BUS_HEADER)))
+    tb.write_text(_harness(case.cfg))
     exe = build(sv, TOP, tb, tmp_path / "build", optimize=False)
     rng = np.random.default_rng(1234)
     a, b = _operands(case, rng)
     want = matmul(a, b, shift=case.shift, out_bits=case.cfg.out_bits)
+    if case.cfg.relu:
+        plain = want
+        want = _relu_odd_tiles(case, want)
+        assert (want == 0).sum() > (plain == 0).sum(), "stimulus should exercise the relu"
+        assert (want < 0).any(), "even tiles keep their negative values"
     beats = _beats(case, a, b)
 
     got, core_cycles = _run(exe, case, beats, seed=0, work=tmp_path)
