@@ -106,6 +106,7 @@ from circt.passmanager import PassManager
 
 from intar.hw.builders import (
     Regs,
+    _tree_sum,
     and_,
     cmp,
     const,
@@ -265,6 +266,46 @@ def _reciprocal(d: int, n: int) -> tuple[int, int]:
     raise ValueError(f"no reciprocal for x // {d}, x < {n}")
 
 
+def _order_of_two(m: int) -> int:
+    """The smallest p >= 1 with 2**p % m == 1 (m odd, > 1)."""
+    p, r = 1, 2 % m
+    while r != 1:
+        p, r = p + 1, r * 2 % m
+    return p
+
+
+FOLD_BITS = 6
+"""`Split._starts_by_folding` folds while the value is wider than this (one LUT6)."""
+
+FOLDED_BITS = 8
+"""The widest folded value a select may read: a LUT6 pair and a MUXF7/8, still one level."""
+
+
+def fold_widths(w: int, m: int) -> list[tuple[int, int]]:
+    """The folds of a w-bit value for residues modulo an odd m > 1: (input width, sum width)
+    per round. A round sums the value's p-bit digits (p = `_order_of_two(m)`), which keeps the
+    residue as 2**p % m == 1; rounds go on while the value is wider than `FOLD_BITS` and a
+    round still narrows it."""
+    p, out = _order_of_two(m), []
+    while w > FOLD_BITS:
+        n = -(-w // p)
+        top = (w - (n - 1) * p) if n > 1 else w
+        most = (n - 1) * ((1 << p) - 1) + (1 << top) - 1
+        nw = most.bit_length()
+        if nw >= w:
+            break
+        out.append((w, nw))
+        w = nw
+    return out
+
+
+def _foldable(w: int, step: int, m: int) -> bool:
+    """Whether the t = x / step of a w-bit x folds to at most `FOLDED_BITS` modulo m."""
+    e = step.bit_length() - 1
+    folds = fold_widths(max(w - e, 1), m)
+    return (folds[-1][1] if folds else max(w - e, 1)) <= FOLDED_BITS
+
+
 def _by_low_bits(m: int) -> bool:
     """Whether `Split.starts` tells m residue slots apart from a few low bits of x."""
     return m & (m - 1) == 0 and m <= 64
@@ -358,6 +399,8 @@ class Split:
         m = d // step
         if d & (d - 1) and _by_low_bits(m):
             return self._starts_by_low_bits(step, m)
+        if m % 2 and step & (step - 1) == 0 and _foldable(width(self.x), step, m):
+            return self._starts_by_folding(step, m)
         if self.frac is None:
             rem = self.rem
             return [cmp("eq", rem, const(width(rem), a * step)) for a in range(d // step)]
@@ -365,6 +408,28 @@ class Split:
         out = [not_(ge[0])]
         out += [and_(ge[a - 1], not_(ge[a])) for a in range(1, len(ge))]
         return [*out, ge[-1]]
+
+    def _starts_by_folding(self, step: int, m: int) -> list[Value]:
+        """`starts` for an odd m = d // step and a power-of-two step: x = step * t (t from bit
+        slices), and x % d == a * step iff t % m == a. As 2**p % m == 1 for p the order of 2
+        modulo m, the sum of t's p-bit digits has t's residue (`fold_widths`), so t folds into
+        a few bits through a small adder tree, and each select is one LUT of them: far
+        shallower than the reciprocal multiply's fraction."""
+        e, x = step.bit_length() - 1, self.x
+        if width(x) <= e:
+            return [const(1, int(a == 0)) for a in range(m)]
+        v = extract(x, e, width(x) - e)
+        p = _order_of_two(m)
+        for w_in, w_out in fold_widths(width(v), m):
+            digits = [extract(v, b, min(p, w_in - b)) for b in range(0, w_in, p)]
+            v = _tree_sum([zext(dg, w_out) for dg in digits])
+        top = 1 << width(v)
+        return [
+            or_(*[cmp("eq", v, const(width(v), u)) for u in range(a, top, m)])
+            if len(range(a, top, m)) > 1
+            else cmp("eq", v, const(width(v), a))
+            for a in range(m)
+        ]
 
     def _starts_by_low_bits(self, step: int, m: int) -> list[Value]:
         """`starts` for a power-of-two m = d // step and an odd factor in step: x = step * t,

@@ -703,3 +703,24 @@ def test_csd_digits_and_tree_depth() -> None:
         assert all(b2 - b1 >= 2 for b1, b2 in itertools.pairwise(shifts)), c
         assert len(digits) <= bin(c).count("1"), c
     assert csd(0b111) == [(0, -1), (3, 1)]
+
+
+def test_folded_residues_fit_their_widths_and_keep_the_residue() -> None:
+    """The digit sums `Split._starts_by_folding` builds: each round's sum of p-bit digits fits
+    the width `fold_widths` gives it and keeps t % m, for every t of up to 13 bits; odd m whose
+    folds stay wide keep the reciprocal multiply."""
+    from intar.hw.tensor_buffer import FOLDED_BITS, _foldable, _order_of_two, fold_widths
+
+    for m in (3, 5, 7, 9, 15, 21):
+        p = _order_of_two(m)
+        assert pow(2, p, m) == 1
+        for w in range(1, 14):
+            folds = fold_widths(w, m)
+            for t in range(1 << w):
+                v = t
+                for w_in, w_out in folds:
+                    v = sum((v >> b) & ((1 << p) - 1) for b in range(0, w_in, p))
+                    assert v < 1 << w_out, (m, w, t)
+                assert v % m == t % m, (m, w, t)
+            assert _foldable(w, 1, m) == ((folds[-1][1] if folds else w) <= FOLDED_BITS)
+    assert not _foldable(20, 32, 11) and _foldable(20, 32, 7)
