@@ -378,6 +378,22 @@ class Split:
         if self.d & (self.d - 1):
             raise ValueError(f"a Split by {self.d} built for multiples has no general residue")
 
+    def residues(self, qs: tuple[int, ...]) -> list[Value]:
+        """x % d == q for each q of qs. For d = 2**e * m with m odd and t = x >> e foldable
+        (`_foldable`): the low e bits of x equal q's, and t's folded digit sum (see
+        `_starts_by_folding`) has q >> e as its residue modulo m; otherwise `starts(1)`."""
+        d, x = self.d, self.x
+        e = (d & -d).bit_length() - 1
+        m = d >> e
+        if m == 1 or not _foldable(width(x), 1 << e, m):
+            starts = self.starts(1)
+            return [starts[q] for q in qs]
+        high = self._starts_by_folding(1 << e, m)
+        if e == 0:
+            return [high[q] for q in qs]
+        low = extract(x, 0, e) if width(x) >= e else zext(x, e)
+        return [and_(high[q >> e], cmp("eq", low, const(e, q & ((1 << e) - 1)))) for q in qs]
+
     def at_least(self, r: int) -> Value:
         """x % d >= r (0 < r < d); with a fraction, its top t bits >= floor(r * 2**t / d)."""
         if self.frac is None:
@@ -630,16 +646,27 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
             # B, encoded into C); mask1[y]: keep output column y.
             rd_mask = ra.data(pt["rd_mask"], "rd_mask_q")
             rot1 = None
+            # listed rotations: col % C is one of them, so "col % C > j" is an OR of their
+            # one-hot residue tests (folded where C is an odd multiple of a power of two)
+            at = ro.split_c.residues(rots) if spec.rotations else None
             if len(rots) > 1:
-                starts = ro.split_c.starts(1)
-                rot1 = _encode([rb_.data(starts[q], f"rot_{q}_b") for q in rots])
+                starts = at if at is not None else [ro.split_c.starts(1)[q] for q in rots]
+                regs_b = [rb_.data(v, f"rot_{q}_b") for q, v in zip(rots, starts, strict=True)]
+                rot1 = _encode(regs_b)
                 rot1 = rc_.data(rot1, "rot_c")
             mask1 = [late(extract(rd_mask, y, 1), f"mask_{y}") for y in range(rw)]
             word1_b = comb.AddOp([word_b, const(width(word_b), 1)]).result
+
+            def beyond(j: int) -> Value:
+                """col % C > j."""
+                if at is None:
+                    return ro.split_c.at_least(j + 1)
+                above = [v for q, v in zip(rots, at, strict=True) if q > j]
+                return or_(*above) if len(above) > 1 else above[0] if above else const(1, 0)
+
             # bank column j < col % C reads the next word
             later = [
-                mux(rb_.data(ro.split_c.at_least(j + 1), f"rd_next_{j}_b"), word1_b, word_b)
-                for j in range(C - 1)
+                mux(rb_.data(beyond(j), f"rd_next_{j}_b"), word1_b, word_b) for j in range(C - 1)
             ]
             raddr = [*later, word_b]
         else:
