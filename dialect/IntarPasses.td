@@ -22,14 +22,16 @@ def FuseRequantize : Pass<"intar-fuse-requantize", "mlir::ModuleOp"> {
 }
 
 def FuseRelu : Pass<"intar-fuse-relu", "mlir::ModuleOp"> {
-  let summary = "Fold relu tasks into the matmul or convolution that feeds them";
+  let summary = "Fold relu tasks into the convolution that feeds them";
   let description = [{
     A compute core saturates its requantized result on the way out, so a relu
     is one more bound: the lower one becomes 0. A relu whose input is the only
-    use of a matmul, conv2d or conv_transpose2d result, and whose element type
-    is no wider than that result's, becomes the producer's `relu` flag; the
-    producer takes the relu's result type and keeps its own name. Run it after
-    intar-fuse-requantize, so that a requantize between the two is gone.
+    use of a conv2d or conv_transpose2d result, and whose element type is no
+    wider than that result's, becomes the producer's `relu` flag; the producer
+    takes the relu's result type and keeps its own name. Matmuls accept the
+    flag but are not folded yet: their split cores would write the next core's
+    buffer through a write grant that is over the LUT-level bound at paper
+    scale. Run it after intar-fuse-requantize.
   }];
 }
 
