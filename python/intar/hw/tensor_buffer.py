@@ -650,7 +650,9 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
             # one-hot residue tests (folded where C is an odd multiple of a power of two)
             at = ro.split_c.residues(rots) if spec.rotations else None
             if len(rots) > 1:
-                starts = at if at is not None else [ro.split_c.starts(1)[q] for q in rots]
+                if at is None:
+                    one_hot = ro.split_c.starts(1)
+                starts = at if at is not None else [one_hot[q] for q in rots]
                 regs_b = [rb_.data(v, f"rot_{q}_b") for q, v in zip(rots, starts, strict=True)]
                 rot1 = _encode(regs_b)
                 rot1 = rc_.data(rot1, "rot_c")

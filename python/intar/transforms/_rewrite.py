@@ -43,6 +43,18 @@ def replace(op: ir.OpView, value: ir.Value) -> None:
     op.operation.erase()
 
 
+def fold_into_producer(
+    op: ir.OpView, producer: ir.OpView, attributes: dict[str, ir.Attribute]
+) -> None:
+    """Replaces a single-operand `op` and its `producer` with one copy of the producer that
+    has `op`'s result type and the extra `attributes` (the producer's name is kept)."""
+    fused = recreate(
+        producer, result_type=op.operation.results[0].type, attributes=attributes, before=op
+    )
+    replace(op, fused.results[0])
+    producer.operation.erase()
+
+
 def erase_if_dead(op: ir.OpView) -> None:
     if all(use_count(r) == 0 for r in op.operation.results):
         op.operation.erase()

@@ -22,7 +22,7 @@ from circt import ir
 
 from intar.dialects.intar import Conv2dOp, ConvTranspose2dOp, ReluOp, defining_op
 from intar.passes import PassInfo
-from intar.transforms._rewrite import graphs, recreate, replace, use_count
+from intar.transforms._rewrite import fold_into_producer, graphs, use_count
 
 _FOLDED = (Conv2dOp, ConvTranspose2dOp)
 
@@ -41,14 +41,7 @@ def run(root: ir.Operation, options: dict[str, Any]) -> None:
             producer = defining_op(op.operation.operands[0])
             if not _fusible(op, producer):
                 continue
-            fused = recreate(
-                producer,
-                result_type=op.operation.results[0].type,
-                attributes={"relu": ir.UnitAttr.get()},
-                before=op,
-            )
-            replace(op, fused.results[0])
-            producer.operation.erase()
+            fold_into_producer(op, producer, {"relu": ir.UnitAttr.get()})
 
 
 PASS = PassInfo(

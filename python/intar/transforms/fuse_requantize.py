@@ -24,7 +24,7 @@ from intar.dialects.intar import (
     int_attr,
 )
 from intar.passes import PassInfo
-from intar.transforms._rewrite import graphs, recreate, replace, use_count
+from intar.transforms._rewrite import fold_into_producer, graphs, use_count
 
 _ACCUMULATING = (MatmulOp, Conv2dOp, ConvTranspose2dOp)
 
@@ -52,14 +52,7 @@ def run(root: ir.Operation, options: dict[str, Any]) -> None:
             producer = defining_op(source)
             if not _fusible(producer):
                 continue
-            fused = recreate(
-                producer,
-                result_type=op.operation.results[0].type,
-                attributes={"shift": op.operation.attributes["shift"]},
-                before=op,
-            )
-            replace(op, fused.results[0])
-            producer.operation.erase()
+            fold_into_producer(op, producer, {"shift": op.operation.attributes["shift"]})
 
 
 PASS = PassInfo(
