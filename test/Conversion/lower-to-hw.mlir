@@ -19,6 +19,10 @@
 // CHECK-DAG: hw.instance "buf_cc0_a_x"
 // CHECK-DAG: hw.instance "buf_cc0_b_w"
 // CHECK-DAG: hw.instance "buf_sfu_relu0_a_a"
-// CHECK-DAG: seq.firmem
+// The tensor buffers' banks are read-first RAM modules: one array register and one always_ff.
+// CHECK-DAG: hw.instance "bank_0_0" @mm_relu_sequential_m{{[0-9]+}}_bank_{{[0-9]+}}x16(
+// CHECK-DAG: hw.module @mm_relu_sequential_m{{[0-9]+}}_bank_{{[0-9]+}}x16(
+// CHECK-DAG: %Memory = sv.reg : !hw.inout<uarray<{{[0-9]+}}xi16>>
+// CHECK-DAG: sv.alwaysff(posedge
 // SV-NOT: seq.firmem
 // SV: hw.module @mm_relu_sequential

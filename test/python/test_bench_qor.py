@@ -162,6 +162,37 @@ def test_no_synth_still_reports_a_synthesis_of_the_same_design(tmp_path: Path) -
     assert _cached_synthesis(tmp_path) is None
 
 
+def test_a_twin_netlist_is_found_up_to_the_top_name(tmp_path: Path) -> None:
+    """A mode whose design is an earlier mode's up to the top module's name (CNN-4L's
+    dataflow and InTAR schedules coincide) takes that mode's synthesis; any other difference
+    does not."""
+    from intar.tools.bench_qor import _twin
+
+    def design(mode: str, body: str) -> None:
+        run = tmp_path / "k" / mode
+        run.mkdir(parents=True)
+        top = f"k_{mode}"
+        (run / "hw.json").write_text(json.dumps({"top": top}))
+        (run / "design.sv").write_text(
+            f"module {top}_m0; {body} endmodule\nmodule {top}; endmodule\n"
+        )
+
+    design("intar", "wire a;")
+    design("dataflow", "wire a;")
+    design("sequential", "wire b;")
+    opts = QorOptions(work=tmp_path)
+    assert _twin(tmp_path / "k" / "dataflow", "k", "dataflow", opts) == "intar"
+    assert _twin(tmp_path / "k" / "sequential", "k", "sequential", opts) is None
+    assert _twin(tmp_path / "k" / "intar", "k", "intar", opts) is None  # only earlier modes
+    row = _row("mlp", "dataflow", None, 10)
+    row["status"] = "over bounds"
+    row["synth"] = {"status": "over bounds", "reason": "the intar netlist: 9 > 8"}
+    row["synth"]["same_netlist_as"] = "intar"
+    row["reason"] = row["synth"]["reason"]
+    text = qor_markdown({"rows": [row], "summary": _summary([row])})
+    assert "over bounds: the intar netlist: 9 > 8" in text
+
+
 def test_the_code_digest_is_read_once_per_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,4 +1,4 @@
-"""On-chip tensor buffer: one 2-D tensor in element-wide ``seq.firmem`` banks, tile-parallel.
+"""On-chip tensor buffer: one 2-D tensor in element-wide memory banks, tile-parallel.
 
 The buffer holds ``rows x cols`` signed elements of ``bits`` bits. Every write port and the
 read port moves one aligned rectangular tile per cycle; the tile shapes may differ. With
@@ -6,8 +6,8 @@ read port moves one aligned rectangular tile per cycle; the tile shapes may diff
 ``R x C`` blocks and element (r, c) lives in bank (r % R, c % C) at word
 ``(r // R) * ceil(cols / C) + (c // C)``. An aligned tile (origin a multiple of its shape) lies
 in one block, so its elements share one word address and hit distinct banks: one cycle per
-tile, no conflicts. Each bank is one ``seq.firmem`` (1 write + 1 read port, ``bits`` x
-``depth``) as in :mod:`intar.hw.scratchpad`, so yosys infers BRAM / LUTRAM for it.
+tile, no conflicts. Each bank is one read-first simple-dual-port RAM (:mod:`intar.hw.bank`,
+``bits`` x ``depth``), which yosys maps to BRAM / LUTRAM with no logic around it.
 
 Interface of ``build_tensor_buffer(spec, name)`` (flat buses, tile element (x, y) of an
 (h, w) tile at bits ``(x*w + y) * bits``; ``RB = row_bits(spec)``, ``CB = col_bits(spec)``):
@@ -35,7 +35,7 @@ the last block (``depth`` rounds up, so they are addressable) and never read bac
 
 Reads: no stall, one tile per cycle. ``rd_data`` holds the tile of the read issued
 ``READ_LATENCY`` = 4 cycles earlier (the origin register, the address / select register, the
-firmem read, the output register) and keeps it until the next read's data arrives; elements
+bank read, the output register) and keeps it until the next read's data arrives; elements
 outside ``rows x cols`` read as 0.
 
 Address pipeline: the banks are read ``READ_STAGES`` = 2 cycles after ``rd_en``, and a write
@@ -43,7 +43,7 @@ reaches them ``write_stages(spec)`` cycles after it is accepted: 2 when a tile o
 arithmetic (a block height or width, or the number of column blocks, not a power of two: the
 origin, data and grant are registered, then the word address and bank selects computed from
 them), else 0. So a read issued in cycle t sees every write accepted in cycles
-<= t + 2 - write_stages(spec), in particular every write accepted before it, and no divide or
+< t + 2 - write_stages(spec), in particular every write accepted before it, and no divide or
 multiply sits between a caller's logic and a register.
 
 **Unaligned reads** (``unaligned_read``, for a convolution's im2col operand): ``rd_col`` may be
@@ -52,7 +52,7 @@ tile column y when bit y is set (masked elements read as 0; rows outside the ten
 as 0). The read tile then spans two column blocks: bank column j reads word ``base + qc + 1``
 when ``j < col % C`` and ``base + qc`` otherwise (one per-bank-column address, two values), and
 output column y takes bank column ``(col % C + y) % C``: an array of the C bank columns in
-that rotation, indexed by ``col % C`` (a one-hot register beside the firmem read, encoded to
+that rotation, indexed by ``col % C`` (a one-hot register beside the bank read, encoded to
 binary into the next one). ``rotations``, when given, lists the only values ``col % C`` can
 take (a conv reaches few: its pitch and lead are multiples of C); the array then holds just
 those, so a wide read's rotation is a small mux, not a C-input one. The caller keeps the
@@ -76,10 +76,9 @@ report's "window full"). The caller writes rows in order; then a write can only 
 rows below ``rd_release`` (released) or rows not written yet. A buffer without the option is
 built exactly as before.
 
-Read-during-write (same element, same cycle): the read returns the **new** data (write-first,
-CIRCT's ``hw-memory-sim`` firmem model, see :mod:`intar.hw.scratchpad`); a write one cycle
-after the read is not seen. Callers must not rely on either. As for the scratchpad, yosys keeps
-write-first on a BRAM with a bypass per bank (``bits + 1`` FFs and a ``bits``-wide mux).
+Read-during-write (same element, same cycle): the read returns the **old** data (read-first,
+as the block RAM does across its ports, so synthesis adds no bypass); callers must not rely on
+it either way.
 
 Logic per bank: the write address is a priority mux of the writers' word addresses (shared by
 all banks), the write data a priority mux over the writers of one fixed tile element each, the
@@ -101,9 +100,10 @@ from dataclasses import dataclass
 
 import circt
 from circt.dialects import comb, hw, seq
-from circt.ir import Context, InsertionPoint, IntegerAttr, Location, Module, StringAttr, Value
+from circt.ir import Context, InsertionPoint, Location, Module, StringAttr, Value
 from circt.passmanager import PassManager
 
+from intar.hw.bank import bank
 from intar.hw.builders import (
     Regs,
     _tree_sum,
@@ -124,7 +124,7 @@ from intar.hw.scratchpad import SCRATCHPAD_PIPELINE, addr_bits
 
 READ_LATENCY = 4
 """Cycles from ``rd_en`` to its tile on ``rd_data``: the origin register, the address / select
-register, the firmem read and the output register."""
+register, the bank read and the output register."""
 
 READ_STAGES = 2
 """Cycles from ``rd_en`` to the banks' read (the origin and the address registers)."""
@@ -215,7 +215,7 @@ def release_bits(spec: TensorBufferSpec) -> int:
 
 
 def _mem_depth(spec: TensorBufferSpec) -> int:
-    return max(2, spec.depth)  # a firmem needs an address bit
+    return max(2, spec.depth)  # a bank needs an address bit
 
 
 def validate(spec: TensorBufferSpec) -> None:
@@ -528,9 +528,9 @@ def _prio_mux(sels: list[Value], vals: list[Value]) -> Value:
 def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
     """Create the buffer's ``hw.module`` at the current insertion point (inside a Context).
 
-    ``hw-memory-sim`` later turns the banks into ``<name>_bank_<depth>x<bits>`` memory modules
-    (``<name>_uram_bank_...`` in UltraRAM, marked by the ``intar-ultra-ram`` pass); lower
-    with :func:`emit_sv_with_memories` (or ``SCRATCHPAD_PIPELINE``).
+    The banks are instances of ``<name>_bank_<depth>x<bits>`` (``<name>_uram_bank_...`` in
+    UltraRAM, marked by the ``intar-ultra-ram`` pass); lower with
+    :func:`emit_sv_with_memories` (or ``SCRATCHPAD_PIPELINE``).
     """
     validate(spec)
     rb, cb, bits, i1 = row_bits(spec), col_bits(spec), spec.bits, ity(1)
@@ -554,9 +554,8 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
     outputs.append(("rd_data", ity(rh * rw * bits)))
     if spec.ring_blocks:
         outputs.append(("full", i1))
-    mem_ty = seq.FirMemType.get(_mem_depth(spec), bits)
+    depth = _mem_depth(spec)
     mem_prefix = f"{name}_uram_" if spec.ultra_ram else f"{name}_"  # see intar-ultra-ram
-    undef = IntegerAttr.get(ity(32), 0)  # seq RUW/WUW enums: 0 = Undefined
 
     def body(mod: hw.HWModuleOp) -> dict[str, Value]:
         pt = dict(zip([n for n, _ in inputs], mod.entry_block.arguments, strict=True))
@@ -616,8 +615,8 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
 
         # Reads: the origin is registered (A); the word address and the output mux's selects /
         # out-of-range mask computed from it are registered (B), so no divide or multiply sits
-        # between the caller's logic and the banks, nor between it and the firmem address; the
-        # firmem reads at B and the selects follow one cycle later (C) to meet its data.
+        # between the caller's logic and the banks, nor between it and the bank address; the
+        # banks read at B and the selects follow one cycle later (C) to meet its data.
         ctl = Regs(clk, const(1, 1), rst)
         ra = Regs(clk, pt["rd_en"], rst)
         rd_row, rd_col = ra.data(pt["rd_row"], "rd_row_q"), ra.data(pt["rd_col"], "rd_col_q")
@@ -688,17 +687,24 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
         banks: dict[tuple[int, int], Value] = {}
         for i in range(R):
             for j in range(C):
-                mem = seq.FirMemOp(
-                    mem_ty, 1, 1, undef, undef, name=f"bank_{i}_{j}", prefix=mem_prefix
-                ).result
                 wens, wdatas = [], []
                 for p, (h, w) in enumerate(spec.write_shapes):
                     wens.append(and_(fires[p], row_sels[p][i // h], col_sels[p][j // w]))
                     e = (i % h) * w + (j % w)
                     wdatas.append(extract(wdata_in[p], e * bits, bits))
                 wen = or_(*wens) if len(wens) > 1 else wens[0]
-                seq.FirMemWriteOp(mem, waddr, clk, _prio_mux(fires, wdatas), enable=wen)
-                banks[(i, j)] = seq.FirMemReadOp(mem, raddr[j], clk, enable=rd_en).result
+                banks[(i, j)] = bank(
+                    clk,
+                    raddr[j],
+                    rd_en,
+                    waddr,
+                    wen,
+                    _prio_mux(fires, wdatas),
+                    depth=depth,
+                    bits=bits,
+                    prefix=mem_prefix,
+                    tag=f"bank_{i}_{j}",
+                )
 
         # Output mux: element (x, y) comes from bank (a*rh + x, b*rw + y) for the one (a, b)
         # selected (none if masked: 0), then the output register. Unaligned: from bank

@@ -186,6 +186,27 @@ def _cached_synthesis(run: Path) -> dict | None:
     return {"status": "over bounds", "reason": str(rejected), **counts, "cached": True}
 
 
+def _netlist(run: Path) -> bytes | None:
+    """design.sv with its top module's name (which prefixes every module) blanked out."""
+    try:
+        top = json.loads((run / "hw.json").read_text())["top"]
+        return (run / "design.sv").read_bytes().replace(top.encode(), b"@top@")
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _twin(run: Path, kernel: str, mode: str, opts: QorOptions) -> str | None:
+    """An earlier mode of `kernel` (in this run's order) whose design is this one up to the
+    top module's name: the schedule came out the same, so yosys would see the same netlist."""
+    mine = _netlist(run)
+    if mine is None:
+        return None
+    for other in opts.modes[: list(opts.modes).index(mode)]:
+        if _netlist(opts.work / kernel / other) == mine:
+            return other
+    return None
+
+
 def run_one(kernel: str, mode: str, opts: QorOptions) -> dict:
     """One row of the table: compile, simulate and synthesise `kernel` in `mode`."""
     from intar.kernels import task_graph
@@ -262,10 +283,20 @@ def run_one(kernel: str, mode: str, opts: QorOptions) -> dict:
         else:
             opts.log(f"{name}: simulation not run: {sim['reason']}")
     rec["synth"] = {"status": "not run", "reason": "--no-synth"}
-    cached = None if opts.synthesize else _cached_synthesis(run)
-    if cached is not None:  # --no-synth still reports a synthesis of this very design.sv
+    # the same netlist as an earlier mode's is not synthesised again: its result, pass or
+    # rejection, carries over
+    twin = _twin(run, kernel, mode, opts)
+    cached = _cached_synthesis(opts.work / kernel / twin) if twin else None
+    if cached is not None:
+        cached["same_netlist_as"] = twin
+        if cached["status"] == "over bounds":
+            cached["reason"] = f"the {twin} netlist: {cached['reason']}"
+        opts.log(f"{name}: the same netlist as {twin}, whose synthesis carries over")
+    elif not opts.synthesize:  # --no-synth still reports a synthesis of this very design.sv
+        cached = _cached_synthesis(run)
+    if cached is not None:
         rec["synth"] = cached
-    if opts.synthesize:
+    if opts.synthesize and "same_netlist_as" not in rec["synth"]:
         syn = _synthesize(run, opts)
         keep = ("status", "reason", "dsp", "lut", "ff", "bram36", "uram", "max_logic_levels")
         rec["synth"] = {k: syn[k] for k in (*keep, "seconds", "estimated") if k in syn}
@@ -362,6 +393,8 @@ def qor_markdown(result: dict) -> str:
         est, dev = r.get("bram36_estimate"), r.get("device_bram36")
         if syn.get("status") != "done" and not syn.get("estimated") and est and dev and est > dev:
             status += f"; memories estimated at {est:,} BRAM36, over the device's {dev:,}"
+        if syn.get("same_netlist_as"):
+            status += f"; synthesis is the {syn['same_netlist_as']} row's (same netlist)"
         if (syn.get("dsp") or 0) > r["dsp_budget"]:
             status += f"; yosys maps {syn['dsp']} DSPs, over the budget of {r['dsp_budget']}"
         lines.append(

@@ -1,10 +1,10 @@
 """intar-ultra-ram: mark the memory arrays of UltraRAM banks with ``ram_style = "ultra"``.
 
-Runs after ``hw-memory-sim``, which turns each ``seq.firmem`` into a memory module named after
-the firmem's prefix. A tensor buffer held in UltraRAM (`intar.hw.plan.BufferPlan.ultra_ram`)
-gives its banks the prefix ``<buffer module>_uram_``; this pass puts the SystemVerilog
-attribute on the array register of every memory module whose name contains ``_uram_``, so
-synthesis (yosys ``synth_xilinx``, Vivado) maps it to URAM288 blocks. Simulation ignores it.
+A tensor buffer held in UltraRAM (`intar.hw.plan.BufferPlan.ultra_ram`) instantiates its banks
+(`intar.hw.bank`) from memory modules named ``<buffer module>_uram_bank_...``; this pass puts
+the SystemVerilog attribute on the array register of every memory module whose name contains
+``_uram_``, so synthesis (yosys ``synth_xilinx``, Vivado) maps it to URAM288 blocks.
+Simulation ignores it.
 """
 
 from __future__ import annotations

@@ -197,8 +197,8 @@ class _Trace:
 
     The memory model is the padded ``(row_blocks*R) x (col_blocks*C)`` array; ready follows
     the fixed priority (``!rst`` and no lower-numbered writer valid); a read issued in cycle t
-    sees the writes accepted in cycles <= t + READ_STAGES - write_stages (the banks are read
-    in t + READ_STAGES, write-first) and shows up on rd_data in t + READ_LATENCY, where it
+    sees the writes accepted in cycles < t + READ_STAGES - write_stages (the banks are read
+    in t + READ_STAGES, read-first) and shows up on rd_data in t + READ_LATENCY, where it
     stays until the next read's tile arrives; elements outside rows x cols read 0.
     """
 
@@ -213,7 +213,7 @@ class _Trace:
         self.ready: list[list[int]] = []
         self.want: list[np.ndarray | None] = []
         self.pending: dict[int, np.ndarray] = {}
-        self.lag = READ_STAGES - write_stages(s)  # a read sees writes accepted this much later
+        self.lag = READ_STAGES - write_stages(s)  # a read sees writes accepted before t + lag
         self.issued: list[tuple[int, int, int]] = []  # (cycle, row, col) of reads not resolved
         self.arrivals: set[int] = set()  # cycles in which a read's tile arrives
         self.contended = 0  # cycles with w0 and w1 both valid
@@ -252,18 +252,18 @@ class _Trace:
         ready = [int(not rst and not any(valids[:p])) for p in range(self.nw)]
         if self.nw > 1 and valids[0] and valids[1]:
             self.contended += 1
+        rd = (0, 0, 0) if read is None else (1, *read)
+        if read is not None:
+            self.issued.append((t, *read))
+        while self.issued and self.issued[0][0] + self.lag == t:  # before this cycle's writes
+            t0, r, c = self.issued.pop(0)
+            self.pending[t0 + READ_LATENCY] = self.read_tile(r, c)
         for p, (v, r, c, d) in enumerate(writers):
             if v and ready[p]:
                 h, w = d.shape
                 self.mem[r : r + h, c : c + w] = d
                 self.queues[p].pop(0)
                 self.offering[p] = False
-        rd = (0, 0, 0) if read is None else (1, *read)
-        if read is not None:
-            self.issued.append((t, *read))
-        while self.issued and self.issued[0][0] + self.lag == t:  # it sees this cycle's writes
-            t0, r, c = self.issued.pop(0)
-            self.pending[t0 + READ_LATENCY] = self.read_tile(r, c)
         self.inputs.append((rst, writers, rd))
         self.ready.append(ready)
         prev = self.want[-1] if self.want else None
@@ -380,7 +380,7 @@ def test_geometry_and_ports() -> None:
         assert re.search(rf"\b{port}\b", sv), port
     assert re.search(r"input\s+\[95:0\]\s+w2_data\b", sv)  # 3 x 4 x 8
     assert re.search(r"output\s+\[31:0\]\s+rd_data\b", sv)  # 2 x 2 x 8
-    assert len(re.findall(r"^  tb_bank_6x8 bank_\d+_\d+_ext", sv, re.M)) == 24
+    assert len(re.findall(r"^  tb_bank_6x8 bank_\d+_\d+ ", sv, re.M)) == 24
 
 
 def test_bad_specs() -> None:
@@ -609,7 +609,7 @@ def test_ring_geometry_and_plain_buffers_have_no_ring_logic() -> None:
     sv = tensor_buffer_sv(RING, "tb")
     assert re.search(r"input\s+\[4:0\]\s+rd_release\b", sv)  # 0 .. 20
     assert re.search(r"output\s+full\b", sv)
-    assert len(re.findall(r"^  tb_bank_12x8 bank_\d+_\d+_ext", sv, re.M)) == 12
+    assert len(re.findall(r"^  tb_bank_12x8 bank_\d+_\d+ ", sv, re.M)) == 12
     with pytest.raises(ValueError):
         tensor_buffer_sv(TensorBufferSpec(20, 10, 8, ((3, 4),), (1, 2), ring_blocks=3), "bad")
     with pytest.raises(ValueError):
