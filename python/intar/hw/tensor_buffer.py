@@ -116,6 +116,7 @@ from intar.hw.builders import (
     mux,
     not_,
     or_,
+    rom,
     width,
     zext,
 )
@@ -306,6 +307,80 @@ def _foldable(w: int, step: int, m: int) -> bool:
     return (folds[-1][1] if folds else max(w - e, 1)) <= FOLDED_BITS
 
 
+LUT_INPUTS = 6
+
+
+def residue_fan_in(m: int) -> int:
+    """How many residues modulo m one LUT6 adds up (their bits side by side): 3 for m = 3,
+    2 for m = 5 or 7, 1 (none) beyond."""
+    return LUT_INPUTS // max(1, (m - 1).bit_length())
+
+
+def residue_tree(w: int, m: int) -> list[list[int]]:
+    """How `_starts_by_residue_tables` reduces a w-bit t modulo an odd m (fan-in f =
+    `residue_fan_in(m)` >= 2): level 0 is t's 6-bit chunks, each a table of its residue (chunk
+    k weighs 2**(6k) % m); each next level sums groups of f residues modulo m, a table of their
+    bits, until f or fewer are left, which the selects read. Returns the group sizes per
+    level."""
+    f = residue_fan_in(m)
+    n = -(-w // LUT_INPUTS)
+    levels = [[min(LUT_INPUTS, w - b) for b in range(0, w, LUT_INPUTS)]]
+    while n > f:
+        levels.append([min(f, n - i) for i in range(0, n, f)])
+        n = len(levels[-1])
+    return levels
+
+
+def residue_of(t: int, w: int, m: int) -> int:
+    """t % m the way the tables of `residue_tree` compute it (what their tests check)."""
+    levels = residue_tree(w, m)
+    res = [((t >> b) & ((1 << cw) - 1)) * pow(2, b, m) % m for b, cw in _chunks(levels[0])]
+    for groups in levels[1:]:
+        it = iter(res)
+        res = [sum(next(it) for _ in range(g)) % m for g in groups]
+    return sum(res) % m
+
+
+def _chunks(widths: list[int]) -> list[tuple[int, int]]:
+    """(lowest bit, width) of consecutive chunks."""
+    out, b = [], 0
+    for cw in widths:
+        out.append((b, cw))
+        b += cw
+    return out
+
+
+def _starts_by_residue_tables(v: Value, m: int) -> list[Value]:
+    """One-hot over a in range(m): v % m == a, through `residue_tree`: a table (one LUT6 per
+    residue bit) per 6-bit chunk, then per group of residues, then one per select, so the
+    depth is 2 + log_f(chunks) LUTs with no adder on the path."""
+    rb = (m - 1).bit_length()
+    levels = residue_tree(width(v), m)
+    res = []
+    for b, cw in _chunks(levels[0]):
+        weight = pow(2, b, m)
+        res.append(rom(extract(v, b, cw), [c * weight % m for c in range(1 << cw)], rb))
+
+    def sums(group: list[Value]) -> list[int]:
+        """The sum modulo m of every value of the group's concatenated residue bits."""
+        n = len(group)
+        return [
+            sum((u >> (rb * i)) & ((1 << rb) - 1) for i in range(n)) % m
+            for u in range(1 << (rb * n))
+        ]
+
+    for groups in levels[1:]:
+        it = iter(res)
+        nxt = []
+        for g in groups:
+            group = [next(it) for _ in range(g)]
+            nxt.append(group[0] if g == 1 else rom(_concat(group), sums(group), rb))
+        res = nxt
+    table = sums(res)
+    sel = _concat(res)
+    return [rom(sel, [int(r == a) for r in table], 1) for a in range(m)]
+
+
 def _by_low_bits(m: int) -> bool:
     """Whether `Split.starts` tells m residue slots apart from a few low bits of x."""
     return m & (m - 1) == 0 and m <= 64
@@ -380,8 +455,8 @@ class Split:
 
     def residues(self, qs: tuple[int, ...]) -> list[Value]:
         """x % d == q for each q of qs. For d = 2**e * m with m odd and t = x >> e foldable
-        (`_foldable`): the low e bits of x equal q's, and t's folded digit sum (see
-        `_starts_by_folding`) has q >> e as its residue modulo m; otherwise `starts(1)`."""
+        (`_foldable`): the low e bits of x equal q's, and t % m (see `_starts_by_folding`)
+        is q >> e; otherwise `starts(1)`."""
         d, x = self.d, self.x
         e = (d & -d).bit_length() - 1
         m = d >> e
@@ -427,14 +502,17 @@ class Split:
 
     def _starts_by_folding(self, step: int, m: int) -> list[Value]:
         """`starts` for an odd m = d // step and a power-of-two step: x = step * t (t from bit
-        slices), and x % d == a * step iff t % m == a. As 2**p % m == 1 for p the order of 2
-        modulo m, the sum of t's p-bit digits has t's residue (`fold_widths`), so t folds into
-        a few bits through a small adder tree, and each select is one LUT of them: far
-        shallower than the reciprocal multiply's fraction."""
+        slices), and x % d == a * step iff t % m == a. For m = 3, 5, 7 t % m comes from
+        tables of at most six bits (`_starts_by_residue_tables`). Otherwise, as 2**p % m == 1
+        for p the order of 2 modulo m, the sum of t's p-bit digits has t's residue
+        (`fold_widths`), so t folds into a few bits through a small adder tree, and each select
+        is one LUT of them. Both are far shallower than the reciprocal multiply's fraction."""
         e, x = step.bit_length() - 1, self.x
         if width(x) <= e:
             return [const(1, int(a == 0)) for a in range(m)]
         v = extract(x, e, width(x) - e)
+        if residue_fan_in(m) > 1:
+            return _starts_by_residue_tables(v, m)
         p = _order_of_two(m)
         for w_in, w_out in fold_widths(width(v), m):
             digits = [extract(v, b, min(p, w_in - b)) for b in range(0, w_in, p)]

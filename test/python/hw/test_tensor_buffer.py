@@ -724,3 +724,22 @@ def test_folded_residues_fit_their_widths_and_keep_the_residue() -> None:
                 assert v % m == t % m, (m, w, t)
             assert _foldable(w, 1, m) == ((folds[-1][1] if folds else w) <= FOLDED_BITS)
     assert not _foldable(20, 32, 11) and _foldable(20, 32, 7)
+
+
+def test_residue_tables_keep_the_residue_within_three_levels_for_a_conv_column() -> None:
+    """For m = 3, 5, 7 (`residue_fan_in` >= 2) `Split._starts_by_folding` reads t % m from
+    tables instead of digit sums: the tables' arithmetic (`residue_of`) gives t % m for every t
+    of up to 14 bits; every table reads at most six bits; a 15-bit conv column index modulo 7
+    (CNN-4L's 224-wide block, 7 x 32) takes three levels: chunks, one group, the select."""
+    from intar.hw.tensor_buffer import residue_fan_in, residue_of, residue_tree
+
+    assert [residue_fan_in(m) for m in (3, 5, 7, 9, 15)] == [3, 2, 2, 1, 1]
+    for m in (3, 5, 7):
+        f, rb = residue_fan_in(m), (m - 1).bit_length()
+        for w in range(1, 15):
+            assert all(residue_of(t, w, m) == t % m for t in range(1 << w)), (m, w)
+            levels = residue_tree(w, m)
+            assert sum(levels[0]) == w and max(levels[0]) <= 6
+            assert all(max(g) <= f for g in levels[1:])
+            assert len(levels[-1]) * rb <= 6  # the selects' tables
+    assert residue_tree(15, 7) == [[6, 6, 3], [2, 1]]
