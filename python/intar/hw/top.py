@@ -614,11 +614,6 @@ class _TopBuilder:
             comb.SubOp(t, cf(lambda g: g.ph * f.pitch + g.pw)).result,
             const(aw, f.lead),
         )
-        mask = []
-        for x in range(d2):
-            lo = cf(lambda g, x=x: max(0, g.pw - x))
-            hi = cf(lambda g, x=x: max(0, g.pw + f.w - x))
-            mask.append(and_(row_ok, not_(cmp("ult", pos, lo)), cmp("ult", pos, hi)))
         row = mul_const(cb, d3, aw)
         # readiness in rows of the [C*H, W] matrix
         rw = self.rows_bits
@@ -630,7 +625,29 @@ class _TopBuilder:
         )
         hc = mux(cmp("ult", hh, ph), const(aw, 0), inside)
         r0 = add(mul_const(resize(cb, rw), d3 * f.h, rw), resize(hc, rw))
-        return row, col, concat(mask), r0, (d3 - 1) * f.h + 1
+        return row, col, (pos, row_ok), r0, (d3 - 1) * f.h + 1
+
+    def conv_mask(
+        self, bname: str, instrs: list[Instr], stages: set[int], stage: Value, pos: Value, ok: Value
+    ) -> Value:
+        """The im2col read's element mask from its queue entry's image column `pos` and row
+        test `ok` (see `conv_origin`): computed behind the queue register, so the compares do
+        not add to the origin's adders in front of it."""
+        b = self.buffers[bname]
+        f = b.plan.flat
+        assert f is not None
+        geo = [x.conv if s in stages else None for s, x in enumerate(instrs)]
+        aw = width(pos)
+
+        def cf(fn: Callable) -> Value:
+            return rom(stage, [fn(g) if g is not None else 0 for g in geo], aw)
+
+        mask = []
+        for x in range(b.plan.read_shape[1]):
+            lo = cf(lambda g, x=x: max(0, g.pw - x))
+            hi = cf(lambda g, x=x: max(0, g.pw + f.w - x))
+            mask.append(and_(ok, not_(cmp("ult", pos, lo)), cmp("ult", pos, hi)))
+        return concat(mask)
 
     def controller(self, name: str, program: list[Instruction]) -> hw.HWModuleOp:
         key = ("ctrl", tuple(program))
@@ -754,12 +771,13 @@ class _TopBuilder:
             kc = self.mixed_counter(f"{unit}_kc", c_stage, k_rad, taken)
             jc = self.mixed_counter(f"{unit}_jc", c_stage, j_rad, and_(taken, ic.last_k))
             for bname in (b for b in users if plan.buffers[b].conv_read):
-                row, col, mask, r0, conv[bname] = self.conv_origin(
+                row, col, (pos, ok), r0, conv[bname] = self.conv_origin(
                     bname, instrs, set(users[bname]), c_stage, kc, jc
                 )
                 end = add(r0, const(width(r0), conv[bname]))
                 step_fields += [(f"{bname}_row", row), (f"{bname}_col", col)]
-                step_fields += [(f"{bname}_mask", mask), (f"{bname}_r0", r0)]
+                step_fields += [(f"{bname}_pos", pos), (f"{bname}_row_ok", ok)]
+                step_fields.append((f"{bname}_r0", r0))
                 step_fields.append((f"{bname}_pre_row_end", end))
 
         def step_ready(qd: dict[str, Value], bname: str) -> Value:
@@ -827,7 +845,12 @@ class _TopBuilder:
                 self.drive_release(bname, instrs, by_stage, core, rel_stage, *rel_tile, rel_done)
             row, col = q[f"{bname}_row"], q[f"{bname}_col"]
             en = and_(fire_fb.value, _or_all([on[s] for s in by_stage]))
-            reads[bname] = (en, row, col, q[f"{bname}_mask"]) if bname in conv else (en, row, col)
+            if bname in conv:
+                pos, ok = q[f"{bname}_pos"], q[f"{bname}_row_ok"]
+                mask = self.conv_mask(bname, instrs, set(by_stage), stage, pos, ok)
+                reads[bname] = (en, row, col, mask)
+            else:
+                reads[bname] = (en, row, col)
             buf_ready[bname] = step_ready(q, bname)
         operands_ok = _and_all(
             [

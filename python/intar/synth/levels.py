@@ -99,6 +99,13 @@ class Levels:
     unregistered_dsp: int = 0
     unmodelled: list[str] = field(default_factory=list)
     nets: list[str] = field(default_factory=list)
+    # the DEEPEST_ENDS deepest end points, deepest first: (levels, what they drive)
+    deepest_ends: list[tuple[int, str]] = field(default_factory=list)
+
+
+DEEPEST_ENDS = 12
+"""How many of the deepest path ends `logic_levels` lists: a design over the bound rarely has
+one long path only, and each synthesis of a large design takes minutes."""
 
 
 class CombinationalLoop(ValueError):
@@ -280,6 +287,17 @@ def logic_levels(netlist: dict, top: str, measure: str = "levels") -> Levels:
         d = driver.get(b)
         if d is not None and best[d] > worst:
             worst, end_bit, end = best[d], b, label
+    deepest: dict[str, int] = {}
+    ranked = sorted(
+        ((best[d], b, label) for b, label in endpoints if (d := driver.get(b)) is not None),
+        key=lambda t: -t[0],
+    )
+    for lv, _b, label in ranked:
+        if len(deepest) == DEEPEST_ENDS:
+            break
+        q = _register_output(cells, label)
+        reg = re.sub(r"\[\d+\]$", "", str(names.get(q, q))) if q is not None else label
+        deepest.setdefault(reg, lv)
     if end_bit is not None and (q := _register_output(cells, end)) is not None:
         end = f"{end} ({names.get(q, q)})"
     path: list[str] = []
@@ -297,7 +315,8 @@ def logic_levels(netlist: dict, top: str, measure: str = "levels") -> Levels:
                 start = f"{sources.get(first, 'constant')} ({names.get(first, first)})"
         path.reverse()
         nets.reverse()
-    return Levels(worst, path, start, end, unregistered, sorted(unmodelled), nets)
+    ends = [(lv, n) for n, lv in deepest.items()]
+    return Levels(worst, path, start, end, unregistered, sorted(unmodelled), nets, ends)
 
 
 def _register_output(cells: dict[str, dict], end: str) -> int | None:

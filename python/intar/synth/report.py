@@ -178,6 +178,12 @@ def check_bounds(report: SynthReport) -> list[str]:
     if levels is not None and levels > report.bounds["max_logic_levels"]:
         cp = report.critical_path
         out.append(f"longest path {cp['start']} -> {cp['end']}: {' '.join(cp['types'])}")
+        bound = report.bounds["max_logic_levels"]
+        over = [f"{end} ({n})" for n, end in cp.get("deepest_ends", []) if n > bound]
+        if len(over) > 1:
+            out.append(
+                f"register inputs over the bound (at most the deepest few): {', '.join(over)}"
+            )
     return out
 
 
@@ -428,5 +434,6 @@ def _synthesize(
             "cells": lv.path,
             "nets": lv.nets,
             "unmodelled_types": lv.unmodelled,
+            "deepest_ends": [[n, end] for n, end in lv.deepest_ends],
         },
     )

@@ -163,3 +163,14 @@ def test_resource_counts_round_ramb18_up_and_count_lut_memory() -> None:
     assert got["bram36"] == 2 + 2  # 3 RAMB18 -> 1.5 tiles -> 2
     assert got["uram"] == 1 and got["dsp"] == 5 and got["ff"] == 8 and got["carry"] == 2
     assert (got["lut_logic"], got["lut_memory"], got["lut"]) == (11, 16 + 3, 30)
+
+
+def test_the_deepest_ends_are_listed_deepest_first() -> None:
+    """Not only the longest path: the registers it and the next deepest paths end in, so one
+    synthesis of a design over the bound shows every path to shorten."""
+    n = Net()
+    a = n.ff("a", 2)
+    qb = n.ff("b", n.lut("l1", n.lut("l2", a)))
+    qc = n.ff("c", n.lut("l3", a))
+    got = logic_levels(n.netlist(), "top")
+    assert got.deepest_ends[:2] == [(2, str(qb)), (1, str(qc))]
