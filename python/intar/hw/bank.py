@@ -1,7 +1,8 @@
 """Read-first memory bank: a simple-dual-port RAM whose read returns the word held before a
 write to the same address in the same cycle.
 
-``bank(...)`` instantiates module ``<prefix>bank_<depth>x<bits>`` (declared once per shape):
+``bank_module`` declares module ``<prefix>bank_<depth>x<bits>`` once per shape; ``bank``
+instantiates it:
 
 =======  ===  ============  ================================================================
 port     dir  width         meaning
@@ -66,7 +67,15 @@ def _declare(name: str, depth: int, bits: int) -> None:
     hw.HWModuleOp(name, inputs, [("R0_data", ity(bits))], body_builder=body)
 
 
+def bank_module(depth: int, bits: int, prefix: str) -> str:
+    """The name of the read-first bank ``<prefix>bank_<depth>x<bits>``, declared if new."""
+    name = f"{prefix}bank_{depth}x{bits}"
+    _declare_once("hw.module", name, lambda: _declare(name, depth, bits))
+    return name
+
+
 def bank(
+    module: str,
     clk: Value,
     raddr: Value,
     ren: Value,
@@ -74,14 +83,10 @@ def bank(
     wen: Value,
     wdata: Value,
     *,
-    depth: int,
     bits: int,
-    prefix: str,
     tag: str,
 ) -> Value:
-    """Instance ``tag`` of the read-first bank ``<prefix>bank_<depth>x<bits>``: its read data."""
-    name = f"{prefix}bank_{depth}x{bits}"
-    _declare_once("hw.module", name, lambda: _declare(name, depth, bits))
+    """Instance ``tag`` of the bank `module` (from `bank_module`): its read data."""
     args = {
         "R0_clk": clk,
         "R0_addr": raddr,
@@ -90,4 +95,4 @@ def bank(
         "W0_en": wen,
         "W0_data": wdata,
     }
-    return _instance(name, tag, args, {"R0_data": bits})[0]
+    return _instance(module, tag, args, {"R0_data": bits})[0]

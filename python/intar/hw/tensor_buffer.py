@@ -103,7 +103,7 @@ from circt.dialects import comb, hw, seq
 from circt.ir import Context, InsertionPoint, Location, Module, StringAttr, Value
 from circt.passmanager import PassManager
 
-from intar.hw.bank import bank
+from intar.hw.bank import bank, bank_module
 from intar.hw.builders import (
     Regs,
     _tree_sum,
@@ -763,6 +763,7 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
         en1 = ctl.ctrl(en_b, "rd_en_c")
 
         banks: dict[tuple[int, int], Value] = {}
+        bank_name = bank_module(depth, bits, mem_prefix)
         for i in range(R):
             for j in range(C):
                 wens, wdatas = [], []
@@ -771,16 +772,16 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
                     e = (i % h) * w + (j % w)
                     wdatas.append(extract(wdata_in[p], e * bits, bits))
                 wen = or_(*wens) if len(wens) > 1 else wens[0]
+                data = _prio_mux(fires, wdatas)
                 banks[(i, j)] = bank(
+                    bank_name,
                     clk,
                     raddr[j],
                     rd_en,
                     waddr,
                     wen,
-                    _prio_mux(fires, wdatas),
-                    depth=depth,
+                    data,
                     bits=bits,
-                    prefix=mem_prefix,
                     tag=f"bank_{i}_{j}",
                 )
 

@@ -576,6 +576,13 @@ class _TopBuilder:
             carry = and_(carry, last)
         return [x.q for x in digits]
 
+    def conv_geometry(self, bname: str, instrs: list[Instr], stages: set[int]) -> tuple:
+        """The conv read buffer's flat layout, and each stage's conv geometry (None for the
+        stages that do not read it)."""
+        f = self.buffers[bname].plan.flat
+        assert f is not None
+        return f, [x.conv if s in stages else None for s, x in enumerate(instrs)]
+
     def conv_origin(
         self, bname: str, instrs: list[Instr], stages: set[int], stage: Value, kc, jc
     ) -> tuple[Value, Value, Value, Value, int]:
@@ -588,11 +595,8 @@ class _TopBuilder:
         matrix from r0 = (cb*d3, hh) to (cb*d3 + d3 - 1, hh) are complete (hh clamped into the
         image; conservative: the rows between are waited for too).
         """
-        b = self.buffers[bname]
-        f = b.plan.flat
-        assert f is not None
-        d3, d2 = b.plan.read_shape
-        geo = [x.conv if s in stages else None for s, x in enumerate(instrs)]
+        f, geo = self.conv_geometry(bname, instrs, stages)
+        d3, d2 = self.buffers[bname].plan.read_shape
         gs = [g for g in geo if g is not None]
         big = (f.h + max(g.ph + g.kh for g in gs) + 2) * f.pitch + f.lead
         big += max(g.jw * d2 + g.kw + g.pw for g in gs) + f.cols
@@ -633,17 +637,14 @@ class _TopBuilder:
         """The im2col read's element mask from its queue entry's image column `pos` and row
         test `ok` (see `conv_origin`): computed behind the queue register, so the compares do
         not add to the origin's adders in front of it."""
-        b = self.buffers[bname]
-        f = b.plan.flat
-        assert f is not None
-        geo = [x.conv if s in stages else None for s, x in enumerate(instrs)]
+        f, geo = self.conv_geometry(bname, instrs, stages)
         aw = width(pos)
 
         def cf(fn: Callable) -> Value:
             return rom(stage, [fn(g) if g is not None else 0 for g in geo], aw)
 
         mask = []
-        for x in range(b.plan.read_shape[1]):
+        for x in range(self.buffers[bname].plan.read_shape[1]):
             lo = cf(lambda g, x=x: max(0, g.pw - x))
             hi = cf(lambda g, x=x: max(0, g.pw + f.w - x))
             mask.append(and_(ok, not_(cmp("ult", pos, lo)), cmp("ult", pos, hi)))

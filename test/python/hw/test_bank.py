@@ -10,7 +10,7 @@ import pytest
 from circt.dialects import hw, seq
 from circt.ir import Value
 
-from intar.hw.bank import bank
+from intar.hw.bank import bank, bank_module
 from intar.hw.builders import ity
 from intar.hw.tensor_buffer import emit_sv_with_memories
 from intar.synth.yosys import synth_cells
@@ -31,7 +31,8 @@ def _one_bank(depth: int, bits: int, prefix: str) -> str:
 
         def body(mod: hw.HWModuleOp) -> dict[str, Value]:
             args = mod.entry_block.arguments
-            return {"q": bank(*args, depth=depth, bits=bits, prefix=prefix, tag="bank_0_0")}
+            module = bank_module(depth, bits, prefix)
+            return {"q": bank(module, *args, bits=bits, tag="bank_0_0")}
 
         hw.HWModuleOp("top", ins, [("q", ity(bits))], body_builder=body)
 
