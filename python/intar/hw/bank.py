@@ -29,6 +29,8 @@ The array register of a module whose prefix holds ``_uram_`` is marked for Ultra
 
 from __future__ import annotations
 
+import re
+
 from circt.dialects import hw, seq, sv
 from circt.ir import InsertionPoint, IntegerAttr, Type, Value
 
@@ -65,6 +67,14 @@ def _declare(name: str, depth: int, bits: int) -> None:
         return {"R0_data": sv.ReadInOutOp(data.result).result}
 
     hw.HWModuleOp(name, inputs, [("R0_data", ity(bits))], body_builder=body)
+
+
+_BANK_MODULE_SV = re.compile(r"^module (\w*bank_\d+x\d+)\(", re.M)
+
+
+def bank_modules_in(sv_text: str) -> list[str]:
+    """The bank modules an emitted design declares, in order (for synthesis to map each once)."""
+    return _BANK_MODULE_SV.findall(sv_text)
 
 
 def bank_module(depth: int, bits: int, prefix: str) -> str:

@@ -17,12 +17,13 @@ import re
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from hashlib import sha256
 from pathlib import Path
 
 from intar.files import atomic_write
+from intar.hw.bank import bank_modules_in
 from intar.scheduling.device import Device, load_device
 from intar.synth.levels import CombinationalLoop, logic_levels
 from intar.synth.yosys import YosysError, yosys_executable
@@ -123,17 +124,44 @@ class SynthReport:
         )
 
 
-def yosys_script(design: Path, top: str | None, hierarchical: bool = False) -> str:
+# What `synth_xilinx -family xcup` runs in its map_memory step (yosys 0.70, seen with `echo on`);
+# test_synth_design checks that it still does.
+MAP_MEMORY = (
+    "memory_libmap -logic-cost-rom 0.015625 -lib +/xilinx/lutrams_xcu.txt "
+    "-lib +/xilinx/brams_xc4v.txt -D HAS_SIZE_36 -D HAS_MIXWIDTH_SDP -D HAS_ADDRCE "
+    "-lib +/xilinx/urams.txt -no-auto-huge",
+    "techmap -map +/xilinx/lutrams_xc5v_map.v",
+    "techmap -map +/xilinx/brams_xcu_map.v",
+    "techmap -map +/xilinx/urams_map.v",
+)
+
+
+def yosys_script(
+    design: Path, top: str | None, hierarchical: bool = False, banks: Sequence[str] = ()
+) -> str:
     """The yosys commands: whole-design synth_xilinx without I/O buffers, flattened (so that
     paths are measured across modules), or, `hierarchical`, module by module (each distinct
-    module mapped once: the counts, not the paths, of designs too large to flatten)."""
+    module mapped once: the counts, not the paths, of designs too large to flatten).
+
+    The memories of the `banks` modules (self-contained RAMs, see `intar.hw.bank`) are mapped
+    module by module before flattening, as synth_xilinx's map_memory step would map them in
+    place: memory_libmap's time grows with the number of memories times the size of the module
+    that holds them, so mapping a few thousand banks inside the flattened top takes hours.
+    """
     top_opt = f" -top {top}" if top else ""
-    flatten = "" if hierarchical else " -flatten"
+    synth = f"synth_xilinx -family {FAMILY}{'' if hierarchical else ' -flatten'} -noiopad{top_opt}"
+    run = synth + "\n"
+    if banks and not hierarchical:
+        sel = " ".join(banks)
+        steps = ("proc", "opt -nodffe -nosdff", "opt", "memory -nomap", "opt_clean", *MAP_MEMORY)
+        premap = "".join(f"{step} {sel}\n" for step in steps)
+        run = f"{synth} -run begin:prepare\n{premap}{synth} -run prepare:\n"
     return (
         f'read_verilog -sv "{design}"\n'
-        f"synth_xilinx -family {FAMILY}{flatten} -noiopad{top_opt}\n"
-        "delete t:$scopeinfo\n"
-        "tee -q -o stat.json stat -json\n" + ("" if hierarchical else "write_json netlist.json\n")
+        + run
+        + "delete t:$scopeinfo\n"
+        + "tee -q -o stat.json stat -json\n"
+        + ("" if hierarchical else "write_json netlist.json\n")
     )
 
 
@@ -264,8 +292,10 @@ def _cache_key(out: Path, manifest: dict, hierarchical: bool) -> tuple[str, str]
     """(design.sv's hash, the yosys script): what a synth.json must match to be reused. The
     script names design.sv relative to yosys's work directory (inside DIR), so the key does
     not depend on where DIR is."""
-    digest = sha256((out / "design.sv").read_bytes()).hexdigest()
-    return digest, yosys_script(Path("..") / "design.sv", manifest.get("top"), hierarchical)
+    text = (out / "design.sv").read_bytes()
+    digest = sha256(text).hexdigest()
+    banks = bank_modules_in(text.decode(errors="replace"))
+    return digest, yosys_script(Path("..") / "design.sv", manifest.get("top"), hierarchical, banks)
 
 
 REJECTED = "synth-rejected.json"

@@ -3,17 +3,20 @@ with no logic beside it (the tensor buffers' simulations check its read-first ti
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 from circt.dialects import hw, seq
 from circt.ir import Value
 
-from intar.hw.bank import bank, bank_module
+from intar.hw.bank import bank, bank_module, bank_modules_in
 from intar.hw.builders import ity
 from intar.hw.tensor_buffer import emit_sv_with_memories
-from intar.synth.yosys import synth_cells
+from intar.synth.report import MAP_MEMORY, yosys_script
+from intar.synth.yosys import synth_cells, yosys_executable
 
 
 def _one_bank(depth: int, bits: int, prefix: str) -> str:
@@ -42,6 +45,7 @@ def _one_bank(depth: int, bits: int, prefix: str) -> str:
 def test_sv_reads_the_old_word_and_declares_the_module_once() -> None:
     sv = _one_bank(3587, 16, "buf_")
     assert sv.count("module buf_bank_3587x16(") == 1
+    assert bank_modules_in(sv) == ["buf_bank_3587x16"]
     assert re.search(r"reg \[15:0\] Memory\[0:3586\];", sv)
     # nonblocking write and read in one always_ff: the read sees the array before the edge
     body = sv[sv.index("always_ff") : sv.index("end // always_ff")]
@@ -66,7 +70,49 @@ def test_yosys_adds_no_logic_to_a_bank(
     if style:
         # as the intar-ultra-ram pass marks it (test/Transforms/ultra-ram.mlir)
         sv = sv.replace("reg [71:0] Memory", '(* ram_style = "ultra" *) reg [71:0] Memory')
-    cells = synth_cells(sv, "top", tmp_path)
+    cells = synth_cells(sv, "top", tmp_path / "whole")
     for bookkeeping in ("BUFG", "$scopeinfo"):
         cells.pop(bookkeeping, None)
     assert cells == want
+    # `intar synth` maps each bank module before flattening: the same cells
+    assert _premapped_cells(sv, tmp_path / "premapped") == want
+
+
+def _premapped_cells(sv: str, work: Path) -> dict[str, int]:
+    work.mkdir()
+    (work / "design.sv").write_text(sv)
+    script = yosys_script(Path("design.sv"), "top", banks=bank_modules_in(sv))
+    assert f"{MAP_MEMORY[0]} {bank_modules_in(sv)[0]}\n" in script
+    (work / "synth.ys").write_text(script)
+    proc = subprocess.run(
+        [yosys_executable(), "-q", "-s", "synth.ys"], cwd=work, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
+    netlist = json.loads((work / "netlist.json").read_text())
+    cells: dict[str, int] = {}
+    for cell in netlist["modules"]["top"]["cells"].values():
+        if cell["type"] not in ("BUFG", "$scopeinfo"):
+            cells[cell["type"]] = cells.get(cell["type"], 0) + 1
+    return cells
+
+
+def test_premapping_runs_what_synth_xilinx_runs(tmp_path: Path) -> None:
+    """MAP_MEMORY is synth_xilinx's own map_memory step for the family, as yosys echoes it; a
+    new yosys that maps memories differently fails here."""
+    sv = _one_bank(3587, 16, "buf_")
+    (tmp_path / "design.sv").write_text(sv)
+    proc = subprocess.run(
+        [
+            yosys_executable(),
+            "-p",
+            "echo on; read_verilog -sv design.sv; synth_xilinx -family xcup -noiopad -top top "
+            "-run begin:map_ffram",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    echoed = re.findall(r"^yosys> (.*)$", proc.stdout, re.M)
+    start = next(i for i, c in enumerate(echoed) if c.startswith("memory_libmap"))
+    assert tuple(echoed[start : start + len(MAP_MEMORY)]) == MAP_MEMORY
