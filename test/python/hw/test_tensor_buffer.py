@@ -46,6 +46,8 @@ SPECS = [
     TensorBufferSpec(2, 3, 8, ((2, 3),), (1, 1)),  # depth 1 (firmem padded to 2 words)
     # C = 24 read 3 wide: the read select from col bits 0..2 times 3 (3's inverse mod 8)
     TensorBufferSpec(4, 50, 8, ((1, 8),), (1, 3)),
+    # R = 11 over 10-bit rows (not foldable): the write selects from chunk residues and a sum
+    TensorBufferSpec(600, 2, 8, ((1, 2),), (11, 2)),
 ]
 
 # Verilator -Wall waivers, all in one place:
@@ -374,7 +376,7 @@ def test_geometry_and_ports() -> None:
     s = SPECS[0]
     assert (s.R, s.C, s.depth, row_bits(s), col_bits(s)) == (1, 20, 32, 4, 5)
     assert (READ_LATENCY, READ_STAGES) == (4, 2)
-    assert [write_stages(s) for s in SPECS] == [2, 2, 2, 2, 0, 2, 2]
+    assert [write_stages(s) for s in SPECS] == [2, 2, 2, 2, 0, 2, 2, 2]
     sv = tensor_buffer_sv(SPECS[3], "tb")
     for port in ("w2_valid", "w2_ready", "w2_data", "rd_en", "rd_data"):
         assert re.search(rf"\b{port}\b", sv), port
@@ -743,3 +745,27 @@ def test_residue_tables_keep_the_residue_within_three_levels_for_a_conv_column()
             assert all(max(g) <= f for g in levels[1:])
             assert len(levels[-1]) * rb <= 6  # the selects' tables
     assert residue_tree(15, 7) == [[6, 6, 3], [2, 1]]
+
+
+def test_residue_sums_keep_the_residue_below_three_moduli() -> None:
+    """For odd m > 7 whose digit sums stay wide, `Split.starts` adds the chunks' weighted
+    residues (`_starts_by_residue_sum`): for every t of up to 14 bits the sum is at most
+    `residue_sum_bound` < 3m and has t's residue; the gating net's 107-row block takes it."""
+    from intar.hw.tensor_buffer import (
+        LUT_INPUTS,
+        RESIDUE_SUM_CHUNKS,
+        _foldable,
+        residue_sum_bound,
+    )
+
+    for m in (11, 13, 107):
+        for w in range(1, 15):
+            top = residue_sum_bound(w, m)
+            assert top < RESIDUE_SUM_CHUNKS * m
+            for t in range(1 << w):
+                total = sum(
+                    ((t >> b) & ((1 << LUT_INPUTS) - 1)) * pow(2, b, m) % m
+                    for b in range(0, w, LUT_INPUTS)
+                )
+                assert total <= top and total % m == t % m, (m, w, t)
+    assert not _foldable(14, 1, 107) and not _foldable(10, 1, 11)

@@ -102,8 +102,8 @@ endmodule
 def test_hierarchical_counts_every_instance(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Without flattening each module is mapped once, and the counts cover every instance:
-    the same as the flattened run's; LUT levels are not measured."""
+    """Mapped module by module, then flattened: the counts cover every instance and the levels
+    are measured across modules, the same as the flattened run's here."""
     flat_dir, hier_dir = tmp_path / "flat", tmp_path / "hier"
     for d in (flat_dir, hier_dir):
         d.mkdir()
@@ -111,11 +111,12 @@ def test_hierarchical_counts_every_instance(
         (d / "hw.json").write_text(json.dumps({"device": "tiny", "top": "two_leaves"}))
     flat = synthesize(flat_dir)
     rc, stdout, _ = run(capsys, str(hier_dir), "--hierarchical")
-    assert rc == 0 and "LUT levels not measured" in stdout
+    assert rc == 0 and "mapped module by module" in stdout
     hier = SynthReport.from_json((hier_dir / "synth.json").read_text())
     assert hier.hierarchical and not flat.hierarchical
     assert hier.dsp == flat.dsp == 2 and hier.ff == flat.ff
-    assert "leaf" not in hier.cells and hier.max_logic_levels is None
+    assert "leaf" not in hier.cells
+    assert hier.max_logic_levels == flat.max_logic_levels is not None
     assert "-flatten" not in hier.script and "-flatten" in flat.script
     # the bounds still hold for the counts
     one = device_copy(tmp_path, "tiny-1dsp", dsp=1)
