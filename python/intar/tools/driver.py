@@ -303,7 +303,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from intar.synth.report import BoundsError, SynthError, synthesize
+    from intar.synth.report import BoundsError, SynthError, levels_unproven, synthesize
 
     def progress(msg: str) -> None:
         print(f"intar synth: {msg}", file=sys.stderr, flush=True)
@@ -326,6 +326,13 @@ def cmd_synth(args: argparse.Namespace) -> int:
         print(
             f"intar synth: warning: {rep.unregistered_dsp} DSPs have no register between input "
             "and P (a combinational multiply; not counted in LUT levels)",
+            file=sys.stderr,
+        )
+    if levels_unproven(rep):
+        print(
+            f"intar synth: warning: mapped module by module, the longest path is at most "
+            f"{rep.max_logic_levels} LUT levels, over the bound of "
+            f"{rep.bounds['max_logic_levels']}; the flat netlist's depth is not known",
             file=sys.stderr,
         )
     print(rep.summary())

@@ -124,6 +124,21 @@ def test_hierarchical_counts_every_instance(
     assert rc == 1 and "dsp 2 > 1" in err and "Traceback" not in err
 
 
+def test_hierarchical_levels_over_the_bound_are_unproven(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Mapped module by module, the LUT levels are an upper bound: over the bound they are
+    reported as unproven (a warning, exit 0), where the flat run fails."""
+    (tmp_path / "design.sv").write_text(HAND_SV)
+    strict = device_copy(tmp_path, "strict", max_logic_levels=1)
+    rc, _, err = run(capsys, str(tmp_path), "--device", str(strict))
+    assert rc == 1 and "max_logic_levels" in err
+    rc, stdout, err = run(capsys, str(tmp_path), "--hierarchical", "--device", str(strict))
+    assert rc == 0 and "depth is not known" in err and "an upper bound" in stdout
+    rep = SynthReport.from_json((tmp_path / "synth.json").read_text())
+    assert synth_report.levels_unproven(rep) and synth_report.check_bounds(rep) == []
+
+
 @pytest.fixture
 def fake_yosys(
     hand: tuple[Path, SynthReport, list[str]], monkeypatch: pytest.MonkeyPatch
