@@ -6,6 +6,8 @@ bound raises `BoundsError` and leaves no synth.json (one from an earlier run is 
 DIR/synth-rejected.json with its counts and violations.
 A synth.json whose recorded design.sv hash and yosys script match is reused without running
 yosys (`force=True` reruns); its counts are checked against the device again.
+A module-by-module (hierarchical) mapping's LUT levels are an upper bound: over the bound
+they are unproven (`levels_unproven`), not a violation.
 """
 
 from __future__ import annotations
