@@ -137,7 +137,7 @@ class SynthReport:
 
 
 # What `synth_xilinx -family xcup` runs in its map_memory step (yosys 0.70, seen with `echo on`);
-# test_synth_design checks that it still does.
+# test_bank.py checks that it still does.
 MAP_MEMORY = (
     "memory_libmap -logic-cost-rom 0.015625 -lib +/xilinx/lutrams_xcu.txt "
     "-lib +/xilinx/brams_xc4v.txt -D HAS_SIZE_36 -D HAS_MIXWIDTH_SDP -D HAS_ADDRCE "

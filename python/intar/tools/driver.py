@@ -493,8 +493,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument(
         "--hierarchical",
         action="store_true",
-        help="map each module once without flattening: the resource counts of a design too "
-        "large to flatten; LUT levels are not measured",
+        help="map each module once, then flatten the mapped netlist: for a design too large "
+        "to flatten first; its LUT levels are an upper bound (over the bound: a warning)",
     )
     synth.set_defaults(run=cmd_synth)
 
