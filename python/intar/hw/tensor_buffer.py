@@ -777,11 +777,17 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
             mask1 = [late(extract(rd_mask, y, 1), f"mask_{y}") for y in range(rw)]
             word1_b = comb.AddOp([word_b, const(width(word_b), 1)]).result
 
+            index = _encode(at) if at is not None and len(rots) > 2 else None
+
             def beyond(j: int) -> Value:
                 """col % C > j."""
                 if at is None:
                     return ro.split_c.at_least(j + 1)
                 above = [v for q, v in zip(rots, at, strict=True) if q > j]
+                if index is not None and 1 < len(above) < len(rots):
+                    # the index of the rotation among rots, compared: no OR chain to share
+                    below = len(rots) - len(above)
+                    return not_(cmp("ult", index, const(width(index), below)))
                 return or_(*above) if len(above) > 1 else above[0] if above else const(1, 0)
 
             # bank column j < col % C reads the next word
