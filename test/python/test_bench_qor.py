@@ -290,6 +290,12 @@ def test_out_of_memory_falls_back_to_module_by_module(
     assert calls == [False, True] and again["note"] == PER_MODULE_NOTE  # no yosys at all
     cached = _cached_synthesis(tmp_path)
     assert cached is not None and cached["note"] == PER_MODULE_NOTE and cached["dsp"] == 3
+    # a module-by-module report without the flat run's failure (a manual
+    # `intar synth --hierarchical`) is not the benchmark's synthesis
+    oom = (tmp_path / synth_report.OUT_OF_MEMORY).read_text()
+    (tmp_path / synth_report.OUT_OF_MEMORY).unlink()
+    assert _cached_synthesis(tmp_path) is None
+    (tmp_path / synth_report.OUT_OF_MEMORY).write_text(oom)
     row = _row("vae", "intar", 100, 200)
     row["synth"] = {k: cached[k] for k in ("status", "dsp", "max_logic_levels", "note")}
     text = qor_markdown({"rows": [row], "summary": _summary([row])})

@@ -374,6 +374,18 @@ def cached_rejection(design_dir: Path | str, hierarchical: bool = False) -> Boun
     return None if key is None else _cached_rejection(*key)
 
 
+def ran_out_of_memory(design_dir: Path | str, hierarchical: bool = False) -> bool:
+    """Whether yosys ran out of memory on the current design.sv with this script before."""
+    key = _cache_key_of(design_dir, hierarchical)
+    if key is None:
+        return False
+    try:
+        _raise_recorded_oom(*key)
+    except SynthOutOfMemory:
+        return True
+    return False
+
+
 def cached_report(design_dir: Path | str, hierarchical: bool = False) -> SynthReport | None:
     """`design_dir`/synth.json if it is of the current design.sv (it exists only for a design
     that fitted its device), else None; yosys is not run."""

@@ -160,43 +160,52 @@ def _synthesize(run: Path, opts: QorOptions, hierarchical: bool = False) -> dict
     """Synthesises `run` (flattened; module by module if that runs out of memory)."""
     import dataclasses
 
-    from intar.synth import BoundsError, SynthError, SynthReport, synthesize
+    from intar.synth import BoundsError, SynthError, synthesize
     from intar.synth.report import SynthOutOfMemory, levels_unproven
 
     start = time.perf_counter()
     note = None
     try:
         try:
-            synthesize(run, hierarchical=hierarchical, progress=lambda m: opts.log(f"  yosys: {m}"))
+            rep = synthesize(
+                run, hierarchical=hierarchical, progress=lambda m: opts.log(f"  yosys: {m}")
+            )
         except SynthOutOfMemory as e:
             if hierarchical:
                 raise
             opts.log(f"  {str(e).splitlines()[0]}; mapping it module by module")
             note = PER_MODULE_NOTE
-            synthesize(run, hierarchical=True, progress=lambda m: opts.log(f"  yosys: {m}"))
+            rep = synthesize(run, hierarchical=True, progress=lambda m: opts.log(f"  yosys: {m}"))
     except BoundsError as e:
         counts = dataclasses.asdict(e.report)
         extra = {"note": note} if note else {}
         return {"status": "over bounds", "reason": str(e), **counts, **extra}
     except SynthError as e:
         return {"status": "failed", "reason": str(e)[-500:]}
-    out = json.loads((run / "synth.json").read_text())
+    out = json.loads(rep.to_json())
     out["status"] = "done"
     out["seconds"] = round(time.perf_counter() - start, 1)
     if note:
         out["note"] = note
-    if levels_unproven(SynthReport.from_json((run / "synth.json").read_text())):
+    if levels_unproven(rep):
         out["levels_unproven"] = True
     return out
 
 
 def _cached_synthesis(run: Path) -> dict | None:
-    """The last synthesis of this very design.sv, flattened or else module by module: its
-    counts, or its rejection."""
-    from intar.synth.report import cached_rejection, cached_report, levels_unproven
+    """The last synthesis of this very design.sv, flattened or else module by module after
+    the flat run ran out of memory: its counts, or its rejection."""
+    from intar.synth.report import (
+        cached_rejection,
+        cached_report,
+        levels_unproven,
+        ran_out_of_memory,
+    )
 
     keep = ("dsp", "lut", "ff", "bram36", "uram", "max_logic_levels")
     for hierarchical in (False, True):
+        if hierarchical and not ran_out_of_memory(run):
+            break  # a module-by-module report of a design that was not tried flat
         note = {"note": PER_MODULE_NOTE} if hierarchical else {}
         rep = cached_report(run, hierarchical)
         if rep is not None:
