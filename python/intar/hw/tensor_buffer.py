@@ -28,10 +28,16 @@ rd_col       in   CB                read origin column (a multiple of w, < cols)
 rd_data      out  h*w*bits          the tile, ``READ_LATENCY`` cycles after ``rd_en``
 ===========  ===  ================  ==========================================================
 
-Writes: fixed priority, the lowest-numbered valid writer wins:
-``w{p}_ready = !rst & !(w0_valid | ... | w{p-1}_valid)``, so a writer's ready never depends on
-its own valid. Tile elements outside the tensor (edge tiles) are written into the padding of
-the last block (``depth`` rounds up, so they are addressable) and never read back.
+Writes: with one writer, ``w0_ready = !rst``. With several, ``w{p}_ready`` is a register, the
+grant, so no writer's ready depends on any valid in the same cycle (another core's valid would
+otherwise run through the arbitration into this core's ready, a path across three modules).
+The next grant goes to the lowest-numbered valid writer that is not granted now; if there is
+none, a granted writer that is still valid keeps it. So a writer alone writes every cycle,
+contending writers take turns without a gap, and a writer that finds the grant elsewhere
+waits at least one cycle.
+
+Tile elements outside the tensor (edge tiles) are written into the padding of the last block
+(``depth`` rounds up, so they are addressable) and never read back.
 
 Reads: no stall, one tile per cycle. ``rd_data`` holds the tile of the read issued
 ``READ_LATENCY`` = 4 cycles earlier (the origin register, the address / select register, the
@@ -105,6 +111,7 @@ from circt.passmanager import PassManager
 
 from intar.hw.bank import bank, bank_module
 from intar.hw.builders import (
+    Reg,
     Regs,
     _tree_sum,
     and_,
@@ -684,14 +691,29 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
         staged = write_stages(spec)
         # Write arbitration: fixed priority, ready independent of the writer's own valid.
         fires, held = [], []  # held (ring): valid writers held back by the reader's credit
-        blocked = rst
+        n_writers = len(spec.write_shapes)
+        granted = [not_(rst)]
+        if n_writers > 1:
+            # the registered grant: the lowest-numbered valid writer of the previous cycle
+            valids = [pt[f"w{p}_valid"] for p in range(n_writers)]
+            grants = [Reg(clk, rst, 1, f"w{p}_grant") for p in range(n_writers)]
+            # the grant passes to the lowest-numbered valid writer not granted now; with
+            # none, it stays with a granted writer that is still valid
+            others = [and_(v, not_(g.q)) for v, g in zip(valids, grants, strict=True)]
+            first = [others[0]] + [
+                and_(others[p], not_(or_(*others[:p]))) for p in range(1, n_writers)
+            ]
+            stay = not_(or_(*others))
+            for p, g in enumerate(grants):
+                g.next(or_(first[p], and_(stay, valids[p])))
+            granted = [g.q for g in grants]
         if spec.ring_blocks:
             release = pt["rd_release"]
             for s in range(RING_RELEASE_STAGES - staged):
                 release = Regs(clk, const(1, 1), rst).ctrl(release, f"rd_release_q{s}")
         for p, (h, _) in enumerate(spec.write_shapes):
             valid = pt[f"w{p}_valid"]
-            ready = not_(blocked)
+            ready = granted[p]
             if spec.ring_blocks:
                 # w_row + h <= rd_release + W*R, as w_row <= a registered bound
                 lw = (spec.rows + spec.window_rows).bit_length()
@@ -703,7 +725,6 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
                 ready = and_(ready, inside)
             res[f"w{p}_ready"] = ready
             fires.append(and_(valid, ready))
-            blocked = or_(blocked, valid)
 
         # An accepted write reaches the banks write_stages(spec) cycles later: with address
         # arithmetic, its origin, data and grant are registered, then the word address and

@@ -198,7 +198,9 @@ class _Trace:
     """Cycle-by-cycle stimulus of one buffer plus the model's expected outputs.
 
     The memory model is the padded ``(row_blocks*R) x (col_blocks*C)`` array; ready follows
-    the fixed priority (``!rst`` and no lower-numbered writer valid); a read issued in cycle t
+    the arbitration: ``!rst`` for one writer, else the registered grant (it passes to the
+    lowest-numbered valid writer not granted now, else stays with a valid granted one; reset
+    clears it); a read issued in cycle t
     sees the writes accepted in cycles < t + READ_STAGES - write_stages (the banks are read
     in t + READ_STAGES, read-first) and shows up on rd_data in t + READ_LATENCY, where it
     stays until the next read's tile arrives; elements outside rows x cols read 0.
@@ -219,6 +221,7 @@ class _Trace:
         self.issued: list[tuple[int, int, int]] = []  # (cycle, row, col) of reads not resolved
         self.arrivals: set[int] = set()  # cycles in which a read's tile arrives
         self.contended = 0  # cycles with w0 and w1 both valid
+        self.grant = [0] * self.nw  # the registered grant (several writers)
 
     def tile(self, shape: tuple[int, int]) -> np.ndarray:
         return self.rng.integers(self.lo, self.hi + 1, size=shape, dtype=np.int64)
@@ -251,7 +254,16 @@ class _Trace:
                 r, c, d = 0, 0, np.zeros(self.s.write_shapes[p], dtype=np.int64)
             writers.append((v, r, c, d))
             valids.append(v)
-        ready = [int(not rst and not any(valids[:p])) for p in range(self.nw)]
+        if self.nw == 1:
+            ready = [int(not rst)]
+        else:
+            ready = self.grant
+            others = [int(v and not g) for v, g in zip(valids, self.grant, strict=True)]
+            if any(others):
+                nxt = [int(o and not any(others[:p])) for p, o in enumerate(others)]
+            else:
+                nxt = [int(v and g) for v, g in zip(valids, self.grant, strict=True)]
+            self.grant = [0] * self.nw if rst else nxt
         if self.nw > 1 and valids[0] and valids[1]:
             self.contended += 1
         rd = (0, 0, 0) if read is None else (1, *read)
@@ -442,11 +454,21 @@ def test_tiles_priority_and_masking(sim: tuple[Path, Path]) -> None:
         assert len(tr.arrivals) == n_reads > len(_origins(s, s.read_shape)) + 150
         assert not tr.pending
         if nw > 1:
-            # Fixed priority: whenever w0 and w1 are both valid, w0 is ready and w1 is not.
+            # Contending writers take turns: whenever w0 and w1 are both valid and neither is
+            # granted, w0 is granted next; when one of them is granted, the other is next.
             both = [t for t, (_r, wr, _d) in enumerate(tr.inputs) if wr[0][0] and wr[1][0]]
             assert tr.contended > 10
+            turns = 0
             for t in both:
-                assert got[t][k][:2] == [int(not tr.inputs[t][0]), 0]
+                if t + 1 >= len(got) or tr.inputs[t][0]:
+                    continue
+                was = got[t][k][:2]
+                if was == [0, 0] and not any(got[t][k][2:nw]):
+                    assert got[t + 1][k][:2] == [1, 0]
+                elif was in ([1, 0], [0, 1]):
+                    assert got[t + 1][k][:2] == was[::-1]
+                    turns += 1
+            assert turns > 5
         print(
             f"{_sid(s)}: {len(got)} cycles, {n_reads} reads, {checked} rd_data cycles checked, "
             f"{tr.contended} contended cycles"
