@@ -542,7 +542,11 @@ class _TopBuilder:
                 room = field(lambda x: max(x.row_hi - tile_h - x.row, 0), rw)
                 below = cmp("ult", resize(i_off, rw), room)
             else:
-                end = mux(conv.is_conv, conv.end, add(row0, const(rw, tile_h)))
+                # registered: the adders behind it are the core's counters' (see conv_out)
+                end_now = mux(conv.is_conv, conv.end, add(row0, const(rw, tile_h)))
+                end_r = self.reg(rw, f"{name}_end_{d}")
+                end_r.next(end_now)
+                end = end_r.q
                 below = cmp("ult", end, hi)
             prog = mux(last, field(lambda x: x.rows_after, rw), mux(below, end, hi))
             advance = field(lambda x: int(x.advance), 1)
@@ -975,10 +979,13 @@ class _TopBuilder:
         conv = None
         if any(g is not None for g in geo):
             conv, last_col = self.conv_out(unit, instrs, ostage, oi, oc_ready_fb.value, last_col)
+        offer = and_(out_valid, oc.step_valid)
+        if conv is not None:
+            offer = and_(offer, conv.fresh)
         taken = self.writer_side(
             unit,
             unit,
-            and_(out_valid, oc.step_valid),
+            offer,
             ostage,
             [x.writes for x in instrs],
             mul_const(oi, tile_h, rw),
@@ -1049,8 +1056,21 @@ class _TopBuilder:
         blk = mux(cmp("ult", blk, o_hi), blk, o_hi)
         end = mux(last_oh, blk, mid)
         stages = [g is not None for g in geo]
+        # A write's progress end (writer_side) is registered from (oi, ooh, stage): a tile is
+        # written only when the register has caught up with them ("fresh"), one cycle after
+        # they change, which costs a cycle only if the next tile is ready at once.
+        key = concat([oi, ooh, ostage])
+        key_r = self.reg(width(key), f"{unit}_end_key")
+        key_r.next(key)
+        fresh = cmp("eq", key, key_r.q)
         ns = SimpleNamespace(
-            is_conv=is_conv, ooh=ooh, ojw=ojw, d2=instrs[0].out_shape[1], end=end, stages=stages
+            is_conv=is_conv,
+            ooh=ooh,
+            ojw=ojw,
+            d2=instrs[0].out_shape[1],
+            end=end,
+            stages=stages,
+            fresh=fresh,
         )
         return ns, mux(is_conv, row_done, last_col)
 
