@@ -1056,13 +1056,14 @@ class _TopBuilder:
         blk = mux(cmp("ult", blk, o_hi), blk, o_hi)
         end = mux(last_oh, blk, mid)
         stages = [g is not None for g in geo]
-        # A write's progress end (writer_side) is registered from (oi, ooh, stage): a tile is
-        # written only when the register has caught up with them ("fresh"), one cycle after
-        # they change, which costs a cycle only if the next tile is ready at once.
-        key = concat([oi, ooh, ostage])
-        key_r = self.reg(width(key), f"{unit}_end_key")
-        key_r.next(key)
-        fresh = cmp("eq", key, key_r.q)
+        # A write's progress end (writer_side) is a register of what (oi, ooh, stage) give: a
+        # tile is written only when it has caught up with them ("fresh"). They change only on
+        # a step of the output side, or at start, when no result is near (the operands take
+        # the buffer reads' cycles first); so fresh is a register: no step in the previous
+        # cycle. That costs a cycle only if the next tile is ready at once.
+        moved = self.reg(1, f"{unit}_end_moved")
+        moved.next(step)
+        fresh = not_(moved.q)
         ns = SimpleNamespace(
             is_conv=is_conv,
             ooh=ooh,
