@@ -689,12 +689,12 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
         res: dict[str, Value] = {}
 
         staged = write_stages(spec)
-        # Write arbitration: fixed priority, ready independent of the writer's own valid.
+        # Write arbitration (see the module docstring): ready never depends on a valid of
+        # the same cycle.
         fires, held = [], []  # held (ring): valid writers held back by the reader's credit
         n_writers = len(spec.write_shapes)
         granted = [not_(rst)]
         if n_writers > 1:
-            # the registered grant: the lowest-numbered valid writer of the previous cycle
             valids = [pt[f"w{p}_valid"] for p in range(n_writers)]
             grants = [Reg(clk, rst, 1, f"w{p}_grant") for p in range(n_writers)]
             # the grant passes to the lowest-numbered valid writer not granted now; with
