@@ -50,11 +50,12 @@ need not be consecutive. Instead of ``k_bound`` the core takes per beat ``first`
 ``acc_mem`` (take the partial sum from the accumulator memory rather than the accumulator
 register). The memory is one ``seq.firmem`` per tile row of ``acc_depth`` words of ``d2*32``
 bits (BRAM or URAM; one word of the whole tile would exceed Verilator's 65,536-bit limit at
-64 x 64): it is read one stage before the adder tree's result (read latency 1; while the
-pipeline stalls, at the index of the beat waiting at the adder, so the beat still gets its own
-word) and written with the new partial sum, so beats with the same ``acc_idx`` must be at
-least 2 beats apart (true for ``kij`` with ``I*J >= 2``). ``acc_mem = 0`` beats accumulate in
-the register as above (``ijk`` instructions on the same core). Latency and throughput are unchanged.
+64 x 64): it is read two stages before the adder tree's result into a word register (read
+latency 1, then the register; while the pipeline stalls, at the index of the beat waiting for
+that register, so the beat still gets its own word) and written with the new partial sum, so
+beats with the same ``acc_idx`` must be at least 2 beats apart (true for ``kij`` with
+``I*J >= 2``). ``acc_mem = 0`` beats accumulate in the register as above (``ijk`` instructions
+on the same core). Latency and throughput are unchanged.
 """
 
 from __future__ import annotations
@@ -226,8 +227,10 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
         v, f, la, sh = fire, first_in, last_in, p["shift"]
         relu = p["relu"] if cfg.relu else None
         for s in range(n_stages):
+            if k_outer and s == n_stages - 2:
+                idx_rd = idx  # the partial-tile read is issued two stages before the sums
             if k_outer and s == n_stages - 1:
-                idx_rd = idx  # the partial-tile read is issued one stage before the sums
+                idx_held = idx
             v = regs.ctrl(v, f"v_s{s + 1}")
             f = regs.data(f, f"first_s{s + 1}")
             la = regs.data(la, f"last_s{s + 1}")
@@ -288,9 +291,11 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
         zero_acc = const(cfg.acc_bits, 0)
         ab = cfg.acc_bits
         if k_outer:  # one memory per tile row: words of d2 * 32 bits
-            # a stalled pipeline re-reads the partial of the beat held at the adder stage, so
-            # that beat still sees its own tile's word when the stall ends
-            rd_addr = mux(en, idx_rd, idx)
+            # The word is read at the stage before the adder and registered there (so no LUT
+            # RAM read sits in front of the adder); a stalled pipeline re-reads the word of
+            # the beat held at that stage, so the register takes its own tile's word when the
+            # stall ends, after every write of the beats ahead of it.
+            rd_addr = mux(en, idx_rd, idx_held)
             mems, rds = [], []
             for i in range(d1):
                 mem = seq.FirMemOp(
@@ -302,7 +307,8 @@ def build_core(cfg: CoreConfig, name: str) -> hw.HWModuleOp:
                     name=f"acc_mem{i}" if d1 > 1 else "acc_mem",
                 ).result
                 mems.append(mem)
-                rds.append(seq.FirMemReadOp(mem, rd_addr, clk, enable=const(1, 1)).result)
+                word = seq.FirMemReadOp(mem, rd_addr, clk, enable=const(1, 1)).result
+                rds.append(regs.data(word, f"acc_word{i}"))
         accs, nxts = [], []
         for e, s_ in enumerate(sums):
             fb = Feedback(ity(ab))

@@ -15,6 +15,8 @@ import pytest
 
 from intar.golden.kernels import matmul
 from intar.hw import CoreConfig, core_sv
+from intar.hw.core import build_core
+from intar.hw.tensor_buffer import emit_sv_with_memories
 from intar.sim import build, lint
 from intar.sim.headers import BUS_HEADER
 from intar.synth.yosys import synth_cells
@@ -264,3 +266,81 @@ def test_yosys_dsp_count(cfg: CoreConfig, dsps: int, tmp_path: Path) -> None:
     print(f"yosys cells: {json.dumps(cells, sort_keys=True)}")
     assert cfg.dsps == dsps
     assert found == {"DSP48E2": dsps}
+
+
+# k-outer cores (acc_depth > 1): the harness drives (first, last, acc_idx, acc_mem) per beat
+# from the four numbers in front of each beat's operands, instead of k_bound.
+K_OUTER_HARNESS = (
+    HARNESS.replace("  top->k_bound = kb;\n", "")
+    .replace("data(size_t(nbeats) * (na + nb))", "data(size_t(nbeats) * (na + nb + 4))")
+    .replace(
+        "const int64_t* row = &data[size_t(beat) * (na + nb)];",
+        "const int64_t* row = &data[size_t(beat) * (na + nb + 4)] + 4;\n"
+        "      top->first = row[-4]; top->last = row[-3];\n"
+        "      top->acc_idx = row[-2]; top->acc_mem = row[-1];",
+    )
+    .replace("const int want = nbeats / kb;", "const int want = kb;  // output tiles")
+)
+
+
+def _k_outer_beats(
+    cfg: CoreConfig, mats: list[tuple[np.ndarray, np.ndarray, str]]
+) -> tuple[list[list[int]], list[tuple[int, int, int]]]:
+    """Beats of matmuls run one after another, each in loop order "kij" (k outer; partial
+    tiles in the memory, index i*J + j) or "ijk" (accumulator register); and the output
+    tiles (matmul, ti, tj) in the order they leave the core."""
+    d1, d2, d3 = cfg.d1, cfg.d2, cfg.d3
+    beats, order = [], []
+    for n, (a, b, loop) in enumerate(mats):
+        ni, nj, nk = a.shape[0] // d1, b.shape[1] // d2, a.shape[1] // d3
+        steps = (
+            [(ti, tj, tk) for tk in range(nk) for ti in range(ni) for tj in range(nj)]
+            if loop == "kij"
+            else [(ti, tj, tk) for ti in range(ni) for tj in range(nj) for tk in range(nk)]
+        )
+        for ti, tj, tk in steps:
+            at = a[ti * d1 : (ti + 1) * d1, tk * d3 : (tk + 1) * d3]
+            bt = b[tk * d3 : (tk + 1) * d3, tj * d2 : (tj + 1) * d2]
+            ctrl = [int(tk == 0), int(tk == nk - 1), ti * nj + tj, int(loop == "kij")]
+            beats.append(ctrl + [int(x) for x in at.ravel()] + [int(x) for x in bt.ravel()])
+            if tk == nk - 1:
+                order.append((n, ti, tj))
+    return beats, order
+
+
+def test_k_outer_bit_exact_under_stalls(tmp_path: Path) -> None:
+    """Partial tiles kept in the accumulator memory (two beats apart at the least: I*J = 2),
+    then a k-inner matmul on the register, with and without input gaps and output stalls."""
+    cfg = CoreConfig(1, 4, 2, in_bits=16, out_bits=16, acc_depth=6)
+    shift = 18  # int32 partial sums (they wrap) to 14 bits: no saturation
+    rng = np.random.default_rng(99)
+    shapes = [(1, 8, 10, "kij"), (3, 8, 6, "kij"), (2, 4, 6, "ijk"), (2, 4, 4, "kij")]
+    mats = [
+        (
+            rng.integers(-(1 << 15), 1 << 15, size=(m, k), dtype=np.int64),
+            rng.integers(-(1 << 15), 1 << 15, size=(k, n), dtype=np.int64),
+            loop,
+        )
+        for m, n, k, loop in shapes
+    ]
+    beats, order = _k_outer_beats(cfg, mats)
+    want = [matmul(a, b, shift=shift, out_bits=cfg.out_bits) for a, b, _ in mats]
+    sv, tb = tmp_path / f"{TOP}.sv", tmp_path / "tb.cpp"
+    # the accumulator memory is a seq.firmem: lowered with the memory passes
+    sv.write_text(emit_sv_with_memories(lambda: build_core(cfg, TOP)))
+    tb.write_text(K_OUTER_HARNESS.replace("@BUS_H@", str(BUS_HEADER)).replace("@SET_RELU@", ""))
+    exe = build(sv, TOP, tb, tmp_path / "build", optimize=False)
+    for seed in (0, 7, 11):
+        stim, res = tmp_path / f"stim_{seed}.txt", tmp_path / f"res_{seed}.txt"
+        head = [cfg.in_bits, cfg.out_bits, cfg.d1 * cfg.d3, cfg.d3 * cfg.d2, cfg.d1 * cfg.d2]
+        lines = [" ".join(map(str, [*head, len(beats), len(order), shift, seed]))]
+        lines += [" ".join(map(str, row)) for row in beats]
+        stim.write_text("\n".join(lines) + "\n")
+        proc = subprocess.run([str(exe), str(stim), str(res)], capture_output=True, text=True)
+        assert proc.returncode == 0, f"seed {seed}: rc={proc.returncode} {proc.stderr[-2000:]}"
+        _, *rows = res.read_text().splitlines()
+        assert len(rows) == len(order)
+        for (n, ti, tj), row in zip(order, rows, strict=True):
+            got = [int(x) for x in row.split()]
+            ref = want[n][ti, tj * cfg.d2 : (tj + 1) * cfg.d2]
+            assert got == [int(x) for x in ref], f"seed {seed}: matmul {n} tile ({ti}, {tj})"
