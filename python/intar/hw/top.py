@@ -13,7 +13,9 @@ start               in   1          start the schedule (once after reset)
 done                out  1          every phase finished and every store written
 phase               out  PB         current phase
 status              out  4 * units  per unit (plan order): waiting for a phase, waiting
-                                    for operands, output blocked, input FIFO full
+                                    for operands, output blocked, input FIFO full (a
+                                    cycle late)
+active              out  1          some unit, buffer or port moved data a cycle ago
 windows             out  max(1, W)  per window buffer (`HwPlan.windows` order): full, its
                                     writer waits for the reader's credit
 P_mem_req_valid     out  1          read request (address in beats)
@@ -723,8 +725,13 @@ class _TopBuilder:
         # them: the read path is cut in two, one cycle later, at one step a cycle.
         c_stage = resize(ic.stage, stage_bits)
         origins = self.read_origins(instrs, core, *tile(c_stage, ic.i, ic.j, ic.k))
+        phases = [x.phase for x in instrs]
+        # the stage one-hot and the stage's phase ride in the entry, so that the readiness
+        # logic behind the queue starts at their registers rather than at decoders
         step_fields: list[tuple[str, Value]] = [
             ("stage", c_stage),
+            ("phase", rom(c_stage, phases, self.phase_bits)),
+            *((f"on{s}", cmp("eq", c_stage, const(stage_bits, s))) for s in range(n)),
             ("i", ic.i),
             ("j", ic.j),
             ("k", ic.k),
@@ -813,18 +820,13 @@ class _TopBuilder:
 
         q = decode(head)
         stage = q["stage"]
-        phases = [x.phase for x in instrs]
 
         def plain_ready(qd: dict[str, Value]) -> Value:
             """The step `qd` may issue: its phase is on and its reads are written."""
-            st = qd["stage"]
-            ok = cmp("eq", rom(st, phases, self.phase_bits), self.phase)
+            ok = cmp("eq", qd["phase"], self.phase)
             rdy = {bname: step_ready(qd, bname) for bname in users}
             terms = [
-                or_(
-                    not_(cmp("eq", st, const(stage_bits, s))),
-                    _and_all([rdy[r.buffer] for r in x.reads]),
-                )
+                or_(not_(qd[f"on{s}"]), _and_all([rdy[r.buffer] for r in x.reads]))
                 for s, x in enumerate(instrs)
             ]
             return and_(ok, _and_all(terms))
@@ -833,8 +835,8 @@ class _TopBuilder:
             return rom(stage, vals, w)
 
         kij = per_stage(kijs, 1)
-        phase_ok = cmp("eq", per_stage([x.phase for x in instrs], self.phase_bits), self.phase)
-        on = [cmp("eq", stage, const(stage_bits, s)) for s in range(n)]
+        phase_ok = cmp("eq", q["phase"], self.phase)
+        on = [q[f"on{s}"] for s in range(n)]
         reads: dict[str, tuple[Value, ...]] = {}
         buf_ready: dict[str, Value] = {}
         # a window's release follows the next step to issue: the queue's head, else the
@@ -1385,8 +1387,17 @@ def build_top(plan: HwPlan, name: str) -> hw.HWModuleOp:
             b.storer(port, cfg, p, res)
         res["done"] = b.sequencer()
         res["phase"] = b.phase
-        res["status"] = concat(b.status)
-        res["active"] = _or_all(b.activity)
+        # Both feed only the testbench (stall report, watchdog): taken from registers, a
+        # cycle late, so that no path of the design ends at an output.
+        status = b.reg(STATUS_BITS * len(plan.instrs), "status_r")
+        status.next(concat(b.status))
+        res["status"] = status.q
+        pulses = []
+        for n, pulse in enumerate(b.activity):
+            r = b.reg(1, f"active_r{n}")
+            r.next(pulse)
+            pulses.append(r.q)
+        res["active"] = _or_all(pulses)
         full = [b.buffers[n].full for n in plan.windows()]
         res["windows"] = concat(full) if full else const(1, 0)  # type: ignore[arg-type]
         return res
