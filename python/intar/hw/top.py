@@ -719,19 +719,22 @@ class _TopBuilder:
                 users.setdefault(r.buffer, {})[s] = r
         plain = [b for b in users if not plan.buffers[b].conv_read]
 
-        # The controller's steps enter a two-entry queue with their tile origins computed; a
+        # The controller's steps enter a three-entry queue with their tile origins computed; a
         # read is issued from the queue's head, a register. So the readiness compares start
         # at registers, and the controller's step_ready (room in the queue) does not wait for
         # them: the read path is cut in two, one cycle later, at one step a cycle.
         c_stage = resize(ic.stage, stage_bits)
         origins = self.read_origins(instrs, core, *tile(c_stage, ic.i, ic.j, ic.k))
         phases = [x.phase for x in instrs]
-        # the stage one-hot and the stage's phase ride in the entry, so that the readiness
-        # logic behind the queue starts at their registers rather than at decoders
+        # the stage one-hot, the stage's phase and which buffers the stage reads ride in the
+        # entry, so that the readiness logic behind the queue starts at their registers
+        # rather than at decoders
+        c_on = [cmp("eq", c_stage, const(stage_bits, s)) for s in range(n)]
         step_fields: list[tuple[str, Value]] = [
             ("stage", c_stage),
             ("phase", rom(c_stage, phases, self.phase_bits)),
-            *((f"on{s}", cmp("eq", c_stage, const(stage_bits, s))) for s in range(n)),
+            *((f"on{s}", c_on[s]) for s in range(n)),
+            *((f"reads_{b}", _or_all([c_on[s] for s in users[b]])) for b in users),
             ("i", ic.i),
             ("j", ic.j),
             ("k", ic.k),
@@ -802,9 +805,9 @@ class _TopBuilder:
             return self.rows_ready(bname, qd[f"{bname}_row"], h, qd[f"{bname}_col"], w, pre)
 
         fire_fb = Feedback(ity(1))
-        # A step's readiness is a register: judged a cycle ahead, on the head, or on the
-        # second entry when the head issues. Progress only grows, so a ready judged a cycle
-        # ago still holds; the compares never sit in front of the read.
+        # A step's readiness is judged a cycle ahead, on the head and on the second entry,
+        # into registers; the second's counts when the head issued. Progress only grows, so
+        # a ready judged a cycle ago still holds; the compares never sit in front of the read.
         step_data = concat([v for _, v in step_fields])
         q_valid, has1, head, second, room = self.step_queue(
             f"{unit}_steps", ic.step_valid, step_data, fire_fb.value
@@ -824,11 +827,7 @@ class _TopBuilder:
         def plain_ready(qd: dict[str, Value]) -> Value:
             """The step `qd` may issue: its phase is on and its reads are written."""
             ok = cmp("eq", qd["phase"], self.phase)
-            rdy = {bname: step_ready(qd, bname) for bname in users}
-            terms = [
-                or_(not_(qd[f"on{s}"]), _and_all([rdy[r.buffer] for r in x.reads]))
-                for s, x in enumerate(instrs)
-            ]
+            terms = [or_(not_(qd[f"reads_{b}"]), step_ready(qd, b)) for b in users]
             return and_(ok, _and_all(terms))
 
         def per_stage(vals: list[int], w: int) -> Value:
@@ -859,21 +858,23 @@ class _TopBuilder:
             else:
                 reads[bname] = (en, row, col)
             buf_ready[bname] = step_ready(q, bname)
-        operands_ok = _and_all(
-            [
-                or_(not_(on[s]), _and_all([buf_ready[r.buffer] for r in x.reads]))
-                for s, x in enumerate(instrs)
-            ]
-        )
+        operands_ok = _and_all([or_(not_(q[f"reads_{b}"]), buf_ready[b]) for b in users])
         # credit: reads in flight + FIFO entries < depth
         pop_fb = Feedback(ity(1))
         # A link of depth 0 into the unit builds no operand FIFO: it never takes an operand.
         depth = 0 if unit in plan.starved else FIFO_DEPTH
         valid_d, credit = self.read_credit(f"{unit}_rd_v", fire_fb.value, pop_fb.value, depth)
-        ready = self.reg(1, f"{unit}_ready")
+        # Both judgements are registers, and the head's readiness picks one by whether the
+        # previous cycle issued (the second entry then became the head).
         now = and_(q_valid, phase_ok, operands_ok)  # the head, as plain_ready judges it
-        ready.next(mux(fire_fb.value, and_(has1, plain_ready(decode(second))), now))
-        fire = and_(q_valid, ready.q, credit)
+        judged_head = self.reg(1, f"{unit}_ready_head")
+        judged_head.next(now)
+        judged_second = self.reg(1, f"{unit}_ready_second")
+        judged_second.next(and_(has1, plain_ready(decode(second))))
+        issued = self.reg(1, f"{unit}_issued")
+        issued.next(fire_fb.value)
+        ready = mux(issued.q, judged_second.q, judged_head.q)
+        fire = and_(q_valid, ready, credit)
         fire_fb.set(fire)
         self.drive_reads(reads)
         stage_d = self.delay_data(stage, tb.READ_LATENCY, f"{unit}_stage")
