@@ -34,7 +34,7 @@ import math
 from dataclasses import dataclass, field
 
 from intar.scheduling.device import Device
-from intar.scheduling.problem import PE_KINDS, VIEW_KINDS, Task, TaskGraph
+from intar.scheduling.problem import PE_KINDS, VIEW_KINDS, Task, TaskGraph, conv_row_windows
 from intar.scheduling.result import Assign, Schedule, stored_graph
 
 POINTWISE = ("relu", "requantize", "add", "mul", "exp", "gelu", "silu")
@@ -114,7 +114,11 @@ class ConvGeom:
     instruction computes output channels [o_lo, o_hi) and output rows [oh_lo, oh_hi), k runs
     over (kh, kw, channel block of d3) with ``cb`` channel blocks, and each output row is ``jw``
     pixel tiles of d2. conv_transpose2d (stride 1) is the convolution with padding K - 1 - p of
-    the kernel flipped in kh, kw with in/out channels swapped (done in the weight image)."""
+    the kernel flipped in kh, kw with in/out channels swapped (done in the weight image).
+
+    An instruction of a windowed conv (`conv_row_windows`) walks kernel rows [kh_lo, kh_lo +
+    kh) of one block of output channels over a run of output rows that share them; `run_end`
+    is False when a later instruction still writes this block's other rows."""
 
     c: int
     h: int
@@ -131,6 +135,8 @@ class ConvGeom:
     oh_hi: int
     cb: int
     jw: int
+    kh_lo: int = 0
+    run_end: bool = True
 
 
 @dataclass
@@ -661,6 +667,10 @@ def _conv_instrs(
     jw*d2 + x + kw - pw], zero outside the image; it is one unaligned row segment per channel
     of the flat input buffer (`Flat`). Slices: dim 0 (output channels, aligned to d1) and
     dim 1 (output rows). Tiles: ceil(O/d1) * OH * ceil(OW/d2) * KH*KW*Cp/d3.
+
+    A conv whose edge rows meet much zero padding (`conv_row_windows`) is one instruction
+    per block of d1 output channels and run of output rows with the same kernel rows, in the
+    order of the single instruction: it walks only the kernel rows that meet the image.
     """
     d1, d2, d3 = pe
     x, wname = t.operands
@@ -694,32 +704,49 @@ def _conv_instrs(
         raise LoweringError(
             f"output channels from {o_lo} are not aligned to the core's d1 = {d1}", t.name
         )
-    geom = ConvGeom(
-        c, h, w, kh, kw, ph, pw, oh, ow, o_lo, o_hi, oh_lo, oh_hi, cp // d3, ceil_div(ow, d2)
-    )
+    cb, jw = cp // d3, ceil_div(ow, d2)
     a_buf = buf(a.unit, "a", wname, (d1, d3))
     b_buf = buf(a.unit, "b", x, (d3, d2))
-    bounds = (ceil_div(o_hi - o_lo, d1), (oh_hi - oh_lo) * geom.jw, kh * kw * geom.cb)
-    return [
-        Instr(
-            a.unit,
-            t.name,
-            t.kind,
-            phase,
-            bounds,
-            False,
-            o_lo * oh + oh_lo,  # rows of the [O*OH, OW] matrix: the hull of the slice
-            0,
-            (o_hi - 1) * oh + oh_hi,
-            ow,
-            (d1, d2),
-            [Read("a", a_buf, False, o_lo, 0), Read("b", b_buf)],
-            [],
-            int(t.attr("shift", 0)),
-            conv=geom,
-            relu=bool(t.attr("relu", False)),
-        )
-    ]
+    windows = conv_row_windows(t.kind, h, kh, p, oh)
+    if windows is None:  # one instruction: every kernel row for every output row
+        blocks, runs = [(o_lo, o_hi)], [(oh_lo, oh_hi, 0, kh)]
+    else:
+        blocks = [(b, min(b + d1, o_hi)) for b in range(o_lo, o_hi, d1)]
+        runs = []
+        for r in range(oh_lo, oh_hi):
+            lo, hi = windows[r]
+            if runs and runs[-1][2:] == (lo, hi - lo):
+                runs[-1] = (runs[-1][0], r + 1, lo, hi - lo)
+            else:
+                runs.append((r, r + 1, lo, hi - lo))
+    out = []
+    for b_lo, b_hi in blocks:
+        for r_lo, r_hi, kh_lo, kh_n in runs:
+            geom = ConvGeom(
+                c, h, w, kh_n, kw, ph, pw, oh, ow, b_lo, b_hi, r_lo, r_hi, cb, jw, kh_lo,
+                r_hi == oh_hi,
+            )  # fmt: skip
+            out.append(
+                Instr(
+                    a.unit,
+                    t.name,
+                    t.kind,
+                    phase,
+                    (ceil_div(b_hi - b_lo, d1), (r_hi - r_lo) * jw, kh_n * kw * cb),
+                    False,
+                    b_lo * oh + r_lo,  # rows of the [O*OH, OW] matrix: the hull of the slice
+                    0,
+                    (b_hi - 1) * oh + r_hi,
+                    ow,
+                    (d1, d2),
+                    [Read("a", a_buf, False, b_lo, kh_lo * kw * cp), Read("b", b_buf)],
+                    [],
+                    int(t.attr("shift", 0)),
+                    conv=geom,
+                    relu=bool(t.attr("relu", False)),
+                )
+            )
+    return out
 
 
 def _sfu_instrs(

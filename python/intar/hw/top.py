@@ -595,7 +595,8 @@ class _TopBuilder:
         """The im2col read of a conv's input buffer (flat) at step (kh, kw, cb) of pixel tile
         (oh, jw): physical (row, col, mask), and the rows it waits for, (r0, n).
 
-        Row cb*d3; column lead + (oh + kh - ph)*pitch + jw*d2 + kw - pw; element x kept when
+        Row cb*d3; column lead + (oh + kh_lo + kh - ph)*pitch + jw*d2 + kw - pw (kh counts from
+        the instruction's first kernel row kh_lo); element x kept when
         the image row is inside and 0 <= jw*d2 + x + kw - pw < W (zero padding); a tile in a
         padding row reads at column `lead`, all masked. Ready when the n rows of the [C*H, W]
         matrix from r0 = (cb*d3, hh) to (cb*d3 + d3 - 1, hh) are complete (hh clamped into the
@@ -604,7 +605,7 @@ class _TopBuilder:
         f, geo = self.conv_geometry(bname, instrs, stages)
         d3, d2 = self.buffers[bname].plan.read_shape
         gs = [g for g in geo if g is not None]
-        big = (f.h + max(g.ph + g.kh for g in gs) + 2) * f.pitch + f.lead
+        big = (f.h + max(g.ph + g.kh_lo + g.kh for g in gs) + 2) * f.pitch + f.lead
         big += max(g.jw * d2 + g.kw + g.pw for g in gs) + f.cols
         aw = bits_for(big)
 
@@ -613,7 +614,7 @@ class _TopBuilder:
 
         kh, kw, cb = (resize(v, aw) for v in kc)
         ohr, jw = (resize(v, aw) for v in jc)
-        hh = add(add(cf(lambda g: g.oh_lo), ohr), kh)  # image row + ph
+        hh = add(add(cf(lambda g: g.oh_lo + g.kh_lo), ohr), kh)  # image row + ph
         pos = add(mul_const(jw, d2, aw), kw)  # image column of element 0, + pw
         row_ok = and_(
             not_(cmp("ult", hh, cf(lambda g: g.ph))), cmp("ult", hh, cf(lambda g: g.ph + f.h))
@@ -1057,7 +1058,8 @@ class _TopBuilder:
         blk = add(first, cf(lambda g: d1 * g.oh))
         o_hi = cf(lambda g: g.o_hi * g.oh)
         blk = mux(cmp("ult", blk, o_hi), blk, o_hi)
-        end = mux(last_oh, blk, mid)
+        # a windowed conv's block is complete only after its last run of rows
+        end = mux(and_(last_oh, cf(lambda g: int(g.run_end), 1)), blk, mid)
         stages = [g is not None for g in geo]
         # A write's progress end (writer_side) is a register of what (oi, ooh, stage) give: a
         # tile is written only when it has caught up with them ("fresh"). They change only on

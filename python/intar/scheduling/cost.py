@@ -78,8 +78,8 @@ def pe_fill(d3: int, params: CostParams = DEFAULT_PARAMS) -> int:
 
 def pe_tiles(g: Gemm, pe: PE) -> int:
     """Issue slots at II=1: batch * ceil(m/d1) * ceil(n/d2) * ceil(k/d3) (per output row and
-    kernel tap for a convolution, see `Gemm`)."""
-    return math.prod(g.bounds(*pe))
+    kernel tap for a convolution, less the taps it skips, see `Gemm`)."""
+    return g.tiles(*pe)
 
 
 def pe_bounds(g: Gemm, pe: PE) -> tuple[int, int, int]:
@@ -188,6 +188,10 @@ class Timing:
     finish: Mapping[str, int]
 
 
+# How many streams up `pipeline_cycles` follows a producer's own inputs to time its output.
+_PACE_DEPTH = 3
+
+
 def pipeline_cycles(
     stages: Sequence[tuple[str, int]],
     edges: Sequence[tuple],
@@ -205,14 +209,18 @@ def pipeline_cycles(
     result it makes: its first result comes D after its start, its last D after its last
     input.
     Backpressure makes the slower side set the pace:
-        start(c)  = max over edges (start(p) + ceil(f * (T_p - D_p)) + D_p)
+        start(c)  = max over edges (W_p(f))
         finish(c) = max(start(c) + T_c,
                         max over edges (finish(p) + ceil(f * (T_c - D_c)) + D_c))
-    A streamed window (f < 1) is readable in the cycle its last element is written, one
-    cycle before the producer's count says. With f = 1 (a full buffer) this is sequential
-    execution; with f -> 0 the phase takes the slowest stage's time plus every lag along the
-    chain. `floors[c]` is a finish that does
-    not move with the start: the time c's off-chip loads need, counted from the phase start;
+    where W_p(f), when the share f of p's output is written, is start(p) + ceil(f * (T_p -
+    D_p)) + D_p at p's own pace, and no sooner than p's inputs' ends allow: once an input q is
+    done (f > 1 - f_finish) p makes the rest at its own pace; before that, p follows q (the
+    window, then the rest of q spread over f; element-wise for an edge of one share), and
+    W_q applies to what p needs of q. A streamed window (f < 1) is readable in the cycle its
+    last element is written, one cycle before the producer's count says. With f = 1 (a full
+    buffer) this is sequential execution; with f -> 0 the phase takes the slowest stage's
+    time plus every lag along the chain. `floors[c]` is a finish that does not move
+    with the start: the time c's off-chip loads need, counted from the phase start;
     `earliest[c]` a start it cannot precede (its first loaded operand readable). A draining
     producer writes its window last (a k-outer matmul's last k step), so c also starts no
     earlier than (1 - f_start) of p's work before p's finish.
@@ -221,17 +229,36 @@ def pipeline_cycles(
     lag = lags or {}
     start: dict[str, int] = {}
     finish: dict[str, int] = {}
-    incoming: dict[str, list[tuple[str, float]]] = {}
+    incoming: dict[str, list[tuple]] = {}
     for p, c, *f in edges:
-        incoming.setdefault(c, []).append((p, f[0], f[min(1, len(f) - 1)], len(f) > 2))
+        incoming.setdefault(c, []).append((p, f[0], f[min(1, len(f) - 1)], len(f) > 2, len(f) == 1))
+
+    def paced(name: str, f: float, depth: int = 0) -> int:
+        """The earliest a started stage's share f of output is out because of its inputs'
+        ends, `_PACE_DEPTH` streams up (0 when none holds it back): once an input is done,
+        the rest of the stage runs at its own pace."""
+        t = time[name]
+        d = min(lag.get(name, 0), t)
+        out = 0
+        for q, fs, ff, _, one in incoming.get(name, ()):
+            if f > 1 - ff:
+                rest = math.ceil(round((f - 1 + ff) * (t - d), 9))
+                out = max(out, finish[q] + rest + d)
+            elif depth + 1 < _PACE_DEPTH:  # following q: its window, the rest spread over f
+                # (an edge of one share is element-wise: as much as it makes, past the window)
+                need = max(fs, f) if one else min(1.0, fs + (1 - fs) * f / (1 - ff))
+                out = max(out, paced(q, need, depth + 1) + d)
+        return out
+
     for name, t in stages:
         s = (earliest or {}).get(name, 0)
         fin = 0
         d = min(lag.get(name, 0), t)
-        for p, fs, ff, drains in incoming.get(name, ()):
+        for p, fs, ff, drains, _ in incoming.get(name, ()):
             dp = min(lag.get(p, 0), time[p])
             early = 1 if fs < 1 else 0  # a streamed element is readable as it is written
             s = max(s, start[p] + max(0, math.ceil(fs * (time[p] - dp)) - early) + dp)
+            s = max(s, paced(p, fs) - early)
             if drains:
                 s = max(s, finish[p] - math.ceil((1 - fs) * (time[p] - dp)) - early)
             early = 1 if ff < 1 else 0

@@ -99,7 +99,8 @@ class Gemm:
 
     A convolution's n (output pixels) is `n_rows` output rows whose tiles never cross a row,
     and its k is `k_groups` kernel taps of k // k_groups channels, each padded to whole k
-    tiles; a matmul has one of each.
+    tiles; a matmul has one of each. `skip` kernel taps, summed over the output rows, meet
+    only zero padding and are not walked (`conv_row_windows`).
     """
 
     batch: int
@@ -108,6 +109,7 @@ class Gemm:
     k: int
     n_rows: int = 1
     k_groups: int = 1
+    skip: int = 0
 
     @property
     def macs(self) -> int:
@@ -122,6 +124,15 @@ class Gemm:
             self.n_rows * -(-n_row // d2),
             self.k_groups * -(-k_tap // d3),
         )
+
+    def tiles(self, d1: int, d2: int, d3: int) -> int:
+        """Steps at one tile each: the bounds' product less the skipped taps' tiles."""
+        bi, bj, bk = self.bounds(d1, d2, d3)
+        if not self.skip:
+            return bi * bj * bk
+        per_row = bj // self.n_rows  # pixel tiles of one output row
+        per_tap = bk // self.k_groups  # channel blocks of one tap
+        return bi * per_row * per_tap * (self.n_rows * self.k_groups - self.skip)
 
 
 def elements(shape: Shape) -> int:
@@ -287,12 +298,44 @@ def gemm_dims(graph: TaskGraph, task: Task) -> Gemm:
     if task.kind in ("conv2d", "conv_transpose2d"):
         x, w = (graph.shape(op) for op in task.operands)
         o, oh, ow = task.shape
-        return Gemm(1, o, oh * ow, x[0] * w[2] * w[3], oh, w[2] * w[3])
+        return Gemm(1, o, oh * ow, x[0] * w[2] * w[3], oh, w[2] * w[3], _skipped(task, x, w))
     raise ValueError(f"task {task.name}: {task.kind} is not PE-array work")
 
 
-def slice_gemm(graph: TaskGraph, task: Task, dim: int, length: int) -> Gemm:
-    """The GEMM a core runs for `length` entries of result dimension `dim` of a PE task."""
+# A convolution skips the kernel rows that meet only padding when that saves at least this
+# share of its steps; otherwise one instruction walks every row (fewer instructions).
+WINDOW_MIN_SHARE = 1 / 16
+
+
+def conv_row_windows(
+    kind: str, h: int, kh: int, pad: int, oh: int
+) -> tuple[tuple[int, int], ...] | None:
+    """Per output row of a stride-1 conv2d or conv_transpose2d (as its direct convolution,
+    padded by kh - 1 - pad), the kernel rows [lo, hi) whose input rows lie inside the `h`
+    image rows; None when skipping the others would save less than `WINDOW_MIN_SHARE` of
+    the kernel rows. A row that meets no image row keeps one kernel row (it reads zeros)."""
+    ph = pad if kind == "conv2d" else kh - 1 - pad
+    rows = []
+    for r in range(oh):
+        lo = min(max(0, ph - r), kh - 1)
+        rows.append((lo, max(min(kh, h + ph - r), lo + 1)))
+    skipped = sum(kh - (hi - lo) for lo, hi in rows)
+    return tuple(rows) if skipped >= WINDOW_MIN_SHARE * oh * kh else None
+
+
+def _skipped(task: Task, x: Shape, w: Shape, rows: tuple[int, int] | None = None) -> int:
+    """Kernel taps of output rows [rows) (default: all) that `conv_row_windows` skips."""
+    kh, kw = w[2], w[3]
+    win = conv_row_windows(task.kind, x[1], kh, int(task.attr("padding", 0)), task.shape[1])
+    if win is None:
+        return 0
+    lo, hi = rows or (0, task.shape[1])
+    return sum(kh - (b - a) for a, b in win[lo:hi]) * kw
+
+
+def slice_gemm(graph: TaskGraph, task: Task, dim: int, length: int, lo: int = 0) -> Gemm:
+    """The GEMM a core runs for entries [lo, lo + length) of result dimension `dim` of a PE
+    task (a convolution's output rows skip different kernel taps)."""
     g = gemm_dims(graph, task)
     shape = task.shape
     if task.kind == "matmul":
@@ -305,10 +348,12 @@ def slice_gemm(graph: TaskGraph, task: Task, dim: int, length: int) -> Gemm:
         rows = length * shape[1] if dim == 0 else shape[0] * length
         return Gemm(1, rows, g.n, g.k)
     if dim == 0:
-        return Gemm(1, length, g.n, g.k, g.n_rows, g.k_groups)
+        return Gemm(1, length, g.n, g.k, g.n_rows, g.k_groups, g.skip)
     if dim == 1:
-        return Gemm(1, g.m, length * shape[2], g.k, length, g.k_groups)
-    return Gemm(1, g.m, shape[1] * length, g.k, shape[1], g.k_groups)
+        x, w = (graph.shape(op) for op in task.operands)
+        skip = _skipped(task, x, w, (lo, lo + length))
+        return Gemm(1, g.m, length * shape[2], g.k, length, g.k_groups, skip)
+    return Gemm(1, g.m, shape[1] * length, g.k, shape[1], g.k_groups, g.skip)
 
 
 def macs(graph: TaskGraph, task: Task) -> int:

@@ -49,6 +49,7 @@ from .problem import (
     ScheduleError,
     Task,
     TaskGraph,
+    conv_row_windows,
     elements,
     gemm_dims,
     slice_gemm,
@@ -331,13 +332,21 @@ class _Search:
 
     def dataflow_config(self) -> Config | None:
         """A unit per task; None when one DSP per PE task and a lane per SFU do not fit."""
+        found = self.dataflow_configs(1)
+        return found[0] if found else None
+
+    def dataflow_configs(self, count: int) -> list[Config]:
+        """Up to `count` configurations of a unit per task: each the fewest DSPs per task that
+        bring every task's own cycles within a limit, for the lowest limits within the budget
+        (the lowest first). A pipeline is paced by more than its slowest task alone, so the
+        dataflow mode solves each of them."""
         lanes = self.default_lanes(True)
         budget = self.core_budget(True)
         q = len(self.pe_tasks)
         if budget < q:
-            return None
+            return []
         if not self.pe_tasks:
-            return Config((), True, lanes, "dataflow")
+            return [Config((), True, lanes, "dataflow")]
         cap = (budget - (q - 1)) * self.pack
         vals = self.pe_values(min(cap, self.dev.max_pe_lanes))
         fronts = []
@@ -387,10 +396,19 @@ class _Search:
                 hi = mid
             else:
                 lo = mid + 1
-        chosen = pick(times[lo])
-        if chosen is None:
-            return None
-        return Config(tuple(e[2] for e in chosen), True, lanes, "dataflow")
+        out: list[Config] = []
+        for limit in times[lo:]:
+            chosen = pick(limit)
+            cfg = (
+                None
+                if chosen is None
+                else Config(tuple(e[2] for e in chosen), True, lanes, "dataflow")
+            )
+            if cfg is not None and cfg not in out:
+                out.append(cfg)
+            if len(out) == count:
+                break
+        return out
 
     def core_dsps(self, cfg: Config) -> int:
         return sum(pe_dsps(pe, self.pack) for pe in cfg.cores)
@@ -483,7 +501,8 @@ class _Search:
 
             def cost(sh: list[int], dim: int = dim) -> tuple[int, list[int], list[Gemm]]:
                 lens = lengths_of(sh)
-                gs = [slice_gemm(self.g, t, dim, n) for n in lens]
+                los = list(itertools.accumulate([0, *lens[:-1]]))
+                gs = [slice_gemm(self.g, t, dim, n, lo) for n, lo in zip(lens, los, strict=True)]
                 cyc = max(core_cycles(gm, pe, self.p) for gm, pe in zip(gs, pes, strict=True))
                 # every slice's result tiles go into the same destination buffers, which take
                 # one tile per cycle
@@ -506,6 +525,10 @@ class _Search:
                 if nxt[0] >= cur[0]:
                     break
                 shares, cur = trial, nxt
+            if dim == 1 and t.kind != "matmul" and self.gemm[t.name].skip:
+                rows = self._row_shares(t, pes, length, cur[0])
+                if rows is not None and cost(rows)[0] < cur[0]:
+                    cur = cost(rows)
             if any(n <= 0 for n in cur[1]):
                 continue
             cand = (cur[0], dim, tuple(cur[1]), tuple(cur[2]))
@@ -515,6 +538,36 @@ class _Search:
             best = (INF, 0, (), ())
         self._split_cache[key] = best
         return best
+
+    def _row_shares(self, t: Task, pes: tuple[PE, ...], rows: int, limit: int) -> list | None:
+        """Output rows per core, in order, that keep the slowest core fastest, for a conv whose
+        rows cost unequally (edge rows skip kernel rows): the lowest cycle limit under which
+        giving each core in turn the most rows it finishes within it covers every row."""
+
+        def within(cap: int) -> list[int] | None:
+            out, lo = [], 0
+            for c, pe in enumerate(pes):
+                n, last = 0, rows - (len(pes) - 1 - c)  # leave a row for each later core
+                while lo + n < last and (
+                    core_cycles(slice_gemm(self.g, t, 1, n + 1, lo), pe, self.p) <= cap
+                ):
+                    n += 1
+                if n == 0:
+                    return None
+                out.append(n)
+                lo += n
+            return out if lo == rows else None
+
+        lo, hi = 1, limit
+        if within(hi) is None:
+            return None
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if within(mid) is None:
+                lo = mid + 1
+            else:
+                hi = mid
+        return within(lo)
 
     def port_bytes(self, name: str) -> int:
         """Bytes a tensor moves over its port: whole beats per row as the hardware lays it out
@@ -808,9 +861,12 @@ class _Evaluator:
         oh = cons.shape[1]
         # a transposed one runs at stride 1 over the zero-inserted input, padded by kh - 1 - p
         conv = cons.kind == "conv2d"
-        first = max(0, -(-(h + p - kh) // s) if conv else (h - 1) * s - p)
+        first = min(max(0, -(-(h + p - kh) // s) if conv else (h - 1) * s - p), oh)
         sweeps = pe_bounds(tp[e.cons].gemms[0], self.cfg.cores[tp[e.cons].cores[0]])[0]
-        return (sweeps - 1 + (oh - min(first, oh)) / oh) / sweeps
+        # rows that skip padding kernel rows (`conv_row_windows`) weigh their kernel rows
+        win = conv_row_windows(cons.kind, h, kh, p, oh) or ((0, kh),) * oh
+        rows = [b - a for a, b in win]
+        return (sweeps - 1 + sum(rows[first:]) / sum(rows)) / sweeps
 
     def _granule(self, e: Edge, tp: dict[str, TaskPlan], pointwise: bool = True) -> int:
         """Elements of edge e's tensor that its producer completes at once: a core's row block
@@ -2048,13 +2104,19 @@ def _schedule_as_stored(
     return dataclasses.replace(result, buffers=buffers)
 
 
+# The dataflow mode solves this many unit-per-task configurations (`dataflow_configs`).
+DATAFLOW_CANDIDATES = 3
+
+
 def _candidates(s: _Search, mode: str) -> list[tuple[Config, bool, bool]]:
     """(configuration, singletons, whole) to solve, in tie-break order: the sequential
     configurations, the dataflow one, then each of them again as free InTAR phases."""
     out: list[tuple[Config, bool, bool]] = []
     if mode in ("sequential", "intar"):
         out += [(cfg, True, False) for cfg in s.homogeneous_configs()]
-    if mode in ("dataflow", "intar"):
+    if mode == "dataflow":
+        out += [(cfg, False, True) for cfg in s.dataflow_configs(DATAFLOW_CANDIDATES)]
+    elif mode == "intar":
         cfg = s.dataflow_config()
         if cfg is not None:
             out.append((cfg, False, True))

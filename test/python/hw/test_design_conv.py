@@ -114,7 +114,7 @@ def _im2col_starts(b, g) -> set[int]:
     cq = math.lcm(*(w.shape[1] for w in b.writers), d2)
     out = set()
     for oh in range(g.oh_lo, g.oh_hi):
-        for kh in range(g.kh):
+        for kh in range(g.kh_lo, g.kh_lo + g.kh):
             hh = oh + kh - g.ph
             for jw in range(g.jw):
                 for kw in range(g.kw):

@@ -20,7 +20,15 @@ from intar.scheduling.cost import (
     sfu_cycles,
     sfu_lag,
 )
-from intar.scheduling.problem import Gemm, Tensor, gemm_dims, macs, volume_profile
+from intar.scheduling.problem import (
+    Gemm,
+    Tensor,
+    conv_row_windows,
+    gemm_dims,
+    macs,
+    slice_gemm,
+    volume_profile,
+)
 from intar.scheduling.search import TRANSPOSE_MIN_GAIN, _schedule_as_stored
 
 
@@ -60,20 +68,40 @@ def test_conv_gemm_views() -> None:
         ["c", "t"],
     )
     c, t = g.tasks
-    # M = 4 output channels, N = 8*8 output pixels in 8 rows, K = 3*3 taps of 3 channels
-    assert gemm_dims(g, c) == Gemm(1, 4, 64, 27, 8, 9)
+    # M = 4 output channels, N = 8*8 output pixels in 8 rows, K = 3*3 taps of 3 channels;
+    # the first and last output rows skip one kernel row (3 taps) of padding each
+    assert gemm_dims(g, c) == Gemm(1, 4, 64, 27, 8, 9, 6)
     assert macs(g, c) == 64 * 4 * 27
     # tiles never cross an output row, and each tap pads its channels to whole k tiles:
-    # ceil(4/2) * 8*ceil(8/3) * 9*ceil(3/2)
-    assert pe_tiles(gemm_dims(g, c), (2, 3, 2)) == 2 * 24 * 18
-    assert pe_tiles(gemm_dims(g, c), (4, 8, 3)) == 1 * 8 * 9
-    # transposed conv: (5-1)*1 + 4 = 8; the equivalent direct conv has K = 4*4 taps of 2
-    assert gemm_dims(g, t) == Gemm(1, 3, 64, 32, 8, 16)
+    # ceil(4/2) * 8*ceil(8/3) * 9*ceil(3/2), less ceil(4/2) * ceil(8/3) * 6*ceil(3/2)
+    assert pe_tiles(gemm_dims(g, c), (2, 3, 2)) == 2 * 24 * 18 - 2 * 3 * 6 * 2
+    assert pe_tiles(gemm_dims(g, c), (4, 8, 3)) == 1 * 8 * 9 - 6
+    # transposed conv: (5-1)*1 + 4 = 8; the equivalent direct conv has K = 4*4 taps of 2,
+    # padded by 3 rows: rows 0-2 and 5-7 skip 3, 2, 1 kernel rows of 4 taps
+    assert gemm_dims(g, t) == Gemm(1, 3, 64, 32, 8, 16, 12 * 4)
+    # a slice of output rows skips only its own rows' taps
+    assert slice_gemm(g, t, 1, 3, 0) == Gemm(1, 3, 24, 32, 3, 16, 6 * 4)
+    assert slice_gemm(g, t, 1, 2, 3) == Gemm(1, 3, 16, 32, 2, 16, 0)
     # useful MACs: every input pixel (2*5*5) scatters into 3*4*4 outputs
     assert macs(g, t) == 2 * 25 * 3 * 16
     prof = {v.task: v for v in volume_profile(g)}
     assert prof["c"].consumed_bytes == 3 * 64 * 2 and prof["c"].weight_bytes == 108 * 2
     assert prof["c"].produced_bytes == 4 * 64 * 2
+
+
+def test_conv_row_windows() -> None:
+    """Each output row walks the kernel rows whose input rows are in the image; a conv
+    whose padding rows are too few to be worth more instructions walks them all."""
+    # conv_transpose2d 5 -> 8 rows, 4x4 kernel: the direct conv pads 3 rows on each side
+    assert conv_row_windows("conv_transpose2d", 5, 4, 0, 8) == (
+        (3, 4), (2, 4), (1, 4), (0, 4), (0, 4), (0, 3), (0, 2), (0, 1),
+    )  # fmt: skip
+    # padding 1: 2 of 24 kernel rows skipped (8%), worth it; of 3 * 64 (1%), not
+    assert conv_row_windows("conv2d", 8, 3, 1, 8)[0] == (1, 3)
+    assert conv_row_windows("conv2d", 64, 3, 1, 64) is None
+    assert conv_row_windows("conv2d", 8, 3, 0, 6) is None  # no padding
+    # a row that meets only padding keeps one kernel row (it reads zeros)
+    assert conv_row_windows("conv2d", 2, 2, 3, 7)[0] == (1, 2)
 
 
 def test_sfu_cycles() -> None:
@@ -115,6 +143,13 @@ def test_rate_mismatch() -> None:
     # b: start 9, finish max(59, 100 + 4) = 104; c: start 9 + 24 = 33,
     # finish max(33 + 80, 104 + 39) = 143
     assert (t.start["b"], t.finish["b"], t.start["c"], t.cycles) == (9, 104, 33, 143)
+    # b follows the first 20% of its work to a's end, then runs at its own pace: half of
+    # b's output is out no sooner than a's end + 30, not at b's start + 50
+    t = pipeline_cycles(
+        [("a", 100), ("b", 100), ("c", 50)], [("a", "b", 0.5, 0.8), ("b", "c", 0.5)]
+    )
+    assert (t.start["b"], t.finish["b"]) == (49, 100 + 80 - 1)
+    assert (t.start["c"], t.cycles) == (100 + 30 - 1, 179 + 25 - 1)
 
 
 def test_pipeline_lags_add_along_a_chain() -> None:
