@@ -812,11 +812,14 @@ class _Evaluator:
         if cons.kind != "matmul":
             if op != 0 or big_other:
                 return None
-            # the first pixel tile reads every channel's first kernel rows, and rows of the
-            # [C*H, W] input complete in order: all but the last channel's rows come first
+            # the first pixel tile reads every channel's image rows under the kernel's first
+            # output row (those above it are padding), and rows of the [C*H, W] input
+            # complete in order: all but the last channel's rows come first
             c, h, w = shape
             kh = s.g.shape(cons.operands[1])[2]
-            return max(grain, ((c - 1) * h + min(h, kh)) * w), 0, "ijk"
+            p = int(cons.attr("padding", 0))
+            ph = p if cons.kind == "conv2d" else kh - 1 - p
+            return max(grain, ((c - 1) * h + min(h, max(1, kh - ph))) * w), 0, "ijk"
         acc = gc.batch * gc.m * gc.n * 4
         if op == 0:
             opts = [] if big_other else [(max(grain, d1 * gc.k), 0, "ijk")]
