@@ -241,13 +241,17 @@ def pipeline_cycles(
         d = min(lag.get(name, 0), t)
         out = 0
         for q, fs, ff, _, one in incoming.get(name, ()):
+            if fs >= 1:  # a full buffer (as below: start(q) + T_q holds for its reader)
+                continue
             if f > 1 - ff:
-                rest = math.ceil(round((f - 1 + ff) * (t - d), 9))
-                out = max(out, finish[q] + rest + d)
+                rest = math.ceil(round((f - 1 + ff) * (t - d), 9)) - (1 if ff < 1 else 0)
+                out = max(out, finish[q] + max(0, rest) + d)
             elif depth + 1 < _PACE_DEPTH:  # following q: its window, the rest spread over f
                 # (an edge of one share is element-wise: as much as it makes, past the window)
                 need = max(fs, f) if one else min(1.0, fs + (1 - fs) * f / (1 - ff))
-                out = max(out, paced(q, need, depth + 1) + d)
+                at = paced(q, need, depth + 1)
+                if at:  # a streamed element is readable as it is written
+                    out = max(out, at + d - (1 if fs < 1 else 0))
         return out
 
     for name, t in stages:
@@ -258,7 +262,8 @@ def pipeline_cycles(
             dp = min(lag.get(p, 0), time[p])
             early = 1 if fs < 1 else 0  # a streamed element is readable as it is written
             s = max(s, start[p] + max(0, math.ceil(fs * (time[p] - dp)) - early) + dp)
-            s = max(s, paced(p, fs) - early)
+            if fs < 1:  # (a full buffer's reader: rows complete as p writes them)
+                s = max(s, paced(p, fs) - early)
             if drains:
                 s = max(s, finish[p] - math.ceil((1 - fs) * (time[p] - dp)) - early)
             early = 1 if ff < 1 else 0

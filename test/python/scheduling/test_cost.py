@@ -144,12 +144,16 @@ def test_rate_mismatch() -> None:
     # finish max(33 + 80, 104 + 39) = 143
     assert (t.start["b"], t.finish["b"], t.start["c"], t.cycles) == (9, 104, 33, 143)
     # b follows the first 20% of its work to a's end, then runs at its own pace: half of
-    # b's output is out no sooner than a's end + 30, not at b's start + 50
+    # b's output is out no sooner than a's end + 30, not at b's start + 50 (each streamed
+    # hop 1 cycle sooner: an element is readable as it is written)
     t = pipeline_cycles(
         [("a", 100), ("b", 100), ("c", 50)], [("a", "b", 0.5, 0.8), ("b", "c", 0.5)]
     )
     assert (t.start["b"], t.finish["b"]) == (49, 100 + 80 - 1)
-    assert (t.start["c"], t.cycles) == (100 + 30 - 1, 179 + 25 - 1)
+    assert (t.start["c"], t.cycles) == (100 + 30 - 1 - 1, 179 + 25 - 1)
+    # a full buffer's reader keeps start(p) + T_p (its rows complete as they are written)
+    t = pipeline_cycles([("a", 100), ("b", 100), ("c", 50)], [("a", "b", 1.0), ("b", "c", 1.0)])
+    assert (t.start["b"], t.start["c"]) == (100, 200)
 
 
 def test_pipeline_lags_add_along_a_chain() -> None:
