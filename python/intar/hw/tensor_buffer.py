@@ -464,6 +464,7 @@ class Split:
         wx = width(x)
         qw = max(1, ((n - 1) // d).bit_length())
         self.frac: Value | None = None
+        self._high: list[Value] | None = None  # `exceeds`: t % m one-hots, built once
         if d == 1:
             self.q = zext(x, qw) if qw >= wx else extract(x, 0, qw)
         elif d & (d - 1) == 0:
@@ -512,6 +513,24 @@ class Split:
             return [high[q] for q in qs]
         low = extract(x, 0, e) if width(x) >= e else zext(x, e)
         return [and_(high[q >> e], cmp("eq", low, const(e, q & ((1 << e) - 1)))) for q in qs]
+
+    def exceeds(self, j: int) -> Value | None:
+        """x % d > j (0 <= j < d - 1) for d = 2**e * m with m odd and t = x >> e foldable:
+        t % m above j >> e, or equal to it with the low e bits above j's. An OR of a few
+        residue one-hots and one compare of e bits; None where `residues` would not fold."""
+        d, x = self.d, self.x
+        e = (d & -d).bit_length() - 1
+        m = d >> e
+        if m == 1 or not _foldable(width(x), 1 << e, m):
+            return None
+        if self._high is None:
+            self._high = self._starts_by_folding(1 << e, m)
+        hj, lj = j >> e, j & ((1 << e) - 1)
+        terms = list(self._high[hj + 1 :])
+        if e and lj < (1 << e) - 1:
+            low = extract(x, 0, e) if width(x) >= e else zext(x, e)
+            terms.append(and_(self._high[hj], cmp("ugt", low, const(e, lj))))
+        return or_(*terms) if len(terms) > 1 else terms[0] if terms else const(1, 0)
 
     def at_least(self, r: int) -> Value:
         """x % d >= r (0 < r < d); with a fraction, its top t bits >= floor(r * 2**t / d)."""
@@ -798,10 +817,13 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
             mask1 = [late(extract(rd_mask, y, 1), f"mask_{y}") for y in range(rw)]
             word1_b = comb.AddOp([word_b, const(width(word_b), 1)]).result
 
-            index = _encode(at) if at is not None and len(rots) > 2 else None
+            folds = C > 1 and ro.split_c.exceeds(0) is not None
+            index = _encode(at) if at is not None and len(rots) > 2 and not folds else None
 
             def beyond(j: int) -> Value:
                 """col % C > j."""
+                if folds:  # t % m one-hots and a compare of the low bits (`Split.exceeds`)
+                    return ro.split_c.exceeds(j)
                 if at is None:
                     return ro.split_c.at_least(j + 1)
                 above = [v for q, v in zip(rots, at, strict=True) if q > j]
