@@ -19,7 +19,8 @@ from intar.frontend.builder import Graph
 from intar.golden import kernels as gk
 from intar.hw.plan import CONVS, LoweringError, build_plan, conv_weight_image
 from intar.scheduling import load_device, make_graph, schedule, task
-from intar.scheduling.problem import Tensor
+from intar.scheduling.cost import pe_tiles
+from intar.scheduling.problem import Tensor, conv_row_windows, slice_gemm
 from intar.tools.flow import CompileOptions, compile_file
 
 
@@ -76,24 +77,37 @@ def test_weight_image_and_im2col_equal_the_golden_conv(kind, c, o, k, p, cp) -> 
 @pytest.mark.parametrize("mode", ["intar", "dataflow", "sequential"])
 @pytest.mark.parametrize("kernel", ["cnn_4l", "vae"])
 def test_conv_tiles_and_flat_buffers(kernel: str, mode: str) -> None:
-    """Each conv instruction issues ceil(O/d1) * rows * ceil(OW/d2) * KH*KW*ceil(C/d3) tiles
-    of its slice (the cost model's count), the slices cover the result, and every conv input
-    buffer is flat with a pitch that keeps the other tiles aligned."""
+    """Each conv instruction issues ceil(O/d1) * rows * ceil(OW/d2) * kh*KW*ceil(C/d3) tiles
+    for its kernel rows [kh_lo, kh_lo + kh), which are `conv_row_windows`' for each of its
+    rows (all KH when the conv is not windowed); a slice's instructions issue the cost
+    model's count of tiles, the slices cover the result, and every conv input buffer is
+    flat with a pitch that keeps the other tiles aligned."""
     graph = task_graph_of(getattr(K, kernel)(small=True))
     dev = load_device("tiny")
-    plan = build_plan(graph, schedule(graph, dev, mode=mode), dev)
+    sched = schedule(graph, dev, mode=mode)
+    plan = build_plan(graph, sched, dev)
     pes = {c.name: c.pe for c in plan.cores}
     covered: dict[str, int] = {}
     reached: dict[str, set[int]] = {}
+    issued: dict[tuple[str, str], int] = {}
+    windowed = 0
     for unit, lst in plan.instrs.items():
         for ins in lst:
             if ins.conv is None:
                 continue
             d1, d2, d3 = pes[unit]
             g = ins.conv
+            t = graph.task(ins.task)
+            full_kh = graph.tensors[t.operands[1]].shape[2]
+            pad = int(t.attr("padding", 0))
+            rows = conv_row_windows(t.kind, g.h, full_kh, pad, g.oh) or ((0, full_kh),) * g.oh
+            assert {rows[r] for r in range(g.oh_lo, g.oh_hi)} == {(g.kh_lo, g.kh_lo + g.kh)}
+            windowed += g.kh < full_kh
+            assert ins.reads[0].col_base == g.kh_lo * g.kw * g.cb * d3  # the weight's k origin
             o_tiles = math.ceil((g.o_hi - g.o_lo) / d1)
             want = o_tiles * (g.oh_hi - g.oh_lo) * math.ceil(g.ow / d2) * g.kh * g.kw
             assert math.prod(ins.bounds) == want * math.ceil(g.c / d3)
+            issued[(unit, ins.task)] = issued.get((unit, ins.task), 0) + math.prod(ins.bounds)
             covered[ins.task] = covered.get(ins.task, 0) + (g.o_hi - g.o_lo) * (g.oh_hi - g.oh_lo)
             b = plan.buffers[ins.reads[1].buffer]
             assert b.conv_read and b.flat is not None
@@ -105,6 +119,15 @@ def test_conv_tiles_and_flat_buffers(kernel: str, mode: str) -> None:
         assert plan.buffers[name].rotations == tuple(sorted(starts)), name
     convs = [t for t in graph.tasks if t.kind in CONVS]
     assert covered == {t.name: t.shape[0] * t.shape[1] for t in convs}
+    for ph in sched.phases:
+        for a in ph.assigns:
+            if (a.unit, a.task) in issued:
+                dim, lo, hi = a.slice
+                gm = slice_gemm(graph, graph.task(a.task), dim, hi - lo, lo)
+                assert issued[(a.unit, a.task)] == pe_tiles(gm, pes[a.unit]), (a.unit, a.task)
+    # both reduced kernels have convs whose edge rows skip kernel rows (VAE's transposed
+    # convs pad K - 1 rows; CNN-4L's 8-row conv1 pads one)
+    assert windowed > 0
 
 
 def _im2col_starts(b, g) -> set[int]:
