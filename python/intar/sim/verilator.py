@@ -149,6 +149,19 @@ def _capped(cmd: list[str], limit: int | None) -> list[str]:
     return ["sh", "-c", f'ulimit -v {limit // 1024} && exec "$@"', "sh", *cmd]
 
 
+def _missing_prerequisite(objdir: Path) -> bool:
+    """Whether a dependency file names an absolute path that is gone (a header of another
+    checkout, say): make would stop at it rather than rebuild the object."""
+    for dep in objdir.glob("*.d"):
+        try:
+            words = dep.read_text().replace("\\\n", " ").split()
+        except OSError:
+            return True
+        if any(w.startswith("/") and not w.endswith(":") and not Path(w).exists() for w in words):
+            return True
+    return False
+
+
 class _Stopped(Exception):
     """A build step ran past the build's deadline."""
 
@@ -194,7 +207,9 @@ def build(
     # directory the objects were built in: a build moved here starts over
     level = "default" if optimize else "O0"
     stamp, stamped = objdir / "intar-cxx-opt", f"{level} {objdir}"
-    if objdir.exists() and (not stamp.exists() or stamp.read_text() != stamped):
+    if objdir.exists() and (
+        not stamp.exists() or stamp.read_text() != stamped or _missing_prerequisite(objdir)
+    ):
         shutil.rmtree(objdir)
     cxx_opt = [] if optimize else ["OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"]
     jobs = str(os.cpu_count() or 1)

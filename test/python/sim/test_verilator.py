@@ -61,3 +61,20 @@ def test_a_linked_build_keeps_no_precompiled_headers_and_builds_again(tmp_path: 
     exe = build(sv, "counter", cpp, tmp_path / "build", **kw)
     assert subprocess.run([exe], capture_output=True, text=True).stdout.strip() == "10"
     assert not list(exe.parent.glob("*.gch"))
+
+
+def test_a_header_of_a_removed_checkout_builds_again(tmp_path: Path) -> None:
+    """The harness includes a header by absolute path (a checkout's lib/sim); when that
+    checkout is gone and the harness names another, make would stop at the stale dependency
+    ("No rule to make target"): the build starts over instead."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    for d in (old, new):
+        d.mkdir()
+        (d / "five.h").write_text("#define STEPS 5\n")
+    sv, cpp = _sources(tmp_path / "src")
+    cpp.write_text(f'#include "{old / "five.h"}"\n' + HARNESS_CPP.replace("i < 5", "i < STEPS"))
+    build(sv, "counter", cpp, tmp_path / "build", progress=False, optimize=False)
+    shutil.rmtree(old)
+    cpp.write_text(f'#include "{new / "five.h"}"\n' + HARNESS_CPP.replace("i < 5", "i < STEPS"))
+    exe = build(sv, "counter", cpp, tmp_path / "build", progress=False, optimize=False)
+    assert subprocess.run([exe], capture_output=True, text=True).stdout.strip() == "5"
