@@ -817,12 +817,14 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
             mask1 = [late(extract(rd_mask, y, 1), f"mask_{y}") for y in range(rw)]
             word1_b = comb.AddOp([word_b, const(width(word_b), 1)]).result
 
-            folds = C > 1 and ro.split_c.exceeds(0) is not None
+            # with few rotations, an OR of their residue tests fits one LUT; with many, the
+            # t % m one-hots and a compare of the low bits are shallower (`Split.exceeds`)
+            folds = len(rots) > LUT_INPUTS and ro.split_c.exceeds(0) is not None
             index = _encode(at) if at is not None and len(rots) > 2 and not folds else None
 
             def beyond(j: int) -> Value:
                 """col % C > j."""
-                if folds:  # t % m one-hots and a compare of the low bits (`Split.exceeds`)
+                if folds:
                     return ro.split_c.exceeds(j)
                 if at is None:
                     return ro.split_c.at_least(j + 1)
