@@ -2113,18 +2113,17 @@ DATAFLOW_CANDIDATES = 3
 
 def _candidates(s: _Search, mode: str) -> list[tuple[Config, bool, bool]]:
     """(configuration, singletons, whole) to solve, in tie-break order: the sequential
-    configurations, the dataflow one, then each of them again as free InTAR phases."""
+    configurations, the dataflow ones, then the sequential ones and the first dataflow one
+    again as free InTAR phases. So an InTAR design is never slower than either baseline."""
     out: list[tuple[Config, bool, bool]] = []
     if mode in ("sequential", "intar"):
         out += [(cfg, True, False) for cfg in s.homogeneous_configs()]
-    if mode == "dataflow":
+    if mode in ("dataflow", "intar"):
         out += [(cfg, False, True) for cfg in s.dataflow_configs(DATAFLOW_CANDIDATES)]
-    elif mode == "intar":
-        cfg = s.dataflow_config()
-        if cfg is not None:
-            out.append((cfg, False, True))
     if mode == "intar":
-        out += [(cfg, False, False) for cfg, _, _ in list(out)]
+        free = [cfg for cfg, _, whole in out if not whole]
+        free += [cfg for cfg, _, whole in out if whole][:1]
+        out += [(cfg, False, False) for cfg in free]
     return out
 
 

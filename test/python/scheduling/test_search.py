@@ -628,3 +628,22 @@ def test_a_conv_streaming_its_input_follows_it_then_runs_at_its_own_pace() -> No
     g = PAPER_KERNELS["vae"]()
     s = schedule(g, U280, dsp_budget=239, port_budget=9, mode="dataflow")
     assert abs(s.predicted_cycles / 30_184 - 1) < 0.02
+
+
+def test_intar_is_never_slower_than_a_dataflow_candidate(tmp_path) -> None:
+    """The dataflow mode solves several unit-per-task configurations; the InTAR search
+    solves them too, so it never predicts more cycles than the dataflow design. `bench sim`'s
+    random34 once had a dataflow design predicted at 436 cycles and an InTAR one at 579."""
+    import json
+
+    from intar.testing.random_graphs import graph_from_seed
+    from intar.tools.flow import CompileOptions, compile_file
+
+    rg = graph_from_seed(34)
+    src = tmp_path / f"{rg.name}.mlir"
+    src.write_text(rg.mlir)
+    cycles = {}
+    for mode in ("intar", "dataflow", "sequential"):
+        assert compile_file(str(src), tmp_path / mode, CompileOptions("tiny", mode=mode))
+        cycles[mode] = json.loads((tmp_path / mode / "report.json").read_text())["predicted_cycles"]
+    assert cycles["intar"] <= min(cycles["dataflow"], cycles["sequential"]), cycles
