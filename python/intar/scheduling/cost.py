@@ -241,7 +241,7 @@ def pipeline_cycles(
         d = min(lag.get(name, 0), t)
         out = 0
         for q, fs, ff, _, one in incoming.get(name, ()):
-            if fs >= 1:  # a full buffer (as below: start(q) + T_q holds for its reader)
+            if fs >= 1:  # a full buffer: its reader keeps start(q) + T_q (see below)
                 continue
             if f > 1 - ff:
                 rest = math.ceil(round((f - 1 + ff) * (t - d), 9)) - (1 if ff < 1 else 0)
@@ -251,7 +251,7 @@ def pipeline_cycles(
                 need = max(fs, f) if one else min(1.0, fs + (1 - fs) * f / (1 - ff))
                 at = paced(q, need, depth + 1)
                 if at:  # a streamed element is readable as it is written
-                    out = max(out, at + d - (1 if fs < 1 else 0))
+                    out = max(out, at + d - 1)
         return out
 
     for name, t in stages:
