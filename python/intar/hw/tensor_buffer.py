@@ -514,15 +514,19 @@ class Split:
         low = extract(x, 0, e) if width(x) >= e else zext(x, e)
         return [and_(high[q >> e], cmp("eq", low, const(e, q & ((1 << e) - 1)))) for q in qs]
 
-    def exceeds(self, j: int) -> Value | None:
-        """x % d > j (0 <= j < d - 1) for d = 2**e * m with m odd and t = x >> e foldable:
-        t % m above j >> e, or equal to it with the low e bits above j's. An OR of a few
-        residue one-hots and one compare of e bits; None where `residues` would not fold."""
+    def folds(self) -> bool:
+        """Whether d = 2**e * m has an odd m > 1 and t = x >> e folds (`exceeds` applies)."""
+        e = (self.d & -self.d).bit_length() - 1
+        m = self.d >> e
+        return m > 1 and _foldable(width(self.x), 1 << e, m)
+
+    def exceeds(self, j: int) -> Value:
+        """x % d > j (0 <= j < d - 1) where `folds`: t % m above j >> e, or equal to it with
+        the low e bits above j's. An OR of a few residue one-hots and one compare of e bits."""
         d, x = self.d, self.x
         e = (d & -d).bit_length() - 1
         m = d >> e
-        if m == 1 or not _foldable(width(x), 1 << e, m):
-            return None
+        assert self.folds(), f"x % {d} does not fold"
         if self._high is None:
             self._high = self._starts_by_folding(1 << e, m)
         hj, lj = j >> e, j & ((1 << e) - 1)
@@ -819,7 +823,7 @@ def build_tensor_buffer(spec: TensorBufferSpec, name: str) -> hw.HWModuleOp:
 
             # with few rotations, an OR of their residue tests fits one LUT; with many, the
             # t % m one-hots and a compare of the low bits are shallower (`Split.exceeds`)
-            folds = len(rots) > LUT_INPUTS and ro.split_c.exceeds(0) is not None
+            folds = len(rots) > LUT_INPUTS and ro.split_c.folds()
             index = _encode(at) if at is not None and len(rots) > 2 and not folds else None
 
             def beyond(j: int) -> Value:

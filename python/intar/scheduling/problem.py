@@ -7,6 +7,7 @@ everything the scheduler needs to know about a task is computed here from shapes
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -307,6 +308,7 @@ def gemm_dims(graph: TaskGraph, task: Task) -> Gemm:
 WINDOW_MIN_SHARE = 1 / 16
 
 
+@functools.cache  # called per slice while the search balances a conv's rows
 def conv_row_windows(
     kind: str, h: int, kh: int, pad: int, oh: int
 ) -> tuple[tuple[int, int], ...] | None:
