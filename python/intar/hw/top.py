@@ -72,6 +72,10 @@ from intar.hw.resources import buffer_spec
 
 STATUS_BITS = 4
 FIFO_DEPTH = tb.READ_LATENCY + 3
+# A core with more stages than this looks its per-stage parameters (k bound, shift, relu)
+# up before the operand FIFO and carries them in the entry: a table on a select wider
+# than four bits no longer fits in the LUT that finishes the FIFO's head select.
+CARRIED_PARAMS_STAGES = 16
 
 
 def instance(mod: hw.HWModuleOp, name: str, **ports: Value) -> SimpleNamespace:
@@ -910,6 +914,14 @@ class _TopBuilder:
             idx.next(mux(step_end, const(ib, 0), add(idx.q, const(ib, 1))), and_(fire, kij))
             meta = concat([kij, idx.q, last, first])
             entry_parts.append(self.delay_data(meta, tb.READ_LATENCY, f"{unit}_acc"))
+        carried: dict[str, Value] = {}
+        if core is not None and n > CARRIED_PARAMS_STAGES:
+            if acc_depth == 1:
+                carried["k_bound"] = rom(stage_d, [x.bounds[2] for x in instrs], K_BOUND_BITS)
+            if any(x.relu for x in instrs):
+                carried["relu"] = rom(stage_d, [int(x.relu) for x in instrs], 1)
+            carried["shift"] = rom(stage_d, [min(x.shift, 63) for x in instrs], SHIFT_BITS)
+        entry_parts += list(carried.values())
         entry_parts.append(stage_d)
         entry = concat(entry_parts)
         not_empty, head, cnt = self.fifo(f"{unit}_fifo", valid_d, entry, pop_fb.value, depth)
@@ -919,6 +931,10 @@ class _TopBuilder:
             parts.append(extract(head, off, width(x)))
             off += width(x)
         h_stage = parts[-1]
+        h_params = dict(zip(carried, parts[-1 - len(carried) : -1], strict=True))
+
+        def stage_param(name: str, vals: list[int], w: int) -> Value:
+            return h_params[name] if name in h_params else rom(h_stage, vals, w)
 
         oc_ready_fb = Feedback(ity(1))
         oc = instance(
@@ -950,9 +966,9 @@ class _TopBuilder:
                 }
             else:
                 k_bounds = [x.bounds[2] for x in instrs]
-                acc_ports = {"k_bound": rom(h_stage, k_bounds, K_BOUND_BITS)}
+                acc_ports = {"k_bound": stage_param("k_bound", k_bounds, K_BOUND_BITS)}
             if relu:
-                acc_ports["relu"] = rom(h_stage, [int(x.relu) for x in instrs], 1)
+                acc_ports["relu"] = stage_param("relu", [int(x.relu) for x in instrs], 1)
             inst = instance(
                 mod,
                 f"{unit}_pe",
@@ -962,7 +978,7 @@ class _TopBuilder:
                 a=parts[0],
                 b=parts[1],
                 **acc_ports,
-                shift=rom(h_stage, [min(x.shift, 63) for x in instrs], SHIFT_BITS),
+                shift=stage_param("shift", [min(x.shift, 63) for x in instrs], SHIFT_BITS),
                 out_ready=oc_ready_fb.value,
             )
             pop_fb.set(and_(not_empty, inst.in_ready))
