@@ -914,14 +914,16 @@ class _TopBuilder:
             idx.next(mux(step_end, const(ib, 0), add(idx.q, const(ib, 1))), and_(fire, kij))
             meta = concat([kij, idx.q, last, first])
             entry_parts.append(self.delay_data(meta, tb.READ_LATENCY, f"{unit}_acc"))
-        carried: dict[str, Value] = {}
-        if core is not None and n > CARRIED_PARAMS_STAGES:
+        # the core's per-stage parameters: (table, bits), a k bound only for i/j-outer cores
+        tables: dict[str, tuple[list[int], int]] = {}
+        if core is not None:
             if acc_depth == 1:
-                carried["k_bound"] = rom(stage_d, [x.bounds[2] for x in instrs], K_BOUND_BITS)
+                tables["k_bound"] = ([x.bounds[2] for x in instrs], K_BOUND_BITS)
             if any(x.relu for x in instrs):
-                carried["relu"] = rom(stage_d, [int(x.relu) for x in instrs], 1)
-            carried["shift"] = rom(stage_d, [min(x.shift, 63) for x in instrs], SHIFT_BITS)
-        entry_parts += list(carried.values())
+                tables["relu"] = ([int(x.relu) for x in instrs], 1)
+            tables["shift"] = ([min(x.shift, 63) for x in instrs], SHIFT_BITS)
+        carried = tables if n > CARRIED_PARAMS_STAGES else {}
+        entry_parts += [rom(stage_d, *table) for table in carried.values()]
         entry_parts.append(stage_d)
         entry = concat(entry_parts)
         not_empty, head, cnt = self.fifo(f"{unit}_fifo", valid_d, entry, pop_fb.value, depth)
@@ -933,8 +935,8 @@ class _TopBuilder:
         h_stage = parts[-1]
         h_params = dict(zip(carried, parts[-1 - len(carried) : -1], strict=True))
 
-        def stage_param(name: str, vals: list[int], w: int) -> Value:
-            return h_params[name] if name in h_params else rom(h_stage, vals, w)
+        def stage_param(name: str) -> Value:
+            return h_params[name] if name in h_params else rom(h_stage, *tables[name])
 
         oc_ready_fb = Feedback(ity(1))
         oc = instance(
@@ -965,10 +967,9 @@ class _TopBuilder:
                     "acc_mem": extract(m, 0, 1),
                 }
             else:
-                k_bounds = [x.bounds[2] for x in instrs]
-                acc_ports = {"k_bound": stage_param("k_bound", k_bounds, K_BOUND_BITS)}
+                acc_ports = {"k_bound": stage_param("k_bound")}
             if relu:
-                acc_ports["relu"] = stage_param("relu", [int(x.relu) for x in instrs], 1)
+                acc_ports["relu"] = stage_param("relu")
             inst = instance(
                 mod,
                 f"{unit}_pe",
@@ -978,7 +979,7 @@ class _TopBuilder:
                 a=parts[0],
                 b=parts[1],
                 **acc_ports,
-                shift=stage_param("shift", [min(x.shift, 63) for x in instrs], SHIFT_BITS),
+                shift=stage_param("shift"),
                 out_ready=oc_ready_fb.value,
             )
             pop_fb.set(and_(not_empty, inst.in_ready))
