@@ -100,3 +100,22 @@ def test_design_reads_back_as_the_schedule(name):
         )
         == from_ir
     )
+
+
+def test_bench_schedule_sees_the_graph_that_intar_compile_schedules():
+    """`intar bench schedule` schedules a kernel after the task cleanup, as `intar compile`
+    does: the VAE's relu after enc1 is fused into the conv, and the predictions agree."""
+    ctx = make_context()
+    module = KERNELS["vae"](True).build(ctx)
+    with ctx:
+        assert run_pipeline(module, ["intar-task-cleanup", "intar-schedule{device=tiny}"])
+        design = next(o for o in module.body.operations if isinstance(o, intar.DesignOp))
+        from_ir = schedule_of(design)
+        del design
+    del module
+    raw = task_graph("vae", small=True)
+    cleaned = task_graph("vae", small=True, cleanup=True)
+    assert "enc1_relu" in {t.name for t in raw.tasks}
+    assert "enc1_relu" not in {t.name for t in cleaned.tasks}
+    direct = schedule(cleaned, load_device("tiny"), mode="intar")
+    assert direct.predicted_cycles == from_ir.predicted_cycles

@@ -124,14 +124,19 @@ PAPER_CYCLES = {
 """Cycles of the paper's designs on the U280 (its repository's benchmark table)."""
 
 
-def task_graph(name: str, small: bool = False) -> TaskGraph:
-    """A kernel as the scheduler's problem, built through the IR like any other input."""
+def task_graph(name: str, small: bool = False, cleanup: bool = False) -> TaskGraph:
+    """A kernel as the scheduler's problem, built through the IR like any other input;
+    with `cleanup`, after the `intar-task-cleanup` passes, as `intar compile` schedules it
+    (a relu fused into its conv, a requantize into its producer)."""
     from intar.analysis.task_graph import task_graph as analyse
     from intar.ir import make_context
+    from intar.passes import run_pipeline
 
     ctx = make_context()
     module = KERNELS[name](small).build(ctx)
     with ctx:
+        if cleanup and not run_pipeline(module, ["intar-task-cleanup"]):
+            raise RuntimeError(f"intar-task-cleanup failed on the {name} kernel")
         problem = analyse(next(iter(module.body.operations)))
     del module
     return problem
