@@ -73,8 +73,9 @@ from intar.hw.resources import buffer_spec
 STATUS_BITS = 4
 FIFO_DEPTH = tb.READ_LATENCY + 3
 # A core with more stages than this looks its per-stage parameters (k bound, shift, relu)
-# up before the operand FIFO and carries them in the entry: a table on a select wider
-# than four bits no longer fits in the LUT that finishes the FIFO's head select.
+# up before the operand FIFO and carries them in the entry. Behind the FIFO's head select,
+# the VAE's 40-stage tables sat on its deepest paths, into the core's last-beat compare;
+# the smaller tables of the other designs are not on theirs, and cost no entry bits.
 CARRIED_PARAMS_STAGES = 16
 
 
