@@ -83,9 +83,9 @@ bench-qor: install
 	$(BIN)/intar bench qor --readme README.md
 
 # One GPT-2 medium layer at lengths 64-1024 on the U280 at the full budget, the length-64 layer
-# simulated bit-exact (bench/results/gpt2.{md,json,png}), against Allo and DFX.
+# simulated bit-exact and given to yosys (bench/results/gpt2.{md,json,png}), against Allo and DFX.
 bench-gpt2: install
-	$(BIN)/intar bench gpt2 --readme README.md
+	$(BIN)/intar bench gpt2 --synth-lengths 64 --readme README.md
 
 clean:
 	rm -rf build out .pytest_cache .ruff_cache
