@@ -128,7 +128,9 @@ def Intar_AssignOp : Intar_Op<"assign", [HasParent<"PhaseOp">]> {
     `sinks` names the buffers or links the result goes to (none for a result
     that nothing reads). `loop_order`, on PE tasks, says which operand streams:
     `ijk` (lhs row panels), `jik` (rhs column panels) or `kij` (an operand
-    streamed along k, partial sums kept in the scratchpad).
+    streamed along k, partial sums kept in the scratchpad). On a pointwise SFU
+    task, `jik` walks the tensors column by column in (lanes, 1) tiles, behind
+    a producer that completes columns and ahead of a k-outer reader.
   }];
   let arguments = (ins FlatSymbolRefAttr:$task, FlatSymbolRefAttr:$unit,
                        I64Attr:$stage, DenseI64ArrayAttr:$slice,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from circt import ir
 
-from intar.scheduling.problem import matrix_dims
+from intar.scheduling.problem import POINTWISE_KINDS, matrix_dims
 
 from . import _intar_ops_gen as _gen
 from . import shapes
@@ -1159,8 +1159,12 @@ class AssignOp(DesignLevelOp):
             order = str_attr(self, "loop_order")
             if order not in LOOP_ORDERS:
                 raise VerifyError(f"'loop_order' must be one of {', '.join(LOOP_ORDERS)}")
-            if task_kind(task) not in PE_KINDS:
-                raise VerifyError(f"'loop_order' applies to PE tasks, not '{task_kind(task)}'")
+            kind = task_kind(task)
+            if kind not in PE_KINDS and (kind not in POINTWISE_KINDS or order != "jik"):
+                raise VerifyError(
+                    f"'loop_order' applies to PE tasks and, as 'jik', to pointwise SFU "
+                    f"tasks, not '{order}' on '{kind}'"
+                )
         if not self.sinks and any(True for _ in task.operation.results[0].uses):
             raise VerifyError("'sinks' must name at least one buffer or link")
         for name in self.sources + self.sinks:

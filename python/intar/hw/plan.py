@@ -150,6 +150,14 @@ class Writer:
     col_lo: int = 0
     col_hi: int | None = None  # None: every column
     col_order: bool = True  # finishes each row block's tiles left to right before the next
+    # a column walker (an SFU in loop order jik): its rows as one block, whose columns
+    # complete left to right, each with its last (lanes, 1) tile; 0: the tile height
+    block: int = 0
+
+    @property
+    def block_rows(self) -> int:
+        """The rows of the block whose columns complete left to right (`col_order`)."""
+        return self.block or self.shape[0]
 
 
 @dataclass
@@ -750,12 +758,22 @@ def _conv_instrs(
 
 
 def _sfu_instrs(
-    t: Task, a: Assign, lanes: int, graph: TaskGraph, phase: int, buf, stored: frozenset[str]
+    t: Task,
+    a: Assign,
+    lanes: int,
+    graph: TaskGraph,
+    phase: int,
+    buf,
+    stored: frozenset[str],
+    order: str = "ijk",
 ) -> list[Instr]:
     """An SFU assign: beats of `lanes` result elements, (1, lanes) tiles in and out, except
     upsample (reads (1, lanes/2) tiles; result row r reads row r // 2) and maxpool (reads the
-    two (1, lanes) tiles of rows 2r and 2r + 1 as k = 0, 1, writes (1, lanes/2))."""
+    two (1, lanes) tiles of rows 2r and 2r + 1 as k = 0, 1, writes (1, lanes/2)). In loop
+    order jik (`_column_walk`) a pointwise kind walks columns in (lanes, 1) tiles."""
     res = matrix(graph, t.name)
+    if order == "jik":
+        return [_column_walk(t, a, lanes, graph, phase, buf, stored)]
     out_w, in_w, in_rows, k_bound = lanes, lanes, (1, 1), 1
     windows = [(0, res.rows, 0)]  # (result row_lo, row_hi, first operand row)
     if t.kind in RESAMPLE and lanes % 2:
@@ -809,9 +827,64 @@ def _sfu_instrs(
     return out
 
 
+def _column_walk(
+    t: Task, a: Assign, lanes: int, graph: TaskGraph, phase: int, buf, stored: frozenset[str]
+) -> Instr:
+    """A pointwise SFU assign in loop order jik: columns outer (the controller's outer
+    counter), and in each column the rows in (lanes, 1) tiles, read and written so. Its
+    result's columns complete one after another, for a reader that walks them too (a
+    k-outer matmul's lhs, another column walker)."""
+    res = matrix(graph, t.name)
+    if t.kind not in POINTWISE:
+        raise LoweringError(f"a '{t.kind}' unit walks rows; loop order jik is not built", t.name)
+    reads = []
+    for slot, o in zip("abc", t.operands, strict=False):
+        op = operand(graph, o, False, t.name, stored)
+        if (
+            op is None
+            or op.transposed
+            or len(op.bases) != 1
+            or (op.rows, op.cols)
+            != (
+                res.rows,
+                res.cols,
+            )
+        ):
+            raise LoweringError(
+                f"a column walk reads whole untransposed operands of the result's shape, not '{o}'",
+                t.name,
+            )
+        r, c = _at(op, 0, 0, 0)
+        reads.append(Read(slot, buf(a.unit, slot, op.source, (lanes, 1)), False, r, c))
+    return Instr(
+        a.unit,
+        t.name,
+        t.kind,
+        phase,
+        (res.cols, ceil_div(res.rows, lanes), 1),
+        True,
+        0,
+        0,
+        res.rows,
+        res.cols,
+        (lanes, 1),
+        reads,
+        [],
+        int(t.attr("shift", 0)),
+        _sfu_params(t, graph, lanes, res),
+        (lanes, 1),
+    )
+
+
 def _check_tiles(unit: list[Instr], buffers: dict[str, BufferPlan]) -> None:
     """Every tile origin is aligned to its tile, and a result tile that sticks out of its
-    instruction's rows only covers rows the same unit writes next (or none)."""
+    instruction's rows only covers rows the same unit writes next (or none). An SFU walks
+    its operands one way: all its instructions are column walks, or none."""
+    if len({walks_columns(x) for x in unit}) > 1:
+        raise LoweringError(
+            f"'{unit[0].unit}' would walk both rows and columns; an SFU walks one way",
+            unit[0].task,
+        )
     for s, ins in enumerate(unit):
         h, w = ins.out_shape
         nxt = unit[s + 1] if s + 1 < len(unit) else None
@@ -884,6 +957,8 @@ def _writers(writes: list[tuple[Instr, Write]]) -> list[Writer]:
             # rows complete jump per output row of the block's first channel (see top.py)
             wr.col_order = False
         wr.row_lo, wr.row_hi = lo, hi
+        if wr.block:
+            wr.block = hi - lo
         out.append(wr)
     return out
 
@@ -1045,7 +1120,8 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
                 pe = cores[a.unit].pe
                 new = _matmul_instrs(t, a, pe, graph, order, p_idx, buffer_for, stored, stripe_for)
             elif a.unit in sfus:
-                new = _sfu_instrs(t, a, sfus[a.unit].lanes, graph, p_idx, buffer_for, stored)
+                lanes, order = sfus[a.unit].lanes, orders.get(t.name, "ijk")
+                new = _sfu_instrs(t, a, lanes, graph, p_idx, buffer_for, stored, order)
             else:
                 raise LoweringError(f"task '{t.name}' is assigned to '{a.unit}', not a unit")
             instrs[a.unit].extend(new)
@@ -1271,6 +1347,8 @@ def read_rows(
     order when every counter outside it has one value."""
     b = ins.bounds
     if pe is None:
+        if ins.swap:  # a column walker reads every row in each outer step
+            return None
         num, den = ins.in_rows
         return b[2], ((b[0] - 1) * num) // den
     d1, d2, d3 = pe
@@ -1383,8 +1461,8 @@ def _window_buffers(
                     continue
                 if ins.phase != phase or ins.conv is not None or w.row < row:
                     return None
-                if ins.swap and ins.bounds[1] > 1:
-                    return None  # j-outer over several row blocks
+                if ins.swap and (ins.bounds[1] > 1 or walks_columns(ins)):
+                    return None  # j-outer over several row blocks, or a column walker
                 row = w.row_hi
         spans, last = [], 0
         # a core reader: the fork-join rule (see above), as the scheduler's `_ring_geometry`
@@ -1562,9 +1640,20 @@ def _sfu_units(instrs: dict[str, list[Instr]], graph: TaskGraph) -> set[str]:
     return {u for u, lst in instrs.items() if lst and not is_pe(lst[0].kind)}
 
 
+def walks_columns(ins: Instr) -> bool:
+    """An SFU instruction in loop order jik: (lanes, 1) tiles, columns outer."""
+    return ins.swap and not is_pe(ins.kind)
+
+
 def _writer(ins: Instr) -> Writer:
     """The instruction as a writer of its result; j-outer order with several row blocks
-    leaves row blocks open, so only whole rows count as progress."""
+    leaves row blocks open, so only whole rows count as progress, except for a column
+    walker, whose columns complete one after another over all its rows."""
+    if walks_columns(ins):
+        block = ins.row_hi - ins.row_lo
+        return Writer(
+            ins.unit, ins.row_lo, ins.row_hi, ins.out_shape, ins.col_lo, ins.col_hi, True, block
+        )
     col_order = (not ins.swap or ins.bounds[1] == 1) and ins.conv is None
     return Writer(
         ins.unit, ins.row_lo, ins.row_hi, ins.out_shape, ins.col_lo, ins.col_hi, col_order

@@ -67,7 +67,7 @@ from intar.hw.builders import (
 from intar.hw.controller import Instruction, build_controller
 from intar.hw.core import K_BOUND_BITS, SHIFT_BITS, CoreConfig, build_core
 from intar.hw.offchip import OffchipConfig, build_read_engine, build_write_engine
-from intar.hw.plan import BufferPlan, CorePlan, HwPlan, Instr, Read, Write
+from intar.hw.plan import BufferPlan, CorePlan, HwPlan, Instr, Read, Write, walks_columns
 from intar.hw.resources import buffer_spec
 
 STATUS_BITS = 4
@@ -358,7 +358,7 @@ class _TopBuilder:
                 c0 = resize(col0, cw)
                 c_end = resize(pre["col_end"], cw) if "col_end" in pre else add(c0, const(cw, w))
                 # in the writer's open row block: need <= prog + H
-                big_h = wr.shape[0]
+                big_h = wr.block_rows
                 if f"blk{big_h}" in pre:  # prog >= end - H, or prog >= row_hi - H
                     lo = pre[f"blk{big_h}"]
                     neg = extract(lo, width(lo) - 1, 1)
@@ -485,6 +485,7 @@ class _TopBuilder:
         tile_h: int,
         sinks: Value,
         conv: SimpleNamespace | None = None,
+        col_done: Value | None = None,
     ) -> Value:
         """Broadcast the result tile to the stage's destination buffers; returns ``taken``.
 
@@ -498,6 +499,8 @@ class _TopBuilder:
         A flat destination gets the tile at its physical address (`phys`). `conv` (a core
         with conv stages): in a conv stage the tile lands at (phys_row + i_off, phys_col +
         ooh*pitch + ojw*d2) of the flat destination and progress moves to ``conv.end``.
+        `col_done` (a column walker, `plan.walks_columns`): the tile is its column's last, so
+        the column is complete; its column progress moves then, and only then.
         """
         rw, cw = self.rows_bits, self.cols_bits
         conds: list[Value] = []
@@ -560,7 +563,11 @@ class _TopBuilder:
             b.progress[k].next(prog, and_(took, row_done, advance))
             wr = b.plan.writers[k]
             c_end = add(col0, const(cw, wr.shape[1]))
-            b.col_progress[k].next(mux(row_done, const(cw, wr.col_lo), c_end), took)
+            if wr.block:  # a column walker: its rows are one block, never left
+                assert col_done is not None
+                b.col_progress[k].next(c_end, and_(took, col_done))
+            else:
+                b.col_progress[k].next(mux(row_done, const(cw, wr.col_lo), c_end), took)
         taken = and_(valid, _and_all(conds))
         for acc, took in zip(accepted_fbs, tooks, strict=True):
             acc.next(mux(taken, const(1, 0), or_(acc.q, took)))
@@ -762,7 +769,7 @@ class _TopBuilder:
             x_off, y_off = mux(t, oy, ox), mux(t, ox, oy)
             # the tile's origin, and its end for the readiness compares (the same adders,
             # constants h and w on), each a queue register
-            heights = sorted({wr.shape[0] for wr in plan.buffers[bname].writers if wr.col_order})
+            heights = sorted({wr.block_rows for wr in plan.buffers[bname].writers if wr.col_order})
             for key, base in (("row", lambda r: r.row_base), ("col", lambda r: r.col_base)):
                 off, ext, used = (x_off, h, h > 1) if key == "row" else (y_off, w, bool(heights))
                 step_fields.append((f"{bname}_{key}", add(field(base, aw), off)))
@@ -1001,6 +1008,9 @@ class _TopBuilder:
         conv = None
         if any(g is not None for g in geo):
             conv, last_col = self.conv_out(unit, instrs, ostage, oi, oc_ready_fb.value, last_col)
+        col_done = None
+        if any(walks_columns(x) for x in instrs):  # the last row tile of its column
+            col_done = cmp("eq", oi, rom(ostage, [x.out_bounds[1] - 1 for x in instrs], width(oi)))
         offer = and_(out_valid, oc.step_valid)
         if conv is not None:
             offer = and_(offer, conv.fresh)
@@ -1018,6 +1028,7 @@ class _TopBuilder:
             tile_h,
             oc.sink_sel,
             conv,
+            col_done,
         )
         oc_ready_fb.set(and_(taken, oc.step_valid))
         self.activity += [fire, taken]

@@ -39,6 +39,8 @@ SFU_KINDS = frozenset(
 """Kinds that run on a streaming special-function unit."""
 ROW_KINDS = frozenset({"softmax", "layernorm"})
 """SFU kinds that need a whole row (the last dimension) before emitting it."""
+POINTWISE_KINDS = frozenset({"add", "mul", "relu", "gelu", "silu", "exp", "requantize"})
+"""SFU kinds that map each element on its own, so they may walk a tensor in either order."""
 KINDS = PE_KINDS | VIEW_KINDS | SFU_KINDS
 
 

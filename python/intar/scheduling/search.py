@@ -43,6 +43,7 @@ from .cost import (
 from .device import Device
 from .problem import (
     PE_KINDS,
+    POINTWISE_KINDS,
     ROW_KINDS,
     VIEW_KINDS,
     Gemm,
@@ -350,6 +351,7 @@ class _Search:
         cap = (budget - (q - 1)) * self.pack
         vals = self.pe_values(min(cap, self.dev.max_pe_lanes))
         fronts = []
+        columns: dict[tuple[str, PE], PE] = {}  # the same cost in one row block (see below)
         for t in self.pe_tasks:
             g = self.gemm[t.name]
             floor = max(
@@ -378,6 +380,12 @@ class _Search:
                 if not front or cyc < front[-1][1]:
                     front.append((dsps, cyc, pe))
             fronts.append(front)
+            if t.kind == "matmul" and g.batch == 1:  # its rows in one block: column order
+                for dsps, cyc, pe in front:
+                    if pe[0] < g.m:
+                        one = [c[2] for c in cands if c[:2] == (dsps, cyc) and c[2][0] >= g.m]
+                        if one:
+                            columns[(t.name, pe)] = one[0]
         times = sorted({c for f in fronts for _, c, _ in f})
 
         def pick(limit: int) -> list[tuple[int, int, PE]] | None:
@@ -408,6 +416,18 @@ class _Search:
                 out.append(cfg)
             if len(out) == count:
                 break
+        # Each again with the matmuls whose rows fit one row block at the same cost on a PE
+        # that holds them (d1 >= m): their results complete column by column, which pointwise
+        # SFUs and a k-outer reader can follow (`_Evaluator._column_walks`). Solved after the
+        # others, so a tie keeps the first.
+        for cfg in list(out):
+            cores = tuple(
+                columns.get((t.name, pe), pe)
+                for t, pe in zip(self.pe_tasks, cfg.cores, strict=True)
+            )
+            variant = Config(cores, True, lanes, "dataflow-columns")
+            if cores != cfg.cores and variant not in out:
+                out.append(variant)
         return out
 
     def core_dsps(self, cfg: Config) -> int:
@@ -580,12 +600,15 @@ class _Search:
             nbytes = self._port_bytes[name] = offchip_beats(shape, bits, 8 * self.bpc) * self.bpc
         return nbytes
 
-    def sfu_time(self, t: Task, lanes: int) -> int:
-        key = (t.name, lanes)
+    def sfu_time(self, t: Task, lanes: int, columns: bool = False) -> int:
+        """An SFU task's cycles; `columns`: walking its [rows, cols] result column by column
+        in (lanes, 1) tiles, as the transposed [cols, rows] walk."""
+        key = (t.name, lanes, columns)
         cycles = self._sfu_time.get(key)
         if cycles is None:
             x = self.g.shape(t.operands[0])
-            cycles = self._sfu_time[key] = sfu_cycles(t.kind, t.shape, x[-1], lanes, self.p)
+            shape = (t.shape[-1], rows_of(t.shape)) if columns else t.shape
+            cycles = self._sfu_time[key] = sfu_cycles(t.kind, shape, x[-1], lanes, self.p)
         return cycles
 
     def line_bytes(self, t: Task) -> int:
@@ -824,7 +847,7 @@ class _Evaluator:
         if op == 0:
             opts = [] if big_other else [(max(grain, d1 * gc.k), 0, "ijk")]
             col = self._pointwise_source(prod, tp) if gc.batch == 1 else None
-            if prod.kind not in PE_KINDS and gc.m > 1:
+            if prod.kind not in PE_KINDS and gc.m > 1 and tp[prod.name].order != "jik":
                 col = None  # an SFU walks rows in order: a column block of every row comes last
             if col is not None:
                 opts.append((max(pe_p[0] * pe_p[1], gc.m * max(d3, pe_p[1])), acc, "kij"))
@@ -842,6 +865,8 @@ class _Evaluator:
         but the first when the matmul runs j-outer over several column blocks."""
         prod, cons, pp = self.s.g.task(e.prod), self.s.g.task(e.cons), tp[e.prod]
         if prod.kind != "matmul" or cons.kind in PE_KINDS or len(pp.cores) != 1:
+            return None
+        if tp[e.cons].order == "jik":  # it walks columns: it follows the matmul's tiles
             return None
         pe = self.cfg.cores[pp.cores[0]]
         rows = rows_of(prod.shape)
@@ -928,6 +953,88 @@ class _Evaluator:
             return None
         return found[0]
 
+    @staticmethod
+    def _walks_columns(t: Task, tp: dict[str, TaskPlan]) -> bool:
+        """`t` is an SFU task that walks its tensors column by column (`_column_walks`)."""
+        return t.kind not in PE_KINDS and t.name in tp and tp[t.name].order == "jik"
+
+    def _column_source(self, name: str, tp: dict[str, TaskPlan]) -> bool:
+        """Task `name` completes its result column by column in this group: a matmul on one
+        core whose rows fit one row block and that is not k-outer, or a column-walking SFU."""
+        t = self.s.g.task(name)
+        if t.kind != "matmul":
+            return self._walks_columns(t, tp)
+        plan, g = tp[name], self.s.gemm[name]
+        if len(plan.cores) != 1 or plan.order == "kij" or g.batch != 1:
+            return False
+        return g.m <= self.cfg.cores[plan.cores[0]][0]
+
+    def _column_walks(self, tasks: list[Task], tp: dict[str, TaskPlan], internal: list[Edge]):
+        """Let the pointwise SFUs between column producers and a matmul's lhs walk columns.
+
+        A matmul whose rows fit one row block completes its result column by column. An SFU
+        walking rows behind it waits for its last column, and a k-outer matmul reading the
+        SFU's result as its lhs waits for the SFU's end. Walking columns ((lanes, 1) tiles,
+        columns outer: loop order "jik"), the SFU follows the matmul tile by tile and the
+        k-outer reader follows the SFU. An SFU walks columns when every operand comes, in
+        this group and not through a view, from a column producer (`_column_source`), with
+        the result's shape; when every reader is in this group and is such an SFU or reads it
+        as a one-core matmul's lhs; when the result is neither stored nor an output; and
+        when its unit serves no other task (an SFU walks its operands one way). Not for one
+        row (a row walker follows it too), nor where (lanes, 1) tiles would take more beats
+        than (1, lanes) tiles."""
+        s, cfg = self.s, self.cfg
+        ins = {t.name: [e for e in internal if e.cons == t.name] for t in tasks}
+        names = {t.name for t in tasks}
+        chosen: set[str] = set()
+        for t in tasks:
+            if t.kind not in POINTWISE_KINDS or t.name in self.off or t.name in s.outputs:
+                continue
+            if not cfg.dedicated_sfus and sum(x.kind == t.kind for x in s.order) > 1:
+                continue
+            edges = ins[t.name]
+            if {k for e in edges for k in e.operands} != set(range(len(t.operands))):
+                continue
+            if any(e.through_view for e in edges) or any(
+                tuple(s.g.shape(o)) != tuple(t.shape) for o in t.operands
+            ):
+                continue
+            if any(e.cons not in names or e.through_view for e in s.out_edges[t.name]):
+                continue
+            if t.name in s.view_bases or not s.out_edges[t.name]:
+                continue
+            lanes, rows = tp[t.name].beat, rows_of(t.shape)
+            if rows < 2 or s.sfu_time(t, lanes, True) > s.sfu_time(t, lanes):
+                continue  # one row follows its producer anyway; no lanes left idle
+            chosen.add(t.name)
+        while True:  # drop those without a column source or a reader that follows them
+            keep = set()
+            for name in chosen:
+                tp[name].order = "jik"
+            for t in tasks:
+                if t.name not in chosen:
+                    continue
+                if not all(self._column_source(e.prod, tp) for e in ins[t.name]):
+                    continue
+                if all(e.cons in chosen or self._lhs_reader(e, tp) for e in s.out_edges[t.name]):
+                    keep.add(t.name)
+            for name in chosen - keep:
+                tp[name].order = "ijk"
+            if keep == chosen:
+                break
+            chosen = keep
+        for name in chosen:
+            plan = tp[name]
+            plan.cycles = s.sfu_time(s.g.task(name), plan.beat, columns=True)
+        return chosen
+
+    def _lhs_reader(self, e: Edge, tp: dict[str, TaskPlan]) -> bool:
+        """Edge `e` is the lhs of a matmul on one core (one that can run k-outer on it)."""
+        cons = self.s.g.task(e.cons)
+        if cons.kind != "matmul" or e.operands != (0,) or len(tp[e.cons].cores) != 1:
+            return False
+        return self.s.gemm[e.cons].batch == 1
+
     def _evaluate(
         self,
         i: int,
@@ -940,10 +1047,13 @@ class _Evaluator:
         prefer: dict[str, int],
         live: int,
         transposed_jik: bool = True,
+        columns: bool = True,
     ) -> GroupPlan | None:
         """The group's plan. A matmul with a transposed weight may run j-outer by its local
         formulas (`_transposed_order`); the group is then costed without that too, and the
-        faster kept, since j-outer results complete late for their readers and stores."""
+        faster kept, since j-outer results complete late for their readers and stores.
+        `columns`: pointwise SFUs may walk columns (`_column_walks`); if a streamed input
+        then changes a column producer's loop order, the group is costed without them."""
         s, cfg, g = self.s, self.cfg, self.s.g
         tp: dict[str, TaskPlan] = {}
         for t, cores in zip(pe, alloc, strict=True):
@@ -1001,6 +1111,7 @@ class _Evaluator:
         for t in pe:
             if transposed_jik and self._transposed_order(t, tp[t.name], produced, load_end):
                 flipped = True
+        walkers = self._column_walks(tasks, tp, internal) if columns else set()
         # which operand of a two-internal-operand matmul streams
         streamed_ops: dict[str, int] = {}
         for name, choice in prefer.items():
@@ -1041,6 +1152,11 @@ class _Evaluator:
             if acc:
                 acc_bytes[e.cons] = acc
             stream_wins.append((e, win))
+        if walkers and not all(
+            self._column_source(e.prod, tp) for e in internal if e.cons in walkers
+        ):
+            args = (i, j, tasks, pe, alloc, sfu_of, internal, prefer, live, transposed_jik)
+            return self._evaluate(*args, columns=False)
         # Each streamed edge is a window buffer local to its consumer, or the whole tensor
         # where the hardware cannot ring it (decided once every loop order is known).
         names = {t.name for t in tasks}
@@ -1161,10 +1277,11 @@ class _Evaluator:
         else:
             pattern = "task_parallel"
         if flipped:
-            other = self._evaluate(i, j, tasks, pe, alloc, sfu_of, internal, prefer, live, False)
+            args = (i, j, tasks, pe, alloc, sfu_of, internal, prefer, live, False, columns)
+            other = self._evaluate(*args)
             if other is not None and other.cycles < cycles:
                 return other
-        args = (i, j, tasks, pe, alloc, sfu_of, internal, prefer, live, transposed_jik)
+        args = (i, j, tasks, pe, alloc, sfu_of, internal, prefer, live, transposed_jik, columns)
         return GroupPlan(
             i,
             j,
@@ -1354,6 +1471,8 @@ class _Evaluator:
         if any(x.cons not in names or (name, x.cons) not in streamed for x in s.out_edges[name]):
             return None
         prod, cons = s.g.task(e.prod), s.g.task(e.cons)
+        if self._walks_columns(prod, tp) or self._walks_columns(cons, tp):
+            return None  # its rows complete only in its last column
         if prod.kind in PE_KINDS:
             pe_p = cfg.cores[tp[prod.name].cores[0]]
             order = tp[prod.name].order
@@ -1631,7 +1750,11 @@ class _Evaluator:
             ci, cj, ck = pe_bounds(cp.gemms[0], self.cfg.cores[cp.cores[0]])
             rows = gm.m * gm.batch
             # the producer writes row-major: how far in is the reader's first block complete
-            if cp.order == "kij":  # lhs: a d3-column block of every row; rhs: d3 rows
+            if cp.order == "kij" and self._walks_columns(prod, tp):  # column by column
+                needs, rest = (rows * d3, d3 * gm.n), ci * cj
+            elif self._walks_columns(prod, tp):
+                return full  # every row completes in its last column
+            elif cp.order == "kij":  # lhs: a d3-column block of every row; rhs: d3 rows
                 needs, rest = ((rows - 1) * gm.k + d3, d3 * gm.n), ci * cj
             elif cp.order == "jik" and cj > 1:  # the first column block reads every row
                 needs, rest = (rows * gm.k, gm.k * gm.n), ci * cj * ck
@@ -2372,6 +2495,8 @@ def _materialize(s: _Search, plan: _Plan, mode: str) -> Schedule:
                 name = sfu_names[tplan.sfu]
                 sfu_buf[name] = max(sfu_buf.get(name, 0), tplan.line_bytes)
                 units = [(name, (0, 0, t.shape[0]), None)]
+                if tplan.order == "jik":  # it walks columns (`_column_walks`)
+                    loop_orders.append((t.name, tplan.order))
             else:
                 loop_orders.append((t.name, tplan.order))
                 units = [
@@ -2408,6 +2533,8 @@ def _materialize(s: _Search, plan: _Plan, mode: str) -> Schedule:
                     rows = elements(t.shape[:-1]) if len(t.shape) > 1 else 1
                     passes = 2 if t.kind in ROW_KINDS else 1
                     bounds = (rows, ceil_div(max(t.shape[-1], x[-1]), lanes), passes)
+                    if tplan.order == "jik":  # columns outer, (lanes, 1) tiles
+                        bounds = (t.shape[-1], ceil_div(rows, lanes), 1)
                 st = stage.get(unit, 0)
                 stage[unit] = st + 1
                 assigns.append(
