@@ -87,3 +87,30 @@
   %y = "intar.matmul"(%r, %w2) {shift = 16 : i64, sym_name = "y"} : (tensor<48x256xi16>, tensor<256x8xi16>) -> tensor<48x8xi16>
   "intar.output"(%y) : (tensor<48x8xi16>) -> ()
 }) {sym_name = "ffn"} : () -> ()
+
+// -----
+
+// A gated FFN. In the dataflow design up and gate each fit their 16 rows in one row block
+// (16x1x1 cores), so their results complete column by column. silu and glu walk columns too
+// ((4, 1) tiles, columns outer: loop_order "jik" on the SFU), and down, k-outer, reads glu's
+// columns as they complete. The sequential design runs each task alone: the SFUs walk rows.
+// DF: "intar.core"() {pe = array<i64: 16, 1, 1>
+// DF: "intar.assign"() {bounds = array<i64: 64, 4, 1>, loop_order = "jik"{{.*}}task = @silu,
+// DF: "intar.assign"() {bounds = array<i64: 64, 4, 1>, loop_order = "jik"{{.*}}task = @glu,
+// DF: "intar.assign"() {{.*}}loop_order = "kij"{{.*}}task = @down,
+// DF: graph = @gated
+// SEQ: "intar.assign"() {bounds = array<i64: 16, 32, 1>, sinks = {{.*}}task = @silu,
+// SEQ: "intar.assign"() {bounds = array<i64: 16, 32, 1>, sinks = {{.*}}task = @glu,
+// SEQ: graph = @gated
+"intar.graph"() ({
+  %x = "intar.input"() {sym_name = "x"} : () -> tensor<16x32xi16>
+  %w_up = "intar.weight"() {seed = 1 : i64, sym_name = "w_up"} : () -> tensor<32x64xi16>
+  %up = "intar.matmul"(%x, %w_up) {shift = 18 : i64, sym_name = "up"} : (tensor<16x32xi16>, tensor<32x64xi16>) -> tensor<16x64xi16>
+  %silu = "intar.silu"(%up) {frac_bits = 10 : i64, sym_name = "silu"} : (tensor<16x64xi16>) -> tensor<16x64xi16>
+  %w_gate = "intar.weight"() {seed = 4 : i64, sym_name = "w_gate"} : () -> tensor<32x64xi16>
+  %gate = "intar.matmul"(%x, %w_gate) {shift = 18 : i64, sym_name = "gate"} : (tensor<16x32xi16>, tensor<32x64xi16>) -> tensor<16x64xi16>
+  %glu = "intar.mul"(%silu, %gate) {shift = 15 : i64, sym_name = "glu"} : (tensor<16x64xi16>, tensor<16x64xi16>) -> tensor<16x64xi16>
+  %w_down = "intar.weight"() {seed = 7 : i64, sym_name = "w_down"} : () -> tensor<64x32xi16>
+  %down = "intar.matmul"(%glu, %w_down) {shift = 18 : i64, sym_name = "down"} : (tensor<16x64xi16>, tensor<64x32xi16>) -> tensor<16x32xi16>
+  "intar.output"(%down) : (tensor<16x32xi16>) -> ()
+}) {sym_name = "gated"} : () -> ()

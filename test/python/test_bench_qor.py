@@ -304,3 +304,41 @@ def test_out_of_memory_falls_back_to_module_by_module(
     sv.write_text("module m; wire a; endmodule\n")
     _synthesize(tmp_path, opts)
     assert calls == [False, True, False, True]
+
+
+def test_an_earlier_row_of_the_same_design_carries_its_measurements(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh machine has no build cache: the committed table's row of the design compiled
+    now (the same digest of design, testbench, layout, source and measuring code) carries its
+    simulation and synthesis; with any of it changed the design is measured again."""
+    from intar.tools import bench_qor
+
+    committed = json.loads((ROOT / "bench" / "results" / "qor.json").read_text())
+    earlier = {(r["kernel"], r["mode"]): r for r in committed["rows"]}
+    row_then = earlier[("mlp", "intar")]
+    ran: list[str] = []
+
+    def simulated(run: Path, predicted: int, opts: QorOptions) -> dict:
+        ran.append("sim")
+        return {
+            "status": "pass",
+            "cycles": 1,
+            "bit_exact": True,
+            "model_error": 0.0,
+            "wall_seconds": 1,
+        }
+
+    monkeypatch.setattr(bench_qor, "_simulate", simulated)
+    opts = QorOptions(
+        examples=ROOT / "examples", work=tmp_path, synthesize=False, earlier=earlier, log=print
+    )
+    row = run_one("mlp", "intar", opts)
+    assert ran == [] and row["measured_sha256"] == row_then["measured_sha256"]
+    assert row["sim"] == dict(row_then["sim"], carried=True)
+    assert row["synth"] == dict(row_then["synth"], carried=True)
+    assert row["status"] == "pass" and row["efficiency"] == row_then["efficiency"]
+    # the same design measured by other simulation code: simulated again
+    monkeypatch.setattr(bench_qor, "_code_digest", lambda *subdirs: "other code")
+    again = run_one("mlp", "intar", opts)
+    assert ran == ["sim"] and again["sim"]["cycles"] == 1 and "carried" not in again["synth"]

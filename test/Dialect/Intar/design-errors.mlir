@@ -22,7 +22,7 @@
     }) {sym_name = "p0", pattern = "sequential", cycles = 40 : i64} : () -> ()
     "intar.switch"() {from = @p0, to = @p1, cycles = 3 : i64} : () -> ()
     "intar.phase"() ({
-      "intar.assign"() {task = @b, unit = @relu0, stage = 0 : i64, slice = array<i64: 0, 0, 8>, bounds = array<i64: 8, 4, 1>, sources = [@l0], sinks = [@buf_b]} : () -> ()
+      "intar.assign"() {task = @b, unit = @relu0, stage = 0 : i64, slice = array<i64: 0, 0, 8>, bounds = array<i64: 16, 2, 1>, loop_order = "jik", sources = [@l0], sinks = [@buf_b]} : () -> ()
     }) {sym_name = "p1", pattern = "task_parallel", cycles = 40 : i64} : () -> ()
   }) : () -> ()
 }) {sym_name = "d", graph = @chain, device = "tiny", mode = "intar", dsp_budget = 32 : i64, port_budget = 2 : i64} : () -> ()
@@ -951,3 +951,34 @@
     }) {sym_name = "p1", pattern = "task_parallel", cycles = 40 : i64} : () -> ()
   }) : () -> ()
 }) {sym_name = "d", graph = @chain, device = "tiny", mode = "intar", dsp_budget = 32 : i64, port_budget = 2 : i64} : () -> ()
+
+// -----
+
+"intar.graph"() ({
+  %x = "intar.input"() {sym_name = "x"} : () -> tensor<8x16xi16>
+  %w = "intar.weight"() {sym_name = "w", seed = 1 : i64} : () -> tensor<16x16xi16>
+  %a = "intar.matmul"(%x, %w) {sym_name = "a", shift = 8 : i64} : (tensor<8x16xi16>, tensor<16x16xi16>) -> tensor<8x16xi16>
+  %b = "intar.relu"(%a) {sym_name = "b"} : (tensor<8x16xi16>) -> tensor<8x16xi16>
+  "intar.output"(%b) : (tensor<8x16xi16>) -> ()
+}) {sym_name = "chain"} : () -> ()
+
+"intar.design"() ({
+  "intar.core"() {sym_name = "cc0", pe = array<i64: 2, 4, 4>, scratchpad_bytes = 4096 : i64, scratchpad_ports = 2 : i64} : () -> ()
+  "intar.sfu"() {sym_name = "relu0", kind = "relu", lanes = 4 : i64, dsps = 0 : i64} : () -> ()
+  "intar.port"() {sym_name = "hbm0", channel = 0 : i64, width = 256 : i64} : () -> ()
+  "intar.link"() {sym_name = "l0", source = @cc0, dest = @relu0, width = 64 : i64, depth = 16 : i64} : () -> ()
+  "intar.buffer"() {sym_name = "buf_x", tensor = @x, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
+  "intar.buffer"() {sym_name = "buf_w", tensor = @w, placement = "onchip", home = @cc0, bytes = 512 : i64} : () -> ()
+  "intar.buffer"() {sym_name = "buf_b", tensor = @b, placement = "offchip", home = @hbm0, bytes = 256 : i64} : () -> ()
+  "intar.schedule"() ({
+    "intar.phase"() ({
+      "intar.assign"() {task = @a, unit = @cc0, stage = 0 : i64, slice = array<i64: 0, 0, 8>, bounds = array<i64: 4, 4, 4>, sources = [@buf_x, @buf_w], sinks = [@l0]} : () -> ()
+    }) {sym_name = "p0", pattern = "sequential", cycles = 40 : i64} : () -> ()
+    "intar.switch"() {from = @p0, to = @p1, cycles = 3 : i64} : () -> ()
+    "intar.phase"() ({
+      // expected-error@+1 {{'loop_order' applies to PE tasks and, as 'jik', to pointwise SFU tasks, not 'kij' on 'relu'}}
+      "intar.assign"() {task = @b, unit = @relu0, stage = 0 : i64, slice = array<i64: 0, 0, 8>, bounds = array<i64: 8, 4, 1>, loop_order = "kij", sources = [@l0], sinks = [@buf_b]} : () -> ()
+    }) {sym_name = "p1", pattern = "task_parallel", cycles = 40 : i64} : () -> ()
+  }) : () -> ()
+}) {sym_name = "d", graph = @chain, device = "tiny", mode = "intar", dsp_budget = 32 : i64, port_budget = 2 : i64} : () -> ()
+
