@@ -150,8 +150,8 @@ class Writer:
     col_lo: int = 0
     col_hi: int | None = None  # None: every column
     col_order: bool = True  # finishes each row block's tiles left to right before the next
-    # a column walker (an SFU in loop order jik): its rows as one block, whose columns
-    # complete left to right, each with its last (lanes, 1) tile; 0: the tile height
+    # a column writer (see `_writer`): its rows as one block, whose columns complete left to
+    # right, each with its last row tile; 0: the tile height
     block: int = 0
 
     @property
@@ -934,9 +934,22 @@ def _write(ins: Instr, buffer: str, graph: TaskGraph, via: Operand | None) -> Wr
     return Write(buffer, row, col, row + ins.row_hi - ins.row_lo)
 
 
-def _writers(writes: list[tuple[Instr, Write]]) -> list[Writer]:
+def _reads_columns(name: str, instrs: dict[str, list[Instr]]) -> bool:
+    """Buffer `name` is read column block by column block over all its rows: by k-outer
+    matmuls' lhs, or by column walkers."""
+    reads = [
+        (ins, r) for lst in instrs.values() for ins in lst for r in ins.reads if r.buffer == name
+    ]
+    return bool(reads) and all(
+        walks_columns(ins) or (ins.order == "kij" and r.slot == "a" and not r.transposed)
+        for ins, r in reads
+    )
+
+
+def _writers(writes: list[tuple[Instr, Write]], by_columns: bool = False) -> list[Writer]:
     """One writer per producing unit, spanning the rows of all its instructions; sets each
-    write's `advance` and `rows_after` (instructions in execution order)."""
+    write's `advance` and `rows_after` (instructions in execution order). `by_columns`: the
+    buffer's reader takes column blocks of every row (`_writer`)."""
     by_unit: dict[str, list[tuple[Instr, Write]]] = {}
     for ins, w in writes:
         by_unit.setdefault(ins.unit, []).append((ins, w))
@@ -949,7 +962,7 @@ def _writers(writes: list[tuple[Instr, Write]]) -> list[Writer]:
             w.rows_after = min([v.row for v in later] + [hi])
         ins0, w0 = lst[0]
         if len(lst) == 1:
-            wr = _writer(ins0)
+            wr = _writer(ins0, by_columns)
             wr.col_lo, wr.col_hi = w0.col, w0.col + ins0.col_hi - ins0.col_lo
         else:  # several instructions: only whole rows count
             wr = Writer(unit, lo, hi, ins0.out_shape, col_order=False)
@@ -1161,7 +1174,7 @@ def build_plan(graph: TaskGraph, schedule: Schedule, device: Device) -> HwPlan:
             ws = [(ins, _write(ins, name, graph, via)) for ins in made]
             for ins, w in ws:
                 ins.writes.append(w)
-            buf.writers.extend(_writers(ws))
+            buf.writers.extend(_writers(ws, _reads_columns(name, instrs)))
     for port in ports:
         widths = sorted({ld.tensor.bits for ld in loads[port.name]})
         if len(widths) > 1:
@@ -1645,11 +1658,12 @@ def walks_columns(ins: Instr) -> bool:
     return ins.swap and not is_pe(ins.kind)
 
 
-def _writer(ins: Instr) -> Writer:
+def _writer(ins: Instr, by_columns: bool = False) -> Writer:
     """The instruction as a writer of its result; j-outer order with several row blocks
-    leaves row blocks open, so only whole rows count as progress, except for a column
-    walker, whose columns complete one after another over all its rows."""
-    if walks_columns(ins):
+    leaves row blocks open, so only whole rows count as progress. Except for a column walker,
+    and for a j-outer matmul written `by_columns` (for a reader that takes its columns, see
+    `_reads_columns`): their columns complete one block after another over all their rows."""
+    if walks_columns(ins) or (by_columns and ins.swap and ins.conv is None):
         block = ins.row_hi - ins.row_lo
         return Writer(
             ins.unit, ins.row_lo, ins.row_hi, ins.out_shape, ins.col_lo, ins.col_hi, True, block

@@ -67,7 +67,7 @@ from intar.hw.builders import (
 from intar.hw.controller import Instruction, build_controller
 from intar.hw.core import K_BOUND_BITS, SHIFT_BITS, CoreConfig, build_core
 from intar.hw.offchip import OffchipConfig, build_read_engine, build_write_engine
-from intar.hw.plan import BufferPlan, CorePlan, HwPlan, Instr, Read, Write, walks_columns
+from intar.hw.plan import BufferPlan, CorePlan, HwPlan, Instr, Read, Write
 from intar.hw.resources import buffer_spec
 
 STATUS_BITS = 4
@@ -499,7 +499,7 @@ class _TopBuilder:
         A flat destination gets the tile at its physical address (`phys`). `conv` (a core
         with conv stages): in a conv stage the tile lands at (phys_row + i_off, phys_col +
         ooh*pitch + ojw*d2) of the flat destination and progress moves to ``conv.end``.
-        `col_done` (a column walker, `plan.walks_columns`): the tile is its column's last, so
+        `col_done` (a column writer, `plan.Writer.block`): the tile is its column's last, so
         the column is complete; its column progress moves then, and only then.
         """
         rw, cw = self.rows_bits, self.cols_bits
@@ -1009,7 +1009,8 @@ class _TopBuilder:
         if any(g is not None for g in geo):
             conv, last_col = self.conv_out(unit, instrs, ostage, oi, oc_ready_fb.value, last_col)
         col_done = None
-        if any(walks_columns(x) for x in instrs):  # the last row tile of its column
+        if any(w.block for b in plan.buffers.values() for w in b.writers if w.source == unit):
+            # a column writer (`plan.Writer.block`): the tile is its column's last row tile
             col_done = cmp("eq", oi, rom(ostage, [x.out_bounds[1] - 1 for x in instrs], width(oi)))
         offer = and_(out_valid, oc.step_valid)
         if conv is not None:

@@ -156,6 +156,7 @@ class _Search:
         self.give_up_early = give_up_early  # see `_solve`
         self._port_bytes: dict[str, int] = {}
         self._sfu_time: dict[tuple[str, int], int] = {}
+        self._fronts: tuple[list[list[tuple[int, int, PE]]], dict] | None = None
         self.dev = device
         self.dsp_budget = dsp_budget
         self.port_budget = port_budget
@@ -336,22 +337,18 @@ class _Search:
         found = self.dataflow_configs(1)
         return found[0] if found else None
 
-    def dataflow_configs(self, count: int) -> list[Config]:
-        """Up to `count` configurations of a unit per task: each the fewest DSPs per task that
-        bring every task's own cycles within a limit, for the lowest limits within the budget
-        (the lowest first). A pipeline is paced by more than its slowest task alone, so the
-        dataflow mode solves each of them."""
-        lanes = self.default_lanes(True)
+    def dataflow_fronts(self) -> tuple[list[list[tuple[int, int, PE]]], dict]:
+        """Per PE task, its Pareto front of (DSPs, cycles, PE) for a unit of its own (fewest
+        DSPs first), and `columns`: (task, PE) -> a PE of the same DSPs and cycles holding a
+        matmul's rows in one row block, where the front's PE does not."""
+        if self._fronts is not None:
+            return self._fronts
         budget = self.core_budget(True)
         q = len(self.pe_tasks)
-        if budget < q:
-            return []
-        if not self.pe_tasks:
-            return [Config((), True, lanes, "dataflow")]
         cap = (budget - (q - 1)) * self.pack
         vals = self.pe_values(min(cap, self.dev.max_pe_lanes))
         fronts = []
-        columns: dict[tuple[str, PE], PE] = {}  # the same cost in one row block (see below)
+        columns: dict[tuple[str, PE], PE] = {}
         for t in self.pe_tasks:
             g = self.gemm[t.name]
             floor = max(
@@ -386,6 +383,22 @@ class _Search:
                         one = [c[2] for c in cands if c[:2] == (dsps, cyc) and c[2][0] >= g.m]
                         if one:
                             columns[(t.name, pe)] = one[0]
+        self._fronts = (fronts, columns)
+        return self._fronts
+
+    def dataflow_configs(self, count: int) -> list[Config]:
+        """Up to `count` configurations of a unit per task: each the fewest DSPs per task that
+        bring every task's own cycles within a limit, for the lowest limits within the budget
+        (the lowest first). A pipeline is paced by more than its slowest task alone, so the
+        dataflow mode solves each of them."""
+        lanes = self.default_lanes(True)
+        budget = self.core_budget(True)
+        q = len(self.pe_tasks)
+        if budget < q:
+            return []
+        if not self.pe_tasks:
+            return [Config((), True, lanes, "dataflow")]
+        fronts, columns = self.dataflow_fronts()
         times = sorted({c for f in fronts for _, c, _ in f})
 
         def pick(limit: int) -> list[tuple[int, int, PE]] | None:
@@ -1751,11 +1764,13 @@ class _Evaluator:
             rows = gm.m * gm.batch
             # the producer writes row-major: how far in is the reader's first block complete
             if cp.order == "kij" and self._walks_columns(prod, tp):  # column by column
-                needs, rest = (rows * d3, d3 * gm.n), ci * cj
+                needs, rest = (rows * d3, gm.k * gm.n), ci * cj
             elif self._walks_columns(prod, tp):
                 return full  # every row completes in its last column
             elif cp.order == "kij":  # lhs: a d3-column block of every row; rhs: d3 rows
-                needs, rest = ((rows - 1) * gm.k + d3, d3 * gm.n), ci * cj
+                # (of an [N, K] rhs read transposed: a d3-column block of every row)
+                rhs = (gm.n - 1) * gm.k + d3 if cons.attr("transpose_rhs", False) else d3 * gm.n
+                needs, rest = ((rows - 1) * gm.k + d3, rhs), ci * cj
             elif cp.order == "jik" and cj > 1:  # the first column block reads every row
                 needs, rest = (rows * gm.k, gm.k * gm.n), ci * cj * ck
             else:  # lhs: the first d1 rows; rhs: all of it
@@ -2196,17 +2211,32 @@ def _schedule_as_stored(
     s, candidates = prepare_job(job, give_up_early, shared_groups, check=True)
     recipes = solve_in_workers(job, give_up_early, candidates, len(s.order))
     best: tuple[int, int, _Plan] | None = None
+    flow: tuple[int, int, _Plan] | None = None  # the best whole (dataflow) candidate
     if recipes is None:  # here, one configuration after another
         for rank, (cfg, singletons, whole) in enumerate(candidates):
             plan = _solve_candidate(s, cfg, singletons, whole)
             # ties: baselines first, so intar equals dataflow when dataflow is best
             if plan is not None and (best is None or (plan.cycles, rank) < best[:2]):
                 best = (plan.cycles, rank, plan)
+            if plan is not None and whole and (flow is None or (plan.cycles, rank) < flow[:2]):
+                flow = (plan.cycles, rank, plan)
     else:  # the workers' best, rebuilt here
         found = [(r[-1], rank, r) for rank, r in enumerate(recipes) if r is not None]
         if found:
             cycles, rank, recipe = min(found, key=lambda f: f[:2])
             best = (cycles, rank, _rebuild(s, recipe))
+        whole = [f for f in found if candidates[f[1]][2]]
+        if whole:
+            cycles, rank, recipe = min(whole, key=lambda f: f[:2])
+            flow = (
+                best
+                if best is not None and best[1] == rank
+                else (cycles, rank, _rebuild(s, recipe))
+            )
+    if flow is not None:  # the same refinement in the dataflow and InTAR modes
+        refined = _refine_dataflow(s, flow[2])
+        if best is None or refined.cycles < best[0]:
+            best = (refined.cycles, len(candidates), refined)
     if best is None:
         if mode == "dataflow" and s.dataflow_config() is None:
             raise ScheduleError(
@@ -2232,6 +2262,87 @@ def _schedule_as_stored(
 
 # The dataflow mode solves this many unit-per-task configurations (`dataflow_configs`).
 DATAFLOW_CANDIDATES = 3
+# `_refine_dataflow`: how far one move goes along a task's front, and at most how many moves.
+REFINE_STEPS = (1, 2, 4, 8)
+REFINE_MOVES = 16
+
+
+def _shape(plan: _Plan) -> tuple:
+    """A plan's phases as its tasks' loop orders and its streamed and full-buffer edges."""
+    return tuple(
+        (
+            tuple(sorted((name, tp.order) for name, tp in gp.tasks.items())),
+            tuple(sorted(gp.streamed)),
+            tuple(sorted(gp.full)),
+        )
+        for gp in plan.groups
+    )
+
+
+def _refine_dataflow(s: _Search, start: _Plan) -> _Plan:
+    """The dataflow plan `start`, with its DSPs moved between tasks while that is faster.
+
+    `dataflow_configs` balances the tasks' own cycles, but a pipeline is not paced by its
+    slowest task alone: a task whose results come at its end (k-outer) runs before its
+    readers rather than beside them, and should have more of the DSPs. Each move takes one
+    task 1, 2, 4 or 8 entries up its front (`dataflow_fronts`) and, if the budget then
+    overflows, the fewest entries down another's that make it fit; the fastest move whole
+    is taken (the first on a tie) until none is faster. A move must keep the plan's shape:
+    every task's loop order and the edges that stream (`_shape`). Only the rates change, so
+    the model stays on the kind of plan it predicted at the start; a new shape could land in
+    a case it predicts worse (it found such cases in the self-attention baseline)."""
+    fronts, columns = s.dataflow_fronts()
+    budget = s.core_budget(True)
+    names = [t.name for t in s.pe_tasks]
+    idx, alt = [], []
+    for k, pe in enumerate(start.cfg.cores):
+        found = [
+            n for n, (_, _, p) in enumerate(fronts[k]) if pe in (p, columns.get((names[k], p)))
+        ]
+        if not found:
+            return start
+        idx.append(found[0])
+        alt.append(pe != fronts[k][found[0]][2])  # it took the one-row-block PE
+
+    def config(ix: list[int]) -> Config:
+        cores = []
+        for k, n in enumerate(ix):
+            pe = fronts[k][n][2]
+            cores.append(columns.get((names[k], pe), pe) if alt[k] else pe)
+        return Config(tuple(cores), True, s.default_lanes(True), "dataflow-refined")
+
+    def dsps(ix: list[int]) -> int:
+        return sum(fronts[k][n][0] for k, n in enumerate(ix))
+
+    best, shape = start, _shape(start)
+    for _ in range(REFINE_MOVES):
+        moves: list[list[int]] = []
+        for a in range(len(idx)):
+            for step in REFINE_STEPS:
+                if idx[a] + step >= len(fronts[a]):
+                    break
+                up = [*idx[:a], idx[a] + step, *idx[a + 1 :]]
+                if dsps(up) <= budget:
+                    moves.append(up)
+                    continue
+                for b in range(len(idx)):
+                    over = dsps(up) - budget
+                    down = [
+                        n for n in range(idx[b]) if fronts[b][idx[b]][0] - fronts[b][n][0] >= over
+                    ]
+                    if b != a and down:
+                        moves.append([*up[:b], down[-1], *up[b + 1 :]])
+        found = None
+        for ix in moves:
+            plan = _solve_candidate(s, config(ix), False, True)
+            if plan is None or _shape(plan) != shape:
+                continue
+            if plan.cycles < (found or best).cycles:
+                found, found_ix = plan, ix
+        if found is None:
+            break
+        best, idx = found, found_ix
+    return best
 
 
 def _candidates(s: _Search, mode: str) -> list[tuple[Config, bool, bool]]:
