@@ -262,7 +262,7 @@ def _measured_digest(run: Path, src: Path) -> str:
     man = json.loads((run / "hw.json").read_text())
     return _digest(
         (run / "design.sv").read_bytes(),
-        testbench_cpp(man),
+        testbench_cpp(man).replace(str(LIB), "lib"),  # the same in any checkout
         json.dumps([man["ports"], man["tensors"]], sort_keys=True),
         src.read_bytes(),
         *(f.name.encode() + f.read_bytes() for f in sorted((LIB / "sim").glob("*"))),
