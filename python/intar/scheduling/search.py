@@ -982,7 +982,9 @@ class _Evaluator:
             return False
         return g.m <= self.cfg.cores[plan.cores[0]][0]
 
-    def _column_walks(self, tasks: list[Task], tp: dict[str, TaskPlan], internal: list[Edge]):
+    def _column_walks(
+        self, tasks: list[Task], tp: dict[str, TaskPlan], internal: list[Edge]
+    ) -> set[str]:
         """Let the pointwise SFUs between column producers and a matmul's lhs walk columns.
 
         A matmul whose rows fit one row block completes its result column by column. An SFU
