@@ -840,16 +840,8 @@ def _column_walk(
     reads = []
     for slot, o in zip("abc", t.operands, strict=False):
         op = operand(graph, o, False, t.name, stored)
-        if (
-            op is None
-            or op.transposed
-            or len(op.bases) != 1
-            or (op.rows, op.cols)
-            != (
-                res.rows,
-                res.cols,
-            )
-        ):
+        whole = op is not None and len(op.bases) == 1 and (op.rows, op.cols) == (res.rows, res.cols)
+        if op is None or op.transposed or not whole:
             raise LoweringError(
                 f"a column walk reads whole untransposed operands of the result's shape, not '{o}'",
                 t.name,

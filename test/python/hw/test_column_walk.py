@@ -4,12 +4,14 @@ its result follows it (`intar.scheduling.search._Evaluator._column_walks`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import pytest
 from design_harness import simulate_graph, task_graph_of
 
 from intar.frontend.builder import Graph
-from intar.hw.plan import build_plan, walks_columns
+from intar.hw.plan import LoweringError, build_plan, walks_columns
 from intar.kernels import task_graph
 from intar.scheduling import cost, load_device, schedule
 
@@ -72,3 +74,19 @@ def test_the_gating_dataflow_baseline_overlaps_its_three_matmuls() -> None:
     assert (orders["silu"], orders["glu"], orders["down"]) == ("jik", "jik", "kij")
     one_matmul = 32 * 4096 * 11008 // 32  # MACs over a 32-DSP core
     assert one_matmul < sched.predicted_cycles < 1.01 * one_matmul
+
+
+def test_a_column_walk_the_template_cannot_build_is_a_located_error() -> None:
+    """A schedule may only ask a pointwise SFU to walk columns over whole operands of its
+    result's shape; a broadcast bias row is refused, naming the task."""
+    g = Graph("biased")
+    x = g.input((8, 16), "i16", name="x")
+    h = g.matmul(x, g.weight((16, 16), name="w"), shift=12, out="i16", name="h")
+    g.output(g.add(h, g.weight((16,), name="bias"), name="y"))
+    graph = task_graph_of(g)
+    dev = load_device("tiny")
+    sched = schedule(graph, dev, mode="dataflow")
+    forced = dataclasses.replace(sched, loop_orders=(*sched.loop_orders, ("y", "jik")))
+    with pytest.raises(LoweringError, match="column walk reads whole untransposed") as err:
+        build_plan(graph, forced, dev)
+    assert err.value.task == "y"
