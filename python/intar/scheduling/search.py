@@ -386,6 +386,20 @@ class _Search:
         self._fronts = (fronts, columns)
         return self._fronts
 
+    def column_chain(self) -> bool:
+        """Some pointwise SFU task reads a matmul, and some pointwise SFU task (the same, or
+        further down) is a matmul's lhs: the pattern column walks serve."""
+        pointwise = [t for t in self.order if t.kind in POINTWISE_KINDS]
+        fed = any(
+            self.g.task(e.prod).kind == "matmul" for t in pointwise for e in self.in_edges[t.name]
+        )
+        feeds = any(
+            self.g.task(e.cons).kind == "matmul" and 0 in e.operands
+            for t in pointwise
+            for e in self.out_edges[t.name]
+        )
+        return fed and feeds
+
     def dataflow_configs(self, count: int) -> list[Config]:
         """Up to `count` configurations of a unit per task: each the fewest DSPs per task that
         bring every task's own cycles within a limit, for the lowest limits within the budget
@@ -432,8 +446,8 @@ class _Search:
         # Each again with the matmuls whose rows fit one row block at the same cost on a PE
         # that holds them (d1 >= m): their results complete column by column, which pointwise
         # SFUs and a k-outer reader can follow (`_Evaluator._column_walks`). Solved after the
-        # others, so a tie keeps the first.
-        for cfg in list(out):
+        # others, so a tie keeps the first; only for a graph with such a chain.
+        for cfg in list(out) if self.column_chain() else ():
             cores = tuple(
                 columns.get((t.name, pe), pe)
                 for t, pe in zip(self.pe_tasks, cfg.cores, strict=True)
