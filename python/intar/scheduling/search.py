@@ -13,6 +13,7 @@ All costs come from `cost.py`; the formulas are in docs/scheduling.md.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from collections.abc import Iterable
@@ -385,6 +386,25 @@ class _Search:
                             columns[(t.name, pe)] = one[0]
         self._fronts = (fronts, columns)
         return self._fronts
+
+    @functools.cached_property
+    def column_candidates(self) -> frozenset[str]:
+        """Pointwise SFU tasks that could walk columns, by the graph alone (the rest of the
+        rules in `_Evaluator._column_walks`): operands of the result's shape, none through a
+        view, readers all compute tasks not through a view, neither an output nor a view's
+        source."""
+        out = set()
+        for t in self.order:
+            if t.kind not in POINTWISE_KINDS or t.name in self.outputs:
+                continue
+            if t.name in self.view_bases or not self.out_edges[t.name]:
+                continue
+            if any(tuple(self.g.shape(o)) != tuple(t.shape) for o in t.operands):
+                continue
+            if any(e.through_view for e in (*self.in_edges[t.name], *self.out_edges[t.name])):
+                continue
+            out.add(t.name)
+        return frozenset(out)
 
     def column_chain(self) -> bool:
         """Some pointwise SFU task reads a matmul, and some pointwise SFU task (the same, or
@@ -1013,24 +1033,21 @@ class _Evaluator:
         row (a row walker follows it too), nor where (lanes, 1) tiles would take more beats
         than (1, lanes) tiles."""
         s, cfg = self.s, self.cfg
-        ins = {t.name: [e for e in internal if e.cons == t.name] for t in tasks}
+        cands = [t for t in tasks if t.name in s.column_candidates]
+        if not cands:
+            return set()
+        ins = {t.name: [e for e in internal if e.cons == t.name] for t in cands}
         names = {t.name for t in tasks}
         chosen: set[str] = set()
-        for t in tasks:
-            if t.kind not in POINTWISE_KINDS or t.name in self.off or t.name in s.outputs:
+        for t in cands:
+            if t.name in self.off:
                 continue
             if not cfg.dedicated_sfus and sum(x.kind == t.kind for x in s.order) > 1:
                 continue
             edges = ins[t.name]
             if {k for e in edges for k in e.operands} != set(range(len(t.operands))):
                 continue
-            if any(e.through_view for e in edges) or any(
-                tuple(s.g.shape(o)) != tuple(t.shape) for o in t.operands
-            ):
-                continue
-            if any(e.cons not in names or e.through_view for e in s.out_edges[t.name]):
-                continue
-            if t.name in s.view_bases or not s.out_edges[t.name]:
+            if any(e.cons not in names for e in s.out_edges[t.name]):
                 continue
             lanes, rows = tp[t.name].beat, rows_of(t.shape)
             if rows < 2 or s.sfu_time(t, lanes, True) > s.sfu_time(t, lanes):
@@ -1040,7 +1057,7 @@ class _Evaluator:
             keep = set()
             for name in chosen:
                 tp[name].order = "jik"
-            for t in tasks:
+            for t in cands:
                 if t.name not in chosen:
                     continue
                 if not all(self._column_source(e.prod, tp) for e in ins[t.name]):
