@@ -157,7 +157,6 @@ class _Search:
         self.give_up_early = give_up_early  # see `_solve`
         self._port_bytes: dict[str, int] = {}
         self._sfu_time: dict[tuple[str, int], int] = {}
-        self._fronts: tuple[list[list[tuple[int, int, PE]]], dict] | None = None
         self.dev = device
         self.dsp_budget = dsp_budget
         self.port_budget = port_budget
@@ -338,12 +337,11 @@ class _Search:
         found = self.dataflow_configs(1)
         return found[0] if found else None
 
+    @functools.cached_property
     def dataflow_fronts(self) -> tuple[list[list[tuple[int, int, PE]]], dict]:
         """Per PE task, its Pareto front of (DSPs, cycles, PE) for a unit of its own (fewest
         DSPs first), and `columns`: (task, PE) -> a PE of the same DSPs and cycles holding a
         matmul's rows in one row block, where the front's PE does not."""
-        if self._fronts is not None:
-            return self._fronts
         budget = self.core_budget(True)
         q = len(self.pe_tasks)
         cap = (budget - (q - 1)) * self.pack
@@ -384,8 +382,7 @@ class _Search:
                         one = [c[2] for c in cands if c[:2] == (dsps, cyc) and c[2][0] >= g.m]
                         if one:
                             columns[(t.name, pe)] = one[0]
-        self._fronts = (fronts, columns)
-        return self._fronts
+        return fronts, columns
 
     @functools.cached_property
     def column_candidates(self) -> frozenset[str]:
@@ -406,6 +403,7 @@ class _Search:
             out.add(t.name)
         return frozenset(out)
 
+    @functools.cached_property
     def column_chain(self) -> bool:
         """Some pointwise SFU task reads a matmul, and some pointwise SFU task (the same, or
         further down) is a matmul's lhs: the pattern column walks serve."""
@@ -432,7 +430,7 @@ class _Search:
             return []
         if not self.pe_tasks:
             return [Config((), True, lanes, "dataflow")]
-        fronts, columns = self.dataflow_fronts()
+        fronts, columns = self.dataflow_fronts
         times = sorted({c for f in fronts for _, c, _ in f})
 
         def pick(limit: int) -> list[tuple[int, int, PE]] | None:
@@ -467,7 +465,7 @@ class _Search:
         # that holds them (d1 >= m): their results complete column by column, which pointwise
         # SFUs and a k-outer reader can follow (`_Evaluator._column_walks`). Solved after the
         # others, so a tie keeps the first; only for a graph with such a chain.
-        for cfg in list(out) if self.column_chain() else ():
+        for cfg in list(out) if self.column_chain else ():
             cores = tuple(
                 columns.get((t.name, pe), pe)
                 for t, pe in zip(self.pe_tasks, cfg.cores, strict=True)
@@ -2342,7 +2340,7 @@ def _refine_dataflow(s: _Search, start: _Plan) -> _Plan:
     every task's loop order and the edges that stream (`_shape`). Only the rates change, so
     the model stays on the kind of plan it predicted at the start; a new shape could land in
     a case it predicts worse (it found such cases in the self-attention baseline)."""
-    fronts, columns = s.dataflow_fronts()
+    fronts, columns = s.dataflow_fronts
     budget = s.core_budget(True)
     names = [t.name for t in s.pe_tasks]
     idx, alt = [], []
